@@ -1,0 +1,37 @@
+# Two commands: `make demo` (set up + run the main job) and `make test` (set up + run the tests).
+# Both create the virtual environment .venv when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is installed first so that pip keeps this build: on this project's machines
+# `torch==2.13.0` is the CPU build.  Elsewhere choose a build, e.g.
+#   make TORCH_SPEC="torch==2.13.0" TORCH_ARGS="--index-url <PyTorch CPU or CUDA wheel index>"
+TORCH_SPEC ?= torch==2.13.0
+TORCH_ARGS ?=
+
+.PHONY: demo test venv bench docs clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) -m skecg.demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/preprocessing.py
+	$(PY) benchmarks/training.py
+
+docs: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[docs]"
+	$(VENV)/bin/sphinx-build -W -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) build *.egg-info docs/_build

@@ -1,0 +1,319 @@
+"""The records container: signals and per-record facts that stay aligned."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .labels import LabelReport, get_vocabulary
+
+#: Metadata columns every container has (missing facts are NaN / None).
+META_COLUMNS = ("record_id", "source", "fs", "age", "sex", "patient_id", "leads", "dx")
+
+STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+_LEAD_ALIASES = {name.upper(): name for name in STANDARD_LEADS}
+_LEAD_ALIASES.update({"DI": "I", "DII": "II", "DIII": "III"})
+
+
+def normalize_lead_name(name: str) -> str:
+    """Canonical spelling of a lead name (``'AVR'`` -> ``'aVR'``, ``'DII'`` -> ``'II'``)."""
+    return _LEAD_ALIASES.get(str(name).strip().upper(), str(name).strip())
+
+
+class ECGRecords:
+    """ECG signals with aligned per-record metadata.
+
+    Signals are float32 and leads first: a 3-D array ``(n_records, n_leads,
+    n_samples)`` when every record has the same shape, else a list of 2-D
+    ``(n_leads, n_samples_i)`` arrays.  Integer-array or boolean indexing, slicing,
+    ``len`` and ``shape`` keep signals and metadata aligned, so scikit-learn's
+    splitters, ``cross_val_score`` and ``GridSearchCV`` slice both together.
+    ``np.asarray(records)`` gives the 3-D signal array, so code written for plain
+    arrays keeps working.
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_records, n_leads, n_samples) or list of 2-D arrays
+    meta : pandas.DataFrame, optional
+        One row per record.  Columns of :data:`META_COLUMNS` that are missing are
+        added (``fs`` and ``leads`` from the arguments below).
+    fs : float, optional
+        Sampling rate for every record, when ``meta`` has no ``fs`` column.
+    leads : sequence of str, optional
+        Lead names for every record, when ``meta`` has no ``leads`` column.
+    classes : sequence of str, optional
+        The SNOMED codes of the columns of the ``y`` that goes with these records.
+    skipped : list of (record, reason), optional
+        Records a reader skipped, and why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = ECGRecords(np.zeros((4, 12, 5000), np.float32), fs=500)
+    >>> X.shape, len(X[[0, 2]]), X[[0, 2]].meta["fs"].tolist()
+    ((4, 12, 5000), 2, [500.0, 500.0])
+    """
+
+    def __init__(self, signals, meta=None, *, fs=None, leads=None, classes=None, skipped=None):
+        if isinstance(signals, np.ndarray):
+            if signals.ndim != 3:
+                raise ValueError(
+                    f"signals must be 3-D (n_records, n_leads, n_samples), got shape {signals.shape}"
+                )
+            signals = signals.astype(np.float32, copy=False)
+            n = signals.shape[0]
+        else:
+            signals = [np.asarray(s, dtype=np.float32) for s in signals]
+            for i, s in enumerate(signals):
+                if s.ndim != 2:
+                    raise ValueError(f"record {i}: signal must be 2-D (n_leads, n_samples), got {s.shape}")
+            n = len(signals)
+        if meta is None:
+            meta = pd.DataFrame(index=range(n))
+        else:
+            meta = pd.DataFrame(meta).reset_index(drop=True)
+        if len(meta) != n:
+            raise ValueError(f"meta has {len(meta)} rows but there are {n} signals")
+        meta = meta.copy()
+        if "fs" not in meta:
+            meta["fs"] = np.nan if fs is None else float(fs)
+        if "leads" not in meta:
+            if leads is None:
+                n_leads = [s.shape[0] for s in signals] if n else []
+                leads = [
+                    tuple(STANDARD_LEADS) if k == 12 else tuple(f"lead{j}" for j in range(k))
+                    for k in n_leads
+                ]
+                meta["leads"] = pd.Series(leads, dtype=object)
+            else:
+                t = tuple(normalize_lead_name(x) for x in leads)
+                meta["leads"] = pd.Series([t] * n, dtype=object)
+        for col in META_COLUMNS:
+            if col not in meta:
+                if col == "record_id":
+                    meta[col] = [str(i) for i in range(n)]
+                elif col == "dx":
+                    meta[col] = pd.Series([()] * n, dtype=object)
+                else:
+                    meta[col] = None if col in ("source", "sex", "patient_id") else np.nan
+        meta["fs"] = meta["fs"].astype(float)
+        self._signals = signals
+        self.meta = meta
+        self.classes = None if classes is None else [str(c) for c in classes]
+        self.skipped = list(skipped or [])
+
+    # -- array protocol ---------------------------------------------------------------
+    @property
+    def signals(self):
+        """The signals: a 3-D float32 array, or a list of 2-D float32 arrays."""
+        return self._signals
+
+    @property
+    def is_ragged(self) -> bool:
+        """True when records differ in shape (signals is a list)."""
+        return not isinstance(self._signals, np.ndarray)
+
+    def __len__(self) -> int:
+        return len(self._signals)
+
+    @property
+    def shape(self) -> tuple:
+        """``(n_records, n_leads, n_samples)``; a dimension that varies is ``None``."""
+        if not self.is_ragged:
+            return tuple(self._signals.shape)
+        n = len(self._signals)
+        leads = {s.shape[0] for s in self._signals}
+        lengths = {s.shape[1] for s in self._signals}
+        return (n, leads.pop() if len(leads) == 1 else None, lengths.pop() if len(lengths) == 1 else None)
+
+    @property
+    def ndim(self) -> int:
+        return 3
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float32)
+
+    @property
+    def fs(self) -> float:
+        """The sampling rate shared by all records (error if they differ or are unknown)."""
+        vals = self.meta["fs"].to_numpy(dtype=float)
+        if len(vals) == 0 or np.isnan(vals).any():
+            raise ValueError("the sampling rate of some records is unknown (meta['fs'] is NaN)")
+        if not np.all(vals == vals[0]):
+            raise ValueError(
+                f"records have different sampling rates {sorted(set(vals.tolist()))}; "
+                "resample them to one rate first (skecg.preprocessing.Resampler)"
+            )
+        return float(vals[0])
+
+    @property
+    def leads(self) -> tuple:
+        """The lead names shared by all records (error if they differ)."""
+        vals = set(self.meta["leads"])
+        if len(vals) != 1:
+            raise ValueError(f"records have different lead sets: {sorted(vals)}")
+        return tuple(vals.pop())
+
+    def __array__(self, dtype=None, copy=None):
+        if self.is_ragged:
+            raise ValueError(
+                "records have different shapes and cannot form one 3-D array; "
+                "use skecg.preprocessing.PadTruncate (and Resampler) first"
+            )
+        return self._signals if dtype is None else self._signals.astype(dtype)
+
+    def _normalize_key(self, key):
+        if isinstance(key, tuple):
+            rest = key[1:]
+            if any(k is not Ellipsis and k != slice(None) for k in rest):
+                raise IndexError("ECGRecords only supports indexing along records (axis 0)")
+            key = key[0]
+        if isinstance(key, numbers.Integral):
+            return np.array([int(key)]), True
+        if isinstance(key, slice):
+            return np.arange(len(self))[key], False
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (len(self),):
+                raise IndexError(f"boolean index of shape {key.shape} for {len(self)} records")
+            return np.flatnonzero(key), False
+        if key.dtype.kind not in "iu":
+            raise IndexError(f"records can be indexed by integers, slices or masks, not {key.dtype}")
+        return key.astype(np.intp).ravel(), False
+
+    def __getitem__(self, key):
+        idx, scalar = self._normalize_key(key)
+        if scalar:
+            # a single record: its 2-D signal, as numpy would give
+            return self._signals[int(idx[0])]
+        return self.take(idx)
+
+    def take(self, indices) -> "ECGRecords":
+        """Records at ``indices`` (a new container; signals and metadata together)."""
+        idx = np.asarray(indices, dtype=np.intp)
+        if self.is_ragged:
+            sig = [self._signals[i] for i in idx]
+        else:
+            sig = self._signals[idx]
+        return self._with(sig, self.meta.iloc[idx].reset_index(drop=True))
+
+    def _with(self, signals, meta=None) -> "ECGRecords":
+        """A container with new signals and the same (or given) metadata and classes."""
+        out = ECGRecords.__new__(ECGRecords)
+        if isinstance(signals, np.ndarray):
+            signals = signals.astype(np.float32, copy=False)
+        out._signals = signals
+        out.meta = (self.meta if meta is None else meta).copy()
+        out.classes = None if self.classes is None else list(self.classes)
+        out.skipped = list(self.skipped)
+        return out
+
+    def with_signals(self, signals, **meta_updates) -> "ECGRecords":
+        """Same records with new signals (e.g. after a transform) and updated metadata.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = ECGRecords(np.zeros((2, 12, 100), np.float32), fs=100)
+        >>> X.with_signals(np.zeros((2, 12, 200), np.float32), fs=200).meta["fs"].tolist()
+        [200.0, 200.0]
+        """
+        if len(signals) != len(self):
+            raise ValueError(f"{len(signals)} signals for {len(self)} records")
+        meta = self.meta.copy()
+        for col, val in meta_updates.items():
+            if col == "leads":
+                val = tuple(val)
+                meta[col] = pd.Series([val] * len(meta), dtype=object)
+            else:
+                meta[col] = val
+        return self._with(signals, meta)
+
+    def to_list(self) -> list:
+        """Signals as a list of 2-D arrays (views, no copy)."""
+        return list(self._signals)
+
+    def label_report(self, vocabulary=None) -> LabelReport:
+        """Count the records' codes (``meta['dx']``) inside and outside a vocabulary."""
+        if vocabulary is None:
+            if self.classes is None:
+                raise ValueError("no vocabulary given and the records carry no classes")
+            vocabulary = self.classes
+        return get_vocabulary(vocabulary).report(self.meta["dx"])
+
+    def __repr__(self) -> str:
+        src = self.meta["source"].value_counts(dropna=False).to_dict() if len(self) else {}
+        return f"ECGRecords(n={len(self)}, shape={self.shape}, sources={src})"
+
+    def summary(self) -> pd.DataFrame:
+        """One row per source: records, sampling rates, durations, ages, sex counts."""
+        m = self.meta.copy()
+        m["duration_s"] = [s.shape[-1] for s in self._signals] / m["fs"].to_numpy()
+        g = m.groupby(m["source"].fillna("?"))
+        return pd.DataFrame({
+            "records": g.size(),
+            "fs": g["fs"].agg(lambda s: "/".join(str(int(v)) for v in sorted(set(s.dropna())))),
+            "duration_s": g["duration_s"].agg(lambda s: f"{s.min():.0f}-{s.max():.0f}"),
+            "age_median": g["age"].median(),
+            "female": g["sex"].agg(lambda s: int((s == "F").sum())),
+        })
+
+
+def as_signals(X) -> tuple:
+    """Split input into (signals, meta-or-None): signals a 3-D float array or list of 2-D."""
+    if isinstance(X, ECGRecords):
+        return X.signals, X
+    if isinstance(X, np.ndarray):
+        if X.ndim != 3:
+            raise ValueError(
+                f"expected a 3-D array (n_records, n_leads, n_samples), got shape {X.shape}"
+            )
+        return X, None
+    if isinstance(X, (list, tuple)):
+        arrs = [np.asarray(s) for s in X]
+        for i, s in enumerate(arrs):
+            if s.ndim != 2:
+                raise ValueError(f"record {i}: expected a 2-D (n_leads, n_samples) array, got {s.shape}")
+        return arrs, None
+    arr = np.asarray(X)
+    return as_signals(arr)
+
+
+def record_names(X, n: int | None = None) -> list[str]:
+    """Record ids for error messages (indices for plain arrays)."""
+    if isinstance(X, ECGRecords):
+        return [str(r) for r in X.meta["record_id"]]
+    n = len(X) if n is None else n
+    return [f"record {i}" for i in range(n)]
+
+
+def concat_records(parts: Sequence[ECGRecords]) -> ECGRecords:
+    """Concatenate containers (e.g. several sources); ragged if shapes differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = ECGRecords(np.zeros((2, 12, 10), np.float32), fs=100)
+    >>> b = ECGRecords(np.zeros((1, 12, 20), np.float32), fs=200)
+    >>> concat_records([a, b]).shape
+    (3, 12, None)
+    """
+    parts = [p for p in parts]
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    classes = {tuple(p.classes) if p.classes is not None else None for p in parts}
+    if len(classes) > 1:
+        raise ValueError("cannot concatenate records labelled in different vocabularies")
+    shapes = {p.shape[1:] for p in parts}
+    if len(shapes) == 1 and None not in next(iter(shapes)):
+        signals = np.concatenate([p.signals for p in parts], axis=0)
+    else:
+        signals = [s for p in parts for s in p.signals]
+    meta = pd.concat([p.meta for p in parts], ignore_index=True)
+    out = parts[0]._with(signals, meta)
+    out.skipped = [s for p in parts for s in p.skipped]
+    return out

@@ -1,0 +1,17 @@
+"""Readers of real ECG archives, each returning ``(ECGRecords, y)``."""
+
+from ._challenge import (
+    WFDBHeader,
+    parse_header,
+    read_challenge_folder,
+    read_challenge_record,
+    source_of_record,
+)
+from ._common import RecordReadError, SkippedRecordsWarning
+from ._others import ptbxl_codes, read_cpsc2018, read_ptbxl, read_tnmg_hdf5
+
+__all__ = [
+    "RecordReadError", "SkippedRecordsWarning", "WFDBHeader", "parse_header", "ptbxl_codes",
+    "read_challenge_folder", "read_challenge_record", "read_cpsc2018", "read_ptbxl",
+    "read_tnmg_hdf5", "source_of_record",
+]

@@ -1,0 +1,290 @@
+"""PhysioNet/CinC Challenge 2020/2021 WFDB records (``.hea`` + ``.mat``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from .._records import normalize_lead_name
+from ._common import RecordReadError, assemble, check_signal, read_many
+
+#: Record-name prefix -> source database of the challenge data.
+SOURCE_PREFIXES = (
+    ("HR", "PTB-XL"),
+    ("JS", "Chapman-Ningbo"),
+    ("A", "CPSC"),
+    ("Q", "CPSC-Extra"),
+    ("E", "Georgia"),
+    ("S", "PTB"),
+    ("I", "StPetersburg"),
+)
+
+
+def source_of_record(name: str) -> str:
+    """Source database of a challenge record, from its name prefix.
+
+    Examples
+    --------
+    >>> source_of_record("JS00001"), source_of_record("A0001")
+    ('Chapman-Ningbo', 'CPSC')
+    """
+    for prefix, source in SOURCE_PREFIXES:
+        if name.startswith(prefix) and name[len(prefix):len(prefix) + 1].isdigit():
+            return source
+    return "unknown"
+
+
+@dataclass
+class WFDBHeader:
+    """The parts of a WFDB header that skecg uses."""
+
+    record: str
+    n_sig: int
+    fs: float
+    n_samples: int
+    files: list = field(default_factory=list)
+    gains: list = field(default_factory=list)
+    baselines: list = field(default_factory=list)
+    units: list = field(default_factory=list)
+    initial: list = field(default_factory=list)
+    checksums: list = field(default_factory=list)
+    leads: list = field(default_factory=list)
+    comments: dict = field(default_factory=dict)
+
+
+_GAIN = re.compile(r"^([-+0-9.eE]+)(?:\(([-+0-9]+)\))?(?:/(\S+))?$")
+
+
+def _strip_ext(name: str) -> str:
+    for ext in (".hea", ".mat", ".dat"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def parse_header(text: str, name: str = "header") -> WFDBHeader:
+    """Parse a WFDB header as the challenge data writes it, tolerating its variants.
+
+    Tolerated: ``#Dx:`` and ``# Dx:``, a record line that names ``X.mat``, units in
+    any case (``mV``/``mv``), gains with or without a baseline (``1000.0(0)/mV``),
+    byte offsets and sample counts in the format field (``16+24``, ``16x1+24``).
+
+    Examples
+    --------
+    >>> h = parse_header("A1 2 500 10\\nA1.mat 16+24 1000/mV 16 0 1 2 0 I\\n"
+    ...                  "A1.mat 16+24 1000/mV 16 0 3 4 0 II\\n# Dx: 164889003\\n#Age: 60")
+    >>> h.fs, h.leads, h.comments["dx"], h.comments["age"]
+    (500.0, ['I', 'II'], '164889003', '60')
+    """
+    lines = [ln.strip() for ln in text.splitlines()]
+    body = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not body:
+        raise RecordReadError(name, "header is empty (no record line)")
+    rec = body[0].split()
+    if len(rec) < 2:
+        raise RecordReadError(name, f"malformed record line {body[0]!r}")
+    try:
+        n_sig = int(rec[1])
+        fs = float(rec[2].split("/")[0]) if len(rec) > 2 else 250.0
+        n_samples = int(rec[3]) if len(rec) > 3 else -1
+    except ValueError:
+        raise RecordReadError(name, f"malformed record line {body[0]!r}") from None
+    h = WFDBHeader(_strip_ext(rec[0].split("/")[0]), n_sig, fs, n_samples)
+    sig_lines = body[1:]
+    if len(sig_lines) != n_sig:
+        raise RecordReadError(
+            name, f"header declares {n_sig} signals but has {len(sig_lines)} signal lines"
+        )
+    for ln in sig_lines:
+        parts = ln.split()
+        if len(parts) < 3:
+            raise RecordReadError(name, f"malformed signal line {ln!r}")
+        h.files.append(parts[0])
+        m = _GAIN.match(parts[2])
+        if not m:
+            raise RecordReadError(name, f"cannot read gain {parts[2]!r} in signal line {ln!r}")
+        gain = float(m.group(1)) or 200.0  # WFDB: a gain of 0 means the default, 200
+        adc_zero = int(parts[4]) if len(parts) > 4 else 0
+        h.gains.append(gain)
+        h.baselines.append(int(m.group(2)) if m.group(2) is not None else adc_zero)
+        h.units.append(m.group(3) or "mV")
+        h.initial.append(int(parts[5]) if len(parts) > 5 else None)
+        h.checksums.append(int(parts[6]) if len(parts) > 6 else None)
+        h.leads.append(normalize_lead_name(parts[8]) if len(parts) > 8 else f"lead{len(h.leads)}")
+    for ln in lines:
+        if ln.startswith("#"):
+            key, sep, val = ln.lstrip("#").strip().partition(":")
+            if sep:
+                h.comments[key.strip().lower()] = val.strip()
+    return h
+
+
+def _parse_age(text) -> float:
+    try:
+        age = float(str(text).strip())
+    except (TypeError, ValueError):
+        return np.nan
+    return age if 0 <= age < 130 else np.nan
+
+
+def _parse_sex(text) -> str | None:
+    t = str(text).strip().lower()
+    if t in ("male", "m"):
+        return "M"
+    if t in ("female", "f"):
+        return "F"
+    return None
+
+
+def _wfdb_checksum(x: np.ndarray) -> np.ndarray:
+    """Per-lead 16-bit WFDB checksum (two's complement) of digital samples (leads first)."""
+    s = x.astype(np.int64).sum(axis=1) & 0xFFFF
+    return np.where(s >= 0x8000, s - 0x10000, s)
+
+
+def read_challenge_record(
+    path, require_dx: bool = True, verify_checksum: bool = True
+) -> tuple[np.ndarray, dict]:
+    """Read one challenge record (``.hea`` + ``.mat``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.hea`` file, or the record path without extension.
+    require_dx : bool, default=True
+        Raise when the header has no ``Dx`` line.
+    verify_checksum : bool, default=True
+        Compare every lead against the header's WFDB checksum (catches truncated or
+        corrupted files).
+
+    Returns
+    -------
+    signal : ndarray of shape (n_leads, n_samples), float32, in the header's units (mV)
+    meta : dict
+        record_id, source, fs, age, sex, patient_id, leads, dx.
+    """
+    path = Path(path)
+    hea = path if path.suffix == ".hea" else path.with_name(path.name + ".hea")
+    name = _strip_ext(hea.name)
+    if not hea.exists():
+        raise RecordReadError(name, f"header file {hea} does not exist")
+    h = parse_header(hea.read_text(errors="replace"), name)
+    dx_text = h.comments.get("dx")
+    if dx_text is None and require_dx:
+        raise RecordReadError(name, "header has no Dx line ('# Dx: <SNOMED codes>')")
+    mat_name = h.files[0] if h.files else name + ".mat"
+    mat = hea.with_name(mat_name if mat_name.lower().endswith(".mat") else name + ".mat")
+    if not mat.exists():
+        raise RecordReadError(name, f"signal file {mat.name} is missing")
+    try:
+        val = scipy.io.loadmat(str(mat))["val"]
+    except KeyError:
+        raise RecordReadError(name, f"{mat.name} has no 'val' variable") from None
+    except Exception as e:  # truncated or not a MATLAB file
+        raise RecordReadError(name, f"cannot read {mat.name} ({type(e).__name__}: {e}); "
+                              "the file may be truncated") from None
+    val = np.asarray(val)
+    if val.ndim != 2 or val.shape[0] != h.n_sig:
+        raise RecordReadError(
+            name, f"signal file has {val.shape[0] if val.ndim == 2 else val.shape} leads "
+            f"but the header declares {h.n_sig}"
+        )
+    if h.n_samples >= 0 and val.shape[1] != h.n_samples:
+        raise RecordReadError(
+            name, f"signal file has {val.shape[1]} samples but the header declares {h.n_samples} "
+            "(truncated file?)"
+        )
+    if verify_checksum and val.dtype.kind in "iu":
+        want = np.array([c if c is not None else 0 for c in h.checksums])
+        has = np.array([c is not None for c in h.checksums])
+        got = _wfdb_checksum(val)
+        bad = np.flatnonzero(has & (got != want))
+        if bad.size:
+            raise RecordReadError(
+                name, f"checksum mismatch in lead(s) {[h.leads[i] for i in bad]} "
+                "(corrupted signal file?)"
+            )
+    gains = np.asarray(h.gains, dtype=np.float32)[:, None]
+    base = np.asarray(h.baselines, dtype=np.float32)[:, None]
+    sig = ((val.astype(np.float32) - base) / gains).astype(np.float32, copy=False)
+    check_signal(name, sig)
+    dx = tuple(c.strip() for c in (dx_text or "").split(",") if c.strip())
+    meta = {
+        "record_id": name,
+        "source": source_of_record(name),
+        "fs": h.fs,
+        "age": _parse_age(h.comments.get("age")),
+        "sex": _parse_sex(h.comments.get("sex")),
+        "patient_id": name,  # the challenge data do not identify patients
+        "leads": tuple(h.leads),
+        "dx": dx,
+    }
+    return sig, meta
+
+
+def read_challenge_folder(
+    path,
+    vocabulary="cinc2020",
+    *,
+    fs: float | None = None,
+    records=None,
+    on_error: str = "raise",
+    verify_checksum: bool = True,
+    n_jobs: int | None = 1,
+):
+    """Read a folder of PhysioNet/CinC 2020 or 2021 WFDB records.
+
+    Any sampling rate and length; age, sex and SNOMED CT labels from the header
+    comments.  Codes outside ``vocabulary`` stay in ``meta['dx']`` and are counted by
+    ``records.label_report()``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Folder holding ``*.hea`` and ``*.mat`` files (searched recursively).
+    vocabulary : str, Vocabulary or list of str, default='cinc2020'
+        Columns of ``y``: ``'cinc2020'`` (24 merged scored classes), ``'cinc2020_27'``,
+        ``'tnmg'`` or a list of SNOMED codes.
+    fs : float, optional
+        Resample every record to this rate on load (polyphase filtering).
+    records : list of str, optional
+        Only these record names.
+    on_error : {'raise', 'skip'}, default='raise'
+        ``'skip'`` skips unreadable records, lists them in ``records.skipped`` and
+        warns with each name and reason.
+    verify_checksum : bool, default=True
+    n_jobs : int, default=1
+        Threads for reading.
+
+    Returns
+    -------
+    records : ECGRecords
+        3-D when all records share a shape, else ragged.
+    y : ndarray of shape (n_records, n_classes), uint8
+
+    Examples
+    --------
+    >>> X, y = read_challenge_folder("../shared/data/cinc2021", records=["A0001", "S0001"])  # doctest: +SKIP
+    >>> X.shape, y.shape                                                                  # doctest: +SKIP
+    ((2, 12, None), (2, 24))
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder")
+    heas = sorted(root.rglob("*.hea"))
+    if records is not None:
+        wanted = {_strip_ext(str(r)) for r in records}
+        heas = [h for h in heas if h.stem in wanted]
+        missing = wanted - {h.stem for h in heas}
+        if missing:
+            raise FileNotFoundError(f"no header for record(s) {sorted(missing)} under {root}")
+    if not heas:
+        raise FileNotFoundError(f"no .hea files under {root}")
+    signals, rows, skipped = read_many(
+        heas, lambda h: read_challenge_record(h, verify_checksum=verify_checksum), on_error, n_jobs
+    )
+    return assemble(signals, rows, skipped, vocabulary, fs)

@@ -1,0 +1,121 @@
+"""Shared reader machinery: errors that name the record, reported skips, assembly."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .._records import ECGRecords
+from ..labels import get_vocabulary
+
+logger = logging.getLogger("skecg.io")
+
+
+class RecordReadError(ValueError):
+    """A record could not be read.  ``record`` names it and ``reason`` says why."""
+
+    def __init__(self, record: str, reason: str):
+        self.record = str(record)
+        self.reason = str(reason)
+        super().__init__(f"{self.record}: {self.reason}")
+
+
+class SkippedRecordsWarning(UserWarning):
+    """Emitted when a reader skipped records (``on_error='skip'``); lists each and why."""
+
+
+def _check_on_error(on_error: str) -> None:
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
+def read_many(
+    names: Iterable[str],
+    read_one: Callable[[str], tuple[np.ndarray, dict]],
+    on_error: str,
+    n_jobs: int | None = 1,
+) -> tuple[list[np.ndarray], list[dict], list[tuple[str, str]]]:
+    """Run ``read_one`` over names; collect (signals, meta rows, skipped)."""
+    _check_on_error(on_error)
+    names = list(names)
+
+    def guarded(name):
+        try:
+            return read_one(name)
+        except RecordReadError as e:
+            return e
+        except Exception as e:  # noqa: BLE001 - any failure becomes a named record error
+            return RecordReadError(name, f"{type(e).__name__}: {e}")
+
+    if n_jobs is not None and n_jobs != 1 and len(names) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(guarded)(n) for n in names)
+    else:
+        results = [guarded(n) for n in names]
+    signals, rows, skipped = [], [], []
+    for res in results:
+        if isinstance(res, RecordReadError):
+            if on_error == "raise":
+                raise res
+            skipped.append((res.record, res.reason))
+            continue
+        sig, row = res
+        signals.append(sig)
+        rows.append(row)
+    if skipped:
+        warnings.warn(
+            f"skipped {len(skipped)} record(s): "
+            + "; ".join(f"{r}: {why}" for r, why in skipped),
+            SkippedRecordsWarning,
+            stacklevel=3,
+        )
+    return signals, rows, skipped
+
+
+def check_signal(name: str, sig: np.ndarray) -> None:
+    if not np.all(np.isfinite(sig)):
+        bad = np.argwhere(~np.isfinite(sig))
+        lead, t = bad[0]
+        raise RecordReadError(
+            name, f"signal has {len(bad)} non-finite value(s) (NaN or inf), first at lead {lead}, sample {t}"
+        )
+
+
+def assemble(
+    signals: list[np.ndarray],
+    rows: list[dict],
+    skipped: list,
+    vocabulary,
+    fs: float | None = None,
+) -> tuple[ECGRecords, np.ndarray]:
+    """Build (records, y): optional resampling to ``fs``, 3-D when shapes agree, label report."""
+    vocab = get_vocabulary(vocabulary)
+    meta = pd.DataFrame(rows)
+    if len(meta) == 0:
+        meta = pd.DataFrame(columns=["record_id", "source", "fs", "age", "sex", "patient_id", "leads", "dx"])
+    if fs is not None:
+        from ..preprocessing._functional import resample_signal
+
+        signals = [
+            s if float(f) == float(fs) else resample_signal(s, float(f), float(fs))
+            for s, f in zip(signals, meta["fs"])
+        ]
+        meta["fs"] = float(fs)
+    shapes = {s.shape for s in signals}
+    if len(shapes) == 1:
+        sig: object = np.stack(signals).astype(np.float32, copy=False)
+    elif not signals:
+        sig = np.zeros((0, 12, 0), np.float32)
+    else:
+        sig = signals
+    records = ECGRecords(sig, meta, classes=vocab.classes, skipped=skipped)
+    y = vocab.encode(records.meta["dx"])
+    report = vocab.report(records.meta["dx"])
+    if report.outside_vocabulary:
+        logger.info("%s", report)
+    return records, y

@@ -1,0 +1,291 @@
+"""Readers for PTB-XL, original CPSC 2018 files, and TNMG/CODE HDF5 files."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.io
+
+from .._records import normalize_lead_name
+from ..labels import CPSC2018_TO_SNOMED, HEART_AXIS_TO_SNOMED, SCP_TO_SNOMED, TNMG_TO_SNOMED
+from ..labels._vocab import get_vocabulary
+from ._common import RecordReadError, assemble, check_signal, read_many
+
+
+# --- PTB-XL -------------------------------------------------------------------------
+def ptbxl_codes(scp_codes: dict, heart_axis=None, likelihood_threshold: float = 0.0) -> tuple:
+    """SNOMED codes of one PTB-XL record; unmapped statements kept as ``'scp:NAME'``.
+
+    Statements whose likelihood is below ``likelihood_threshold`` are left out
+    (PTB-XL gives rhythm statements likelihood 0, so the default 0 keeps them).
+
+    Examples
+    --------
+    >>> ptbxl_codes({"NORM": 80.0, "SBRAD": 0.0})
+    ('426783006', '426177001')
+    >>> ptbxl_codes({"IMI": 35.0, "DIG": 100.0}, heart_axis="LAD", likelihood_threshold=50)
+    ('scp:DIG', '39732003')
+    """
+    out: list[str] = []
+    for stmt, lik in scp_codes.items():
+        if float(lik) < likelihood_threshold:
+            continue
+        code = SCP_TO_SNOMED.get(stmt, f"scp:{stmt}")
+        if code not in out:
+            out.append(code)
+    if isinstance(heart_axis, str) and heart_axis in HEART_AXIS_TO_SNOMED:
+        code = HEART_AXIS_TO_SNOMED[heart_axis]
+        if code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+def read_ptbxl(
+    path,
+    vocabulary="cinc2020",
+    *,
+    sampling_rate: int = 500,
+    likelihood_threshold: float = 0.0,
+    folds=None,
+    ecg_ids=None,
+    fs: float | None = None,
+    on_error: str = "raise",
+    n_jobs: int | None = 1,
+):
+    """Read PTB-XL (``ptbxl_database.csv`` with ``records100/`` or ``records500/``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The PTB-XL folder.
+    vocabulary : default='cinc2020'
+        Columns of ``y`` (SCP statements are mapped to SNOMED CT, see
+        :data:`skecg.labels.SCP_TO_SNOMED`).
+    sampling_rate : {100, 500}
+        Which copy of the signals to read.
+    likelihood_threshold : float, default=0
+        Keep SCP statements with at least this likelihood (0-100).
+    folds : list of int, optional
+        Only these ``strat_fold`` values (1-10).
+    ecg_ids : list of int, optional
+        Only these records.
+    fs : float, optional
+        Resample on load.
+
+    Returns
+    -------
+    records : ECGRecords
+        ``meta`` also holds ``strat_fold``, ``scp_codes`` and the noise flags.
+    y : ndarray of shape (n_records, n_classes)
+    """
+    import wfdb
+
+    root = Path(path)
+    db_file = root / "ptbxl_database.csv"
+    if not db_file.exists():
+        raise FileNotFoundError(f"{db_file} does not exist; is {root} a PTB-XL folder?")
+    if sampling_rate not in (100, 500):
+        raise ValueError(f"sampling_rate must be 100 or 500, got {sampling_rate}")
+    db = pd.read_csv(db_file, index_col="ecg_id")
+    if folds is not None:
+        db = db[db["strat_fold"].isin(list(folds))]
+    if ecg_ids is not None:
+        ids = [int(i) for i in ecg_ids]
+        unknown = sorted(set(ids) - set(db.index))
+        if unknown:
+            raise ValueError(f"ecg_id(s) {unknown} are not in {db_file}")
+        db = db.loc[ids]
+    col = "filename_hr" if sampling_rate == 500 else "filename_lr"
+
+    def read_one(ecg_id):
+        row = db.loc[ecg_id]
+        rec_path = root / row[col]
+        name = f"ptbxl-{ecg_id}"
+        if not rec_path.with_suffix(".hea").exists():
+            raise RecordReadError(name, f"header {rec_path.with_suffix('.hea')} is missing")
+        try:
+            sig, fields = wfdb.rdsamp(str(rec_path))
+        except Exception as e:
+            raise RecordReadError(name, f"cannot read {rec_path.name} ({type(e).__name__}: {e})") from None
+        sig = np.ascontiguousarray(sig.T, dtype=np.float32)
+        check_signal(name, sig)
+        scp = ast.literal_eval(row["scp_codes"])
+        sex = {0: "M", 1: "F"}.get(int(row["sex"])) if pd.notna(row["sex"]) else None
+        return sig, {
+            "record_id": name,
+            "source": "PTB-XL",
+            "fs": float(fields["fs"]),
+            "age": float(row["age"]) if pd.notna(row["age"]) and row["age"] < 130 else np.nan,
+            "sex": sex,
+            "patient_id": f"ptbxl-p{int(row['patient_id'])}",
+            "leads": tuple(normalize_lead_name(s) for s in fields["sig_name"]),
+            "dx": ptbxl_codes(scp, row.get("heart_axis"), likelihood_threshold),
+            "ecg_id": int(ecg_id),
+            "strat_fold": int(row["strat_fold"]),
+            "scp_codes": scp,
+        }
+
+    signals, rows, skipped = read_many(list(db.index), read_one, on_error, n_jobs)
+    return assemble(signals, rows, skipped, vocabulary, fs)
+
+
+# --- CPSC 2018 (original files) -----------------------------------------------------
+def read_cpsc2018(
+    path,
+    vocabulary="cinc2020",
+    *,
+    reference=None,
+    fs: float | None = None,
+    on_error: str = "raise",
+    n_jobs: int | None = 1,
+):
+    """Read the original CPSC 2018 ``.mat`` files (MATLAB struct ``ECG``: sex, age, data).
+
+    Signals are 12 x n in mV at 500 Hz.  Labels come from ``REFERENCE.csv``
+    (``Recording, First_label, Second_label, Third_label`` with classes 1-9) when
+    it exists in the folder or is given; records without a reference row get no
+    labels (an all-zero row of ``y``, and ``meta['labelled']`` False).
+
+    Returns
+    -------
+    records : ECGRecords
+    y : ndarray of shape (n_records, n_classes)
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder")
+    mats = sorted(root.glob("*.mat"))
+    if not mats:
+        raise FileNotFoundError(f"no .mat files in {root}")
+    ref_path = Path(reference) if reference is not None else root / "REFERENCE.csv"
+    labels: dict[str, tuple] = {}
+    if ref_path.exists():
+        ref = pd.read_csv(ref_path)
+        for _, r in ref.iterrows():
+            codes = []
+            for v in r.iloc[1:]:
+                if pd.notna(v):
+                    try:
+                        codes.append(CPSC2018_TO_SNOMED[int(v)])
+                    except (KeyError, ValueError):
+                        raise ValueError(f"{ref_path}: record {r.iloc[0]} has unknown label {v!r}") from None
+            labels[str(r.iloc[0])] = tuple(codes)
+    elif reference is not None:
+        raise FileNotFoundError(f"reference file {ref_path} does not exist")
+
+    def read_one(mat: Path):
+        name = mat.stem
+        try:
+            m = scipy.io.loadmat(str(mat))
+        except Exception as e:
+            raise RecordReadError(name, f"cannot read {mat.name} ({type(e).__name__}: {e})") from None
+        if "ECG" not in m:
+            raise RecordReadError(name, f"{mat.name} has no 'ECG' struct (not an original CPSC 2018 file)")
+        ecg = m["ECG"][0, 0]
+        data = np.asarray(ecg["data"], dtype=np.float32)
+        if data.ndim != 2 or data.shape[0] != 12:
+            raise RecordReadError(name, f"expected 12 leads x samples, got data of shape {data.shape}")
+        check_signal(name, data)
+        try:
+            age = float(np.asarray(ecg["age"]).ravel()[0])
+        except (IndexError, ValueError, TypeError):
+            age = np.nan
+        sex_raw = np.asarray(ecg["sex"]).ravel()
+        sex = str(sex_raw[0]).strip().lower() if sex_raw.size else ""
+        return data, {
+            "record_id": name,
+            "source": "CPSC",
+            "fs": 500.0,
+            "age": age if 0 <= age < 130 else np.nan,
+            "sex": {"male": "M", "female": "F"}.get(sex),
+            "patient_id": name,
+            "leads": ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"),
+            "dx": labels.get(name, ()),
+            "labelled": name in labels,
+        }
+
+    signals, rows, skipped = read_many(mats, read_one, on_error, n_jobs)
+    return assemble(signals, rows, skipped, vocabulary, fs)
+
+
+# --- TNMG / CODE --------------------------------------------------------------------
+def read_tnmg_hdf5(
+    hdf5_path,
+    exams=None,
+    vocabulary="tnmg",
+    *,
+    dataset: str = "tracings",
+    fs: float | None = None,
+    source: str = "TNMG",
+):
+    """Read a TNMG/CODE HDF5 file as Ribeiro et al. publish it.
+
+    ``tracings`` has shape ``(N, 4096, 12)`` at 400 Hz (leads DI, DII, DIII, aVR,
+    aVL, aVF, V1-V6) and is transposed to leads first.  Labels and facts come from a
+    CSV (``exams.csv`` of CODE-15%, or the test set's annotation file) with the
+    columns ``1dAVb, RBBB, LBBB, SB, ST, AF`` and optionally ``exam_id, age,
+    is_male, patient_id``.  When the HDF5 file has an ``exam_id`` dataset, rows are
+    matched by exam id (CODE-15% pads each file with an all-zero row of exam id 0,
+    which is dropped); otherwise the CSV rows follow the tracings' order.
+
+    The whole array is read into memory; an HDF5-backed lazy container can wrap the
+    same file without changing user code.
+
+    Returns
+    -------
+    records : ECGRecords
+    y : ndarray of shape (n_records, n_classes)
+    """
+    import h5py
+
+    hdf5_path = Path(hdf5_path)
+    if not hdf5_path.exists():
+        raise FileNotFoundError(f"{hdf5_path} does not exist")
+    with h5py.File(hdf5_path, "r") as f:
+        if dataset not in f:
+            raise ValueError(f"{hdf5_path} has no dataset {dataset!r} (it has {list(f.keys())})")
+        tr = f[dataset]
+        if tr.ndim != 3 or tr.shape[2] != 12:
+            raise ValueError(f"{hdf5_path}:{dataset} has shape {tr.shape}; expected (N, n_samples, 12)")
+        exam_ids = np.asarray(f["exam_id"]) if "exam_id" in f else None
+        keep = np.flatnonzero(exam_ids != 0) if exam_ids is not None else np.arange(tr.shape[0])
+        x = np.asarray(tr[...], dtype=np.float32)[keep]
+    sig = np.ascontiguousarray(x.transpose(0, 2, 1))
+    n = sig.shape[0]
+    ids = exam_ids[keep] if exam_ids is not None else None
+    if exams is not None:
+        df = exams if isinstance(exams, pd.DataFrame) else pd.read_csv(exams)
+        if ids is not None and "exam_id" in df:
+            df = df.set_index("exam_id")
+            missing = sorted(set(ids.tolist()) - set(df.index))
+            if missing:
+                raise ValueError(f"exam_id(s) {missing[:10]} of {hdf5_path.name} are not in the exams table")
+            df = df.loc[ids].reset_index()
+        elif len(df) != n:
+            raise ValueError(f"the exams table has {len(df)} rows but {hdf5_path.name} has {n} tracings")
+        df = df.reset_index(drop=True)
+    else:
+        df = pd.DataFrame(index=range(n))
+    if ids is None:
+        ids = df["exam_id"].to_numpy() if "exam_id" in df else np.arange(n)
+    for i in range(n):
+        check_signal(f"{hdf5_path.name}[{i}] (exam {ids[i]})", sig[i])
+    label_cols = [c for c in TNMG_TO_SNOMED if c in df]
+    dx = [tuple(TNMG_TO_SNOMED[c] for c in label_cols if int(df.at[i, c]) == 1) for i in range(n)]
+    meta = pd.DataFrame({
+        "record_id": [f"exam-{int(e)}" for e in ids],
+        "source": source,
+        "fs": 400.0,
+        "age": df["age"].astype(float).to_numpy() if "age" in df else np.nan,
+        "sex": [("M" if m else "F") for m in df["is_male"]] if "is_male" in df else None,
+        "patient_id": [f"tnmg-p{int(p)}" for p in df["patient_id"]] if "patient_id" in df
+        else [f"exam-{int(e)}" for e in ids],
+        "leads": pd.Series([("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")] * n,
+                           dtype=object),
+        "dx": pd.Series(dx, dtype=object),
+    })
+    rows = meta.to_dict("records")
+    return assemble(list(sig), rows, [], get_vocabulary(vocabulary), fs)

@@ -1,0 +1,254 @@
+"""Readers against the real files of ../shared/data, and bad input."""
+
+import shutil
+import warnings
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import CINC, CPSC_ORIG, PTBXL
+from skecg import ECGRecords
+from skecg.io import (
+    RecordReadError,
+    SkippedRecordsWarning,
+    parse_header,
+    read_challenge_folder,
+    read_challenge_record,
+    read_cpsc2018,
+    read_ptbxl,
+    read_tnmg_hdf5,
+)
+from skecg.labels import get_vocabulary
+
+
+def _dx_of(hea):
+    for ln in hea.read_text().splitlines():
+        if ln.lstrip("#").strip().lower().startswith("dx"):
+            return [c.strip() for c in ln.split(":", 1)[1].split(",")]
+    raise AssertionError(hea)
+
+
+def test_challenge_folder_counts_and_shapes(cinc):
+    X, y = cinc
+    assert len(X) == 120 and y.shape == (120, 24) and y.dtype == np.uint8
+    assert X.is_ragged  # CPSC and PTB lengths differ
+    counts = X.meta["source"].value_counts().to_dict()
+    assert counts == {"Chapman-Ningbo": 40, "Georgia": 30, "PTB-XL": 20, "CPSC": 10,
+                      "CPSC-Extra": 10, "PTB": 10}
+    assert set(X.meta.loc[X.meta.source == "PTB", "fs"]) == {1000.0}
+    for sig, n in zip(X.signals, X.meta["record_id"]):
+        assert sig.dtype == np.float32 and sig.shape[0] == 12
+        first = (CINC / f"{n}.hea").read_text().splitlines()[0].split()
+        assert sig.shape[1] == int(first[3])
+
+
+@pytest.mark.parametrize("rec", ["A0001", "E07504", "JS20002", "S0001", "HR00008", "Q0011"])
+def test_challenge_labels_match_headers(cinc, rec):
+    X, y = cinc
+    i = X.meta.index[X.meta.record_id == rec][0]
+    dx = _dx_of(CINC / f"{rec}.hea")
+    assert list(X.meta.at[i, "dx"]) == dx
+    vocab = get_vocabulary("cinc2020")
+    expected = vocab.encode([dx])[0]
+    np.testing.assert_array_equal(y[i], expected)
+
+
+def test_named_record_facts(cinc):
+    X, y = cinc
+    m = X.meta.set_index("record_id")
+    assert m.at["A0001", "age"] == 74 and m.at["A0001", "sex"] == "M"
+    # A0001 is labelled 59118001 (RBBB), which merges into 713427006 (CRBBB)
+    j = X.classes.index("713427006")
+    assert y[m.index.get_loc("A0001"), j] == 1
+    # a header with "# Dx:" (space) and no date
+    assert m.at["E07504", "dx"] == ("111975006",)
+    # first samples of A0001 lead I: digital 28 at gain 1000/mV
+    sig, _ = read_challenge_record(CINC / "A0001.hea")
+    assert sig[0, 0] == pytest.approx(0.028)
+
+
+def test_tnmg_vocabulary_from_challenge(cinc):
+    X, _ = cinc
+    y6 = get_vocabulary("tnmg").encode(X.meta["dx"])
+    m = X.meta["dx"]
+    sb = np.array(["426177001" in d for d in m])
+    np.testing.assert_array_equal(y6[:, 3], sb)
+    rbbb = np.array([("59118001" in d) or ("713427006" in d) for d in m])
+    np.testing.assert_array_equal(y6[:, 1], rbbb)
+
+
+def test_header_variants():
+    h = parse_header("A0001.mat 2 500 4\nA0001.mat 16x1+24 1000.0(0)/mv 16 0 1 2 0 AVR\n"
+                     "A0001.mat 16+24 500/mV 16 0 3 4 0 DII\n#Dx:1,2\n# Age: NaN\n#Sex: Female")
+    assert h.record == "A0001" and h.leads == ["aVR", "II"] and h.gains == [1000.0, 500.0]
+    assert h.comments == {"dx": "1,2", "age": "NaN", "sex": "Female"}
+
+
+def _copy(tmp_path, rec="E00001"):
+    for ext in (".hea", ".mat"):
+        shutil.copy(CINC / f"{rec}{ext}", tmp_path / f"{rec}{ext}")
+    return tmp_path / f"{rec}.hea"
+
+
+def test_missing_mat(tmp_path):
+    hea = _copy(tmp_path)
+    (tmp_path / "E00001.mat").unlink()
+    with pytest.raises(RecordReadError, match=r"E00001: signal file E00001.mat is missing"):
+        read_challenge_folder(tmp_path)
+
+
+def test_truncated_mat(tmp_path):
+    _copy(tmp_path)
+    mat = tmp_path / "E00001.mat"
+    mat.write_bytes(mat.read_bytes()[:50000])
+    with pytest.raises(RecordReadError, match="E00001.*truncated"):
+        read_challenge_folder(tmp_path)
+
+
+def test_header_without_dx(tmp_path):
+    hea = _copy(tmp_path)
+    hea.write_text("\n".join(ln for ln in hea.read_text().splitlines() if "Dx" not in ln))
+    with pytest.raises(RecordReadError, match="E00001: header has no Dx line"):
+        read_challenge_folder(tmp_path)
+
+
+def test_nan_in_signal(tmp_path):
+    import scipy.io
+    hea = _copy(tmp_path)
+    val = scipy.io.loadmat(tmp_path / "E00001.mat")["val"].astype(float)
+    val[3, 100] = np.nan
+    scipy.io.savemat(tmp_path / "E00001.mat", {"val": val}, format="4")
+    with pytest.raises(RecordReadError, match="E00001: signal has 1 non-finite.*lead 3, sample 100"):
+        read_challenge_folder(tmp_path)
+
+
+def test_lead_count_differs_from_header(tmp_path):
+    import scipy.io
+    _copy(tmp_path)
+    val = scipy.io.loadmat(tmp_path / "E00001.mat")["val"][:8]
+    scipy.io.savemat(tmp_path / "E00001.mat", {"val": val}, format="4")
+    with pytest.raises(RecordReadError, match="E00001: signal file has 8 leads but the header declares 12"):
+        read_challenge_folder(tmp_path)
+
+
+def test_corrupted_sample_fails_checksum(tmp_path):
+    import scipy.io
+    _copy(tmp_path)
+    val = scipy.io.loadmat(tmp_path / "E00001.mat")["val"]
+    val[5, 10] += 7
+    scipy.io.savemat(tmp_path / "E00001.mat", {"val": val}, format="4")
+    with pytest.raises(RecordReadError, match="checksum mismatch in lead.*aVF"):
+        read_challenge_folder(tmp_path)
+
+
+def test_skip_lists_each_record_and_reason(tmp_path):
+    _copy(tmp_path, "E00001")
+    _copy(tmp_path, "E00002")
+    (tmp_path / "E00002.mat").unlink()
+    with pytest.warns(SkippedRecordsWarning, match="E00002: signal file E00002.mat is missing"):
+        X, y = read_challenge_folder(tmp_path, on_error="skip")
+    assert len(X) == 1 and X.skipped == [("E00002", "signal file E00002.mat is missing")]
+
+
+def test_unknown_codes_are_kept_and_reported(tmp_path):
+    hea = _copy(tmp_path)
+    hea.write_text(hea.read_text().replace("#Dx: 426783006", "#Dx: 426783006,999999999"))
+    X, y = read_challenge_folder(tmp_path)
+    assert X.meta.at[0, "dx"] == ("426783006", "999999999")
+    rep = X.label_report()
+    assert rep.outside_vocabulary == {"999999999": 1} and rep.in_vocabulary == {"426783006": 1}
+    assert "999999999" in str(rep)
+
+
+def test_resample_on_load():
+    X, _ = read_challenge_folder(CINC, records=["S0001", "A0001"], fs=500)
+    assert set(X.meta["fs"]) == {500.0}
+    assert X.signals[1].shape[1] == 38400 // 2  # S0001 at 1000 Hz
+
+
+def test_ptbxl(tmp_path):
+    X, y = read_ptbxl(PTBXL, ecg_ids=range(1, 11))
+    assert X.shape == (10, 12, 5000) and X.meta.at[0, "fs"] == 500
+    assert X.leads == ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+    m = X.meta.set_index("ecg_id")
+    assert m.at[2, "dx"] == ("426783006", "426177001")      # NORM, SBRAD
+    assert m.at[8, "dx"] == ("164865005", "164951009", "426783006", "39732003")  # IMI ABQRS SR + LAD
+    assert m.at[1, "strat_fold"] == 3 and m.at[1, "sex"] == "F" and m.at[1, "age"] == 56
+    # PTB-XL 1-10 are challenge records HR00001-HR00010: same signal at the same gain
+    C, _ = read_challenge_folder(CINC, records=[f"HR{i:05d}" for i in (1, 2, 8)])
+    for k, i in enumerate((1, 2, 8)):
+        np.testing.assert_allclose(X.signals[i - 1], C.signals[k], atol=1e-6)
+    # and our SCP -> SNOMED mapping reproduces the challenge's labels for them
+    # (HR00003 and HR00010 carry 1AVB and SA, which PTB-XL 1.0.x does not list for ecg 3 and 10)
+    for i in (1, 2, 4, 5, 6, 7, 8, 9):
+        hr = set(_dx_of(CINC / f"HR{i:05d}.hea"))
+        assert set(m.at[i, "dx"]) == hr, i
+
+
+def test_ptbxl_threshold_and_folds():
+    X, _ = read_ptbxl(PTBXL, sampling_rate=100, folds=[3], likelihood_threshold=50)
+    assert X.shape[2] == 1000 and set(X.meta.strat_fold) == {3}
+    for codes, scp in zip(X.meta.dx, X.meta.scp_codes):
+        assert len(codes) <= sum(v >= 50 for v in scp.values()) + 1  # + heart axis
+
+
+def test_cpsc2018_original(tmp_path):
+    X, y = read_cpsc2018(CPSC_ORIG)
+    assert len(X) == 10 and X.is_ragged and y.sum() == 0 and not X.meta.labelled.any()
+    assert X.meta.at[0, "record_id"] == "A1980" and X.meta.at[0, "age"] == 52 and X.meta.at[0, "sex"] == "M"
+    lens = sorted(s.shape[1] / 500 for s in X.signals)
+    assert 10 <= lens[0] and lens[-1] <= 60
+    # with a REFERENCE.csv, labels 1-9 map to SNOMED
+    for f in CPSC_ORIG.glob("A198[01].mat"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "REFERENCE.csv").write_text("Recording,First_label,Second_label,Third_label\n"
+                                           "A1980,2,5,\nA1981,1,,\n")
+    X, y = read_cpsc2018(tmp_path, "tnmg")
+    assert y.tolist() == [[0, 1, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0]]
+    assert X.meta.dx.tolist() == [("164889003", "59118001"), ("426783006",)]
+
+
+def test_tnmg_hdf5(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 5
+    tr = rng.normal(size=(n + 1, 4096, 12)).astype(np.float32)
+    tr[-1] = 0
+    with h5py.File(tmp_path / "exams_part0.hdf5", "w") as f:
+        f["tracings"] = tr
+        f["exam_id"] = np.array([11, 12, 13, 14, 15, 0])
+    exams = pd.DataFrame({
+        "exam_id": [15, 14, 13, 12, 11], "age": [60, 50, 40, 30, 20], "is_male": [1, 0, 1, 0, 1],
+        "patient_id": [1, 1, 2, 3, 4], "1dAVb": [0, 0, 0, 0, 1], "RBBB": [0, 0, 1, 0, 0],
+        "LBBB": [0] * 5, "SB": [1, 0, 0, 0, 0], "ST": [0] * 5, "AF": [0, 1, 0, 0, 1],
+    })
+    exams.to_csv(tmp_path / "exams.csv", index=False)
+    X, y = read_tnmg_hdf5(tmp_path / "exams_part0.hdf5", tmp_path / "exams.csv")
+    assert X.shape == (5, 12, 4096) and X.meta.fs.eq(400).all()
+    np.testing.assert_array_equal(X.signals[0], tr[0].T)  # exam 11, transposed to leads first
+    assert X.meta.record_id.tolist() == ["exam-11", "exam-12", "exam-13", "exam-14", "exam-15"]
+    assert X.meta.age.tolist() == [20, 30, 40, 50, 60]
+    assert y.tolist()[0] == [1, 0, 0, 0, 1, 0] and y.tolist()[4] == [0, 0, 0, 1, 0, 0]
+    assert X.meta.patient_id.tolist()[3:] == ["tnmg-p1", "tnmg-p1"]
+    # without exam ids, rows follow the csv order; resample on load
+    with h5py.File(tmp_path / "test.hdf5", "w") as f:
+        f["tracings"] = tr[:2]
+    X, y = read_tnmg_hdf5(tmp_path / "test.hdf5", exams.iloc[:2][["1dAVb", "RBBB", "LBBB", "SB", "ST", "AF"]], fs=500)
+    assert X.shape == (2, 12, 5120) and y[0, 3] == 1
+
+
+def test_tnmg_bad_layout(tmp_path):
+    with h5py.File(tmp_path / "bad.hdf5", "w") as f:
+        f["tracings"] = np.zeros((2, 12, 4096), np.float32)
+    with pytest.raises(ValueError, match=r"shape \(2, 12, 4096\); expected \(N, n_samples, 12\)"):
+        read_tnmg_hdf5(tmp_path / "bad.hdf5")
+
+
+def test_every_shared_record_loads():
+    X, _ = read_challenge_folder(CINC)
+    P5, _ = read_ptbxl(PTBXL, sampling_rate=500)
+    P1, _ = read_ptbxl(PTBXL, sampling_rate=100)
+    C, _ = read_cpsc2018(CPSC_ORIG)
+    assert (len(X), len(P5), len(P1), len(C)) == (120, 500, 500, 10)
+    assert not (X.skipped or P5.skipped or P1.skipped or C.skipped)
