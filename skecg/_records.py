@@ -229,6 +229,8 @@ class ECGRecords:
             if col == "leads":
                 val = tuple(val)
                 meta[col] = pd.Series([val] * len(meta), dtype=object)
+            elif col == "fs":
+                meta[col] = float(val)
             else:
                 meta[col] = val
         return self._with(signals, meta)
