@@ -1,0 +1,250 @@
+"""Scorers for GridSearchCV / cross_val_score, bootstrap intervals, official output files."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._challenge import _as_matrix, _auc_per_class, _default_classes, _nanmean, challenge_score, prepare
+from ._perclass import per_class_scores
+
+
+def _estimator_classes(estimator, y, classes):
+    if classes is not None:
+        return [str(c) for c in classes]
+    c = getattr(estimator, "classes_", None)
+    if c is not None and len(c) == np.shape(y)[1] and all(str(x).isdigit() for x in c):
+        return [str(x) for x in c]
+    return _default_classes(np.shape(y)[1])
+
+
+def _proba(estimator, X) -> np.ndarray:
+    return _as_matrix(estimator.predict_proba(X), "predict_proba output")
+
+
+class _Scorer:
+    """A scorer callable ``scorer(estimator, X, y)`` for multilabel estimators."""
+
+    def __init__(self, name: str, classes=None):
+        self.name = name
+        self.classes = classes
+
+    def __repr__(self):
+        return f"{type(self).__name__}(classes={self.classes!r})"
+
+
+class ChallengeScorer(_Scorer):
+    """Scores ``estimator.predict(X)`` with :func:`challenge_score`.
+
+    Column codes come from ``classes``, else the estimator's ``classes_`` (SNOMED
+    codes), else the vocabulary of that width.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV  # doctest: +SKIP
+    >>> GridSearchCV(pipe, grid, scoring={"challenge": challenge_scorer,
+    ...              "f1": f1_macro_scorer, "auroc": auroc_scorer}, refit="challenge")  # doctest: +SKIP
+    """
+
+    def __init__(self, classes=None):
+        super().__init__("challenge", classes)
+
+    def __call__(self, estimator, X, y):
+        return challenge_score(y, estimator.predict(X), _estimator_classes(estimator, y, self.classes))
+
+
+class F1MacroScorer(_Scorer):
+    """Macro F1 over classes of ``estimator.predict(X)`` (0 for undefined classes)."""
+
+    def __init__(self, classes=None):
+        super().__init__("f1_macro", classes)
+
+    def __call__(self, estimator, X, y):
+        return per_class_scores(y, estimator.predict(X))["macro_f1"]
+
+
+class AUROCScorer(_Scorer):
+    """Macro AUROC from ``estimator.predict_proba(X)``, over the classes where it is
+    defined (both labels present), computed as the official 2020 code does."""
+
+    def __init__(self, classes=None):
+        super().__init__("auroc", classes)
+
+    def __call__(self, estimator, X, y):
+        y = _as_matrix(y, "y").astype(float)
+        auroc, _ = _auc_per_class(y, _proba(estimator, X).astype(float))
+        return _nanmean(auroc)
+
+
+challenge_scorer = ChallengeScorer()
+f1_macro_scorer = F1MacroScorer()
+auroc_scorer = AUROCScorer()
+#: The usual ``scoring=`` dict: ``GridSearchCV(..., scoring=SCORING, refit="challenge")``.
+SCORING = {"challenge": challenge_scorer, "f1_macro": f1_macro_scorer, "auroc": auroc_scorer}
+
+
+# --- bootstrap ------------------------------------------------------------------------
+@dataclass
+class BootstrapResult:
+    """A point estimate with a percentile bootstrap interval."""
+
+    estimate: object
+    low: object
+    high: object
+    confidence: float
+    n_resamples: int
+    distribution: np.ndarray
+
+    def __iter__(self):
+        return iter((self.estimate, self.low, self.high))
+
+    def __str__(self):
+        if np.ndim(self.estimate) == 0:
+            return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return f"{self.estimate} [{self.low}, {self.high}]"
+
+
+def bootstrap_ci(metric: Callable, *arrays, n_resamples: int = 1000, confidence: float = 0.95,
+                 random_state=None, **kwargs) -> BootstrapResult:
+    """Percentile bootstrap confidence interval of any score over records.
+
+    Records are drawn with replacement ``n_resamples`` times; ``metric(*resampled,
+    **kwargs)`` may return a float or an array (e.g. per-class F1).  Resamples where
+    the metric is undefined (NaN) are ignored by the percentiles.
+
+    Parameters
+    ----------
+    metric : callable
+        E.g. :func:`challenge_score`, or ``lambda t, p: per_class_scores(t, p)["f1"]``.
+    *arrays : array-like
+        Aligned along the first axis (y_true, y_pred, ...).
+    n_resamples : int, default=1000
+    confidence : float, default=0.95
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    BootstrapResult
+        ``estimate`` (on all records), ``low``, ``high``; unpacks as a 3-tuple.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skecg.metrics import challenge_score
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.zeros((60, 24), int); y[np.arange(60), rng.integers(0, 24, 60)] = 1
+    >>> est, lo, hi = bootstrap_ci(challenge_score, y, y, n_resamples=50, random_state=0)
+    >>> est, lo <= est <= hi
+    (1.0, True)
+    """
+    if not arrays:
+        raise ValueError("pass the arrays to resample (y_true, y_pred, ...)")
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0])
+    if n == 0:
+        raise ValueError("cannot bootstrap an empty input")
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"arrays have different numbers of records: {[len(a) for a in arrays]}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    rng = check_random_state(random_state)
+    est = metric(*arrays, **kwargs)
+    dist = []
+    for _ in range(int(n_resamples)):
+        idx = rng.randint(0, n, n)
+        try:
+            dist.append(metric(*[a[idx] for a in arrays], **kwargs))
+        except ValueError:
+            dist.append(np.full(np.shape(est), np.nan))
+    dist = np.asarray(dist, dtype=float)
+    alpha = (1 - confidence) / 2
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low = np.nanpercentile(dist, 100 * alpha, axis=0)
+            high = np.nanpercentile(dist, 100 * (1 - alpha), axis=0)
+    if np.ndim(est) == 0:
+        low, high = float(low), float(high)
+    return BootstrapResult(est, low, high, confidence, int(n_resamples), dist)
+
+
+# --- official output files ---------------------------------------------------------------
+def write_challenge_outputs(folder, record_ids: Sequence[str], classes: Sequence[str], y_pred,
+                            y_prob) -> list[Path]:
+    """Write one output file per record in the 2020 challenge format.
+
+    Each ``<record>.csv`` holds ``#<record>``, then the codes, the binary outputs and
+    the probabilities, comma-separated, so the official evaluator can read them.
+
+    Returns
+    -------
+    list of Path
+    """
+    y_pred = _as_matrix(y_pred, "y_pred")
+    y_prob = _as_matrix(y_prob, "y_prob")
+    classes = [str(c) for c in classes]
+    if y_pred.shape != y_prob.shape or y_pred.shape != (len(record_ids), len(classes)):
+        raise ValueError(f"y_pred {y_pred.shape} and y_prob {y_prob.shape} must both be "
+                         f"({len(record_ids)} records, {len(classes)} classes)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for rid, b, p in zip(record_ids, y_pred, y_prob):
+        path = folder / f"{rid}.csv"
+        with path.open("w") as fh:
+            fh.write(f"#{rid}\n")
+            fh.write(",".join(classes) + "\n")
+            fh.write(",".join(str(int(v)) for v in b) + "\n")
+            fh.write(",".join(f"{float(v):.6g}" for v in p) + "\n")
+        paths.append(path)
+    return paths
+
+
+def read_challenge_outputs(folder, classes: Sequence[str] | None = None):
+    """Read 2020 challenge output files (``*.csv``) back.
+
+    Parameters
+    ----------
+    folder : str or Path
+    classes : sequence of str, optional
+        Order the columns by these codes (codes a file lacks read as 0); by default
+        the first file's codes.
+
+    Returns
+    -------
+    record_ids : list of str
+    classes : list of str
+    y_pred : ndarray of shape (n_records, n_classes), uint8
+    y_prob : ndarray of shape (n_records, n_classes), float
+    """
+    files = sorted(Path(folder).glob("*.csv"))
+    if not files:
+        raise FileNotFoundError(f"no output files (*.csv) in {folder}")
+    ids, preds, probs = [], [], []
+    for f in files:
+        rows = [r for r in csv.reader(f.open()) if r]
+        if len(rows) < 4 or not rows[0][0].startswith("#"):
+            raise ValueError(f"{f.name}: expected '#record', codes, binary outputs and probabilities lines")
+        codes = [c.strip() for c in rows[1]]
+        if classes is None:
+            classes = codes
+        classes = [str(c) for c in classes]
+        try:
+            b = [float(v) for v in rows[2]]
+            p = [float(v) for v in rows[3]]
+        except ValueError as e:
+            raise ValueError(f"{f.name}: {e}") from None
+        if not (len(b) == len(p) == len(codes)):
+            raise ValueError(f"{f.name}: {len(codes)} codes but {len(b)} outputs and {len(p)} probabilities")
+        pos = {c: j for j, c in enumerate(codes)}
+        preds.append([b[pos[c]] if c in pos else 0 for c in classes])
+        probs.append([p[pos[c]] if c in pos else 0.0 for c in classes])
+        ids.append(rows[0][0][1:].strip())
+    return ids, list(classes), np.asarray(preds, dtype=np.uint8), np.asarray(probs, dtype=float)
