@@ -1,0 +1,36 @@
+"""Preprocessing transformers (scikit-learn estimators) and the pure functions behind them."""
+
+from ._functional import (
+    INDEPENDENT_8,
+    STANDARD_12,
+    max_wavelet_level,
+    pad_truncate,
+    resample_signal,
+    select_leads,
+    wavelet_denoise,
+)
+from ._rr import (
+    FREQ_FEATURES,
+    HRV_FEATURES,
+    TIME_FEATURES,
+    detect_r_peaks,
+    detect_r_peaks_batch,
+    hrv_features,
+    pan_tompkins_features,
+    rr_intervals,
+)
+from ._transformers import (
+    LeadSelector,
+    PadTruncate,
+    Resampler,
+    RRFeatureExtractor,
+    WaveletDenoiser,
+    check_finite_records,
+)
+
+__all__ = [
+    "FREQ_FEATURES", "HRV_FEATURES", "INDEPENDENT_8", "STANDARD_12", "TIME_FEATURES", "LeadSelector",
+    "PadTruncate", "RRFeatureExtractor", "Resampler", "WaveletDenoiser", "check_finite_records",
+    "detect_r_peaks", "detect_r_peaks_batch", "hrv_features", "max_wavelet_level", "pad_truncate",
+    "pan_tompkins_features", "resample_signal", "rr_intervals", "select_leads", "wavelet_denoise",
+]

@@ -1,0 +1,501 @@
+"""scikit-learn transformers wrapping the pure functions of ``_functional`` and ``_rr``."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._records import ECGRecords, as_signals, normalize_lead_name, record_names
+from . import _functional as F
+from ._rr import HRV_FEATURES, detect_r_peaks, detect_r_peaks_batch, hrv_features, rr_intervals
+
+
+def check_finite_records(X, signals=None) -> None:
+    """Raise a ValueError naming the first records that hold NaN or inf."""
+    if signals is None:
+        signals, _ = as_signals(X)
+    if isinstance(signals, np.ndarray):
+        bad = np.flatnonzero(~np.isfinite(signals).all(axis=(1, 2)))
+    else:
+        bad = np.array([i for i, s in enumerate(signals) if not np.isfinite(s).all()], dtype=int)
+    if bad.size:
+        names = record_names(X, len(signals))
+        shown = ", ".join(names[i] for i in bad[:5])
+        raise ValueError(
+            f"{bad.size} record(s) hold NaN or inf values: {shown}{' ...' if bad.size > 5 else ''}; "
+            "repair or drop them before preprocessing"
+        )
+
+
+def _n_jobs(n_jobs) -> int:
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        import os
+
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return int(n_jobs)
+
+
+def _chunked(func, arr: np.ndarray, n_jobs: int):
+    """Apply ``func`` to record chunks of a 3-D array in threads and concatenate."""
+    if n_jobs <= 1 or len(arr) < 2:
+        return func(arr)
+    chunks = np.array_split(np.arange(len(arr)), min(n_jobs * 2, len(arr)))
+    parts = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(func)(arr[c]) for c in chunks)
+    return np.concatenate(parts, axis=0)
+
+
+def _rebuild(X, signals, **meta_updates):
+    """Return signals in the caller's container kind, with metadata kept true."""
+    if isinstance(X, ECGRecords):
+        return X.with_signals(signals, **meta_updates)
+    if isinstance(signals, list):
+        shapes = {s.shape for s in signals}
+        if len(shapes) == 1 and isinstance(X, np.ndarray):
+            return np.stack(signals)
+    return signals
+
+
+class _SignalTransformer(TransformerMixin, BaseEstimator):
+    """Shared fit: validate parameters and input, remember the lead count."""
+
+    def _validate_params_(self):  # overridden
+        pass
+
+    def fit(self, X, y=None):
+        """Validate the parameters and the input; returns self."""
+        self._validate_params_()
+        signals, _ = as_signals(X)
+        check_finite_records(X, signals)
+        self.n_leads_in_ = signals.shape[1] if isinstance(signals, np.ndarray) else (
+            signals[0].shape[0] if signals else 0)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = False
+        return tags
+
+
+class Resampler(_SignalTransformer):
+    """Resample records to one rate by polyphase filtering (``scipy.signal.resample_poly``).
+
+    The input rate comes from the records' metadata (``meta['fs']``, which may differ
+    per record) or from ``fs_in``.  Output has ``round(n * fs_out / fs_in)`` samples
+    and the metadata's ``fs`` becomes ``fs_out``.
+
+    Parameters
+    ----------
+    fs_out : float, default=500
+    fs_in : float, optional
+        The input rate, needed for plain arrays; overrides metadata when set.
+    n_jobs : int, optional
+        Threads over record chunks (scipy's filtering releases the GIL).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Resampler(fs_out=400, fs_in=500).fit_transform(np.zeros((2, 12, 5000), np.float32)).shape
+    (2, 12, 4000)
+    """
+
+    def __init__(self, fs_out: float = 500, fs_in: float | None = None, n_jobs: int | None = None):
+        self.fs_out = fs_out
+        self.fs_in = fs_in
+        self.n_jobs = n_jobs
+
+    def _validate_params_(self):
+        for name in ("fs_out", "fs_in"):
+            v = getattr(self, name)
+            if v is None and name == "fs_in":
+                continue
+            if not isinstance(v, numbers.Real) or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+
+    def _rates(self, X, n):
+        if self.fs_in is not None:
+            return np.full(n, float(self.fs_in))
+        if isinstance(X, ECGRecords):
+            fs = X.meta["fs"].to_numpy(dtype=float)
+            bad = np.flatnonzero(~np.isfinite(fs) | (fs <= 0))
+            if bad.size:
+                names = record_names(X)
+                raise ValueError(f"the sampling rate of record(s) {[names[i] for i in bad[:5]]} is missing; "
+                                 "set meta['fs'] or pass fs_in")
+            return fs
+        raise ValueError("the input sampling rate is missing: plain arrays carry no metadata, "
+                         "so pass Resampler(fs_in=...)")
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        signals, _ = as_signals(X)
+        self._rates(X, len(signals))
+        return self
+
+    def transform(self, X):
+        """Resample; returns the same container kind with ``fs`` updated."""
+        check_is_fitted(self, "n_leads_in_")
+        signals, _ = as_signals(X)
+        check_finite_records(X, signals)
+        rates = self._rates(X, len(signals))
+        fs_out = float(self.fs_out)
+        nj = _n_jobs(self.n_jobs)
+        if isinstance(signals, np.ndarray) and np.all(rates == rates[0]):
+            out = _chunked(lambda a: F.resample_signal(a, rates[0], fs_out), signals, nj)
+        else:
+            sigs = list(signals)
+            out = [None] * len(sigs)
+            # one vectorised call per group of records sharing rate and length
+            groups: dict = {}
+            for i, (s, r) in enumerate(zip(sigs, rates)):
+                groups.setdefault((r, s.shape), []).append(i)
+            for (r, _), idx in groups.items():
+                res = _chunked(lambda a, r=r: F.resample_signal(a, r, fs_out), np.stack([sigs[i] for i in idx]), nj)
+                for k, i in enumerate(idx):
+                    out[i] = res[k]
+            if isinstance(signals, np.ndarray) and len({o.shape for o in out}) == 1:
+                out = np.stack(out)
+        return _rebuild(X, out, fs=fs_out)
+
+
+class LeadSelector(_SignalTransformer):
+    """Select leads by name, in order; derive missing limb leads from I and II.
+
+    Parameters
+    ----------
+    leads : list of str or {'independent8', 'standard12'}, default='independent8'
+        ``'independent8'`` is I, II, V1-V6 (the 8 independent leads Zhu et al. used).
+    input_leads : list of str, optional
+        Lead names of plain-array input (default: the standard 12-lead order when
+        there are 12 leads); records carry their own in ``meta['leads']``.
+    derive : bool, default=True
+        Derive III, aVR, aVL, aVF from I and II when missing (Einthoven, Goldberger).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> LeadSelector().fit_transform(np.zeros((1, 12, 10), np.float32)).shape
+    (1, 8, 10)
+    """
+
+    def __init__(self, leads="independent8", input_leads=None, derive: bool = True):
+        self.leads = leads
+        self.input_leads = input_leads
+        self.derive = derive
+
+    def _out_leads(self):
+        if isinstance(self.leads, str):
+            try:
+                return list(F.LEAD_PRESETS[self.leads])
+            except KeyError:
+                raise ValueError(f"unknown lead preset {self.leads!r}; use {sorted(F.LEAD_PRESETS)} "
+                                 "or a list of lead names") from None
+        leads = [normalize_lead_name(x) for x in self.leads]
+        if not leads:
+            raise ValueError("leads is empty")
+        return leads
+
+    def _validate_params_(self):
+        self._out_leads()
+
+    def _in_leads(self, X, n_leads):
+        if self.input_leads is not None:
+            return [normalize_lead_name(x) for x in self.input_leads]
+        if n_leads == 12:
+            return list(F.STANDARD_12)
+        raise ValueError(f"input has {n_leads} leads; pass input_leads= to name them")
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        self.leads_out_ = self._out_leads()
+        return self
+
+    def transform(self, X):
+        """Select (and derive) leads; metadata ``leads`` follows."""
+        check_is_fitted(self, "leads_out_")
+        signals, _ = as_signals(X)
+        out_leads = self.leads_out_
+        if isinstance(X, ECGRecords):
+            lead_sets = list(X.meta["leads"])
+            if isinstance(signals, np.ndarray) and len(set(lead_sets)) == 1:
+                out = F.select_leads(signals, lead_sets[0], out_leads, self.derive)
+            else:
+                out = [F.select_leads(s[None], ls, out_leads, self.derive)[0] for s, ls in zip(signals, lead_sets)]
+                if isinstance(signals, np.ndarray):
+                    out = np.stack(out)
+            return X.with_signals(out, leads=tuple(out_leads))
+        if isinstance(signals, np.ndarray):
+            return F.select_leads(signals, self._in_leads(X, signals.shape[1]), out_leads, self.derive)
+        return [F.select_leads(s[None], self._in_leads(X, s.shape[0]), out_leads, self.derive)[0] for s in signals]
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "leads_out_")
+        return np.asarray(self.leads_out_, dtype=object)
+
+
+class WaveletDenoiser(_SignalTransformer):
+    """Wavelet-shrinkage denoising (Zhu et al.: ``bior2.6`` at level 8).
+
+    Every detail level is thresholded (universal threshold, noise by the MAD of the
+    finest level or of each level, soft by default); optionally the approximation is dropped to remove the
+    baseline.  The level is capped at what the signal length allows, with a warning.
+    Vectorised over records and leads with PyWavelets' ``axis=``; float32 stays
+    float32.
+
+    Parameters
+    ----------
+    wavelet : str, default='bior2.6'
+    level : int, default=8
+    threshold : 'universal' or float, default='universal'
+    mode : {'soft', 'hard'}, default='soft'
+    noise : {'finest', 'level'}, default='finest'
+        See :func:`skecg.preprocessing.wavelet_denoise`: the per-level estimate erases
+        QRS complexes on real ECGs.
+    remove_baseline : bool, default=False
+    n_jobs : int, optional
+        Threads over record chunks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(2, 12, 5000)).astype(np.float32)
+    >>> WaveletDenoiser().fit_transform(x).dtype
+    dtype('float32')
+    """
+
+    def __init__(self, wavelet: str = "bior2.6", level: int = 8, threshold="universal", mode: str = "soft",
+                 noise: str = "finest", remove_baseline: bool = False, n_jobs: int | None = None):
+        self.wavelet = wavelet
+        self.level = level
+        self.threshold = threshold
+        self.mode = mode
+        self.noise = noise
+        self.remove_baseline = remove_baseline
+        self.n_jobs = n_jobs
+
+    def _validate_params_(self):
+        import pywt
+
+        if self.wavelet not in pywt.wavelist(kind="discrete"):
+            raise ValueError(f"unknown discrete wavelet {self.wavelet!r}")
+        if not isinstance(self.level, numbers.Integral) or self.level < 1:
+            raise ValueError(f"level must be a positive integer, got {self.level!r}")
+        if self.mode not in ("soft", "hard"):
+            raise ValueError(f"mode must be 'soft' or 'hard', got {self.mode!r}")
+        if self.noise not in ("level", "finest"):
+            raise ValueError(f"noise must be 'level' or 'finest', got {self.noise!r}")
+        if isinstance(self.threshold, str) and self.threshold != "universal":
+            raise ValueError(f"threshold must be 'universal' or a number, got {self.threshold!r}")
+
+    def _level_for(self, n, X, which):
+        cap = F.max_wavelet_level(n, self.wavelet)
+        if cap < 1:
+            raise ValueError(f"{which} ({n} samples) is too short for any {self.wavelet} decomposition level")
+        if self.level > cap:
+            warnings.warn(f"level {self.level} needs more samples than {which} has ({n}); "
+                          f"using level {cap}", UserWarning, stacklevel=3)
+            return cap
+        return int(self.level)
+
+    def transform(self, X):
+        check_is_fitted(self, "n_leads_in_")
+        signals, _ = as_signals(X)
+        check_finite_records(X, signals)
+        nj = _n_jobs(self.n_jobs)
+        kw = dict(threshold=self.threshold, mode=self.mode, noise=self.noise,
+                  remove_baseline=self.remove_baseline)
+        if isinstance(signals, np.ndarray):
+            level = self._level_for(signals.shape[2], X, "the input")
+            out = _chunked(lambda a: F.wavelet_denoise(a, self.wavelet, level, **kw), signals, nj)
+        else:
+            names = record_names(X, len(signals))
+            levels = [self._level_for(s.shape[1], X, names[i]) for i, s in enumerate(signals)]
+            out = Parallel(n_jobs=nj, prefer="threads")(
+                delayed(F.wavelet_denoise)(s, self.wavelet, lv, **kw) for s, lv in zip(signals, levels)) \
+                if nj > 1 else [F.wavelet_denoise(s, self.wavelet, lv, **kw) for s, lv in zip(signals, levels)]
+        return _rebuild(X, out)
+
+
+class PadTruncate(_SignalTransformer):
+    """Zero-pad or truncate to a fixed length; the output is 3-D.
+
+    Parameters
+    ----------
+    length : int, optional
+        Samples.
+    seconds : float, optional
+        Seconds (needs one sampling rate: from the records or ``fs``); exactly one of
+        ``length`` and ``seconds`` is set.
+    fs : float, optional
+        Sampling rate of plain-array input, for ``seconds``.
+    mode : {'end', 'center'}, default='end'
+        Where padding goes; truncation keeps the start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> PadTruncate(seconds=10, fs=500).fit_transform([np.ones((12, 3000), np.float32)]).shape
+    (1, 12, 5000)
+    """
+
+    def __init__(self, length: int | None = None, seconds: float | None = None, fs: float | None = None,
+                 mode: str = "end"):
+        self.length = length
+        self.seconds = seconds
+        self.fs = fs
+        self.mode = mode
+
+    def _validate_params_(self):
+        if (self.length is None) == (self.seconds is None):
+            raise ValueError("set exactly one of length (samples) and seconds")
+        if self.length is not None and (not isinstance(self.length, numbers.Integral) or self.length < 1):
+            raise ValueError(f"length must be a positive integer, got {self.length!r}")
+        if self.seconds is not None and not (isinstance(self.seconds, numbers.Real) and self.seconds > 0):
+            raise ValueError(f"seconds must be positive, got {self.seconds!r}")
+        if self.mode not in ("end", "center"):
+            raise ValueError(f"mode must be 'end' or 'center', got {self.mode!r}")
+
+    def _n(self, X):
+        if self.length is not None:
+            return int(self.length)
+        if self.fs is not None:
+            fs = float(self.fs)
+        elif isinstance(X, ECGRecords):
+            fs = X.fs
+        else:
+            raise ValueError("seconds needs a sampling rate: pass fs= for plain arrays")
+        return int(round(self.seconds * fs))
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        self.length_ = self._n(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "length_")
+        signals, _ = as_signals(X)
+        out = F.pad_truncate(signals, self._n(X), self.mode)
+        return X.with_signals(out) if isinstance(X, ECGRecords) else out
+
+
+class RRFeatureExtractor(_SignalTransformer):
+    """R peaks by Pan-Tompkins on one lead, RR intervals, HRV features, age and sex.
+
+    Features (:meth:`get_feature_names_out`): 21 time-domain and 9 frequency-domain
+    HRV features (see :func:`skecg.preprocessing.hrv_features`), then ``age`` and
+    ``sex`` (1 male, 0 female) from the metadata when ``demographics``.
+    Records with fewer than ``min_beats`` beats (e.g. a flat lead) give NaN for every
+    HRV feature but ``n_beats``; unknown age or sex, and frequency bands a short record
+    cannot resolve, are NaN too.  Gradient boosting (CatBoost) takes NaN as missing.
+
+    Parameters
+    ----------
+    lead : str or int, default='II'
+        Lead name (looked up in the records' lead names, or the 12-lead order for
+        plain arrays) or index.
+    fs : float, optional
+        Sampling rate of plain-array input.
+    min_beats : int, default=3
+    demographics : bool, default=True
+    n_jobs : int, optional
+        Threads over records.
+
+    Examples
+    --------
+    >>> from skecg.datasets import load_sample
+    >>> X, y = load_sample(sources=["Georgia"])
+    >>> F = RRFeatureExtractor().fit_transform(X)
+    >>> F.shape
+    (30, 32)
+    """
+
+    def __init__(self, lead="II", fs: float | None = None, min_beats: int = 3, demographics: bool = True,
+                 n_jobs: int | None = None):
+        self.lead = lead
+        self.fs = fs
+        self.min_beats = min_beats
+        self.demographics = demographics
+        self.n_jobs = n_jobs
+
+    def _validate_params_(self):
+        if not isinstance(self.min_beats, numbers.Integral) or self.min_beats < 2:
+            raise ValueError(f"min_beats must be an integer >= 2, got {self.min_beats!r}")
+
+    def _lead_index(self, leads) -> int:
+        if isinstance(self.lead, numbers.Integral):
+            return int(self.lead)
+        name = normalize_lead_name(self.lead)
+        leads = [normalize_lead_name(x) for x in leads]
+        if name not in leads:
+            raise ValueError(f"lead {name!r} is not available; available leads are {leads}")
+        return leads.index(name)
+
+    def peaks(self, X) -> list[np.ndarray]:
+        """R-peak sample indices of every record (on the chosen lead)."""
+        signals, _ = as_signals(X)
+        check_finite_records(X, signals)
+        n = len(signals)
+        if isinstance(X, ECGRecords):
+            rates = X.meta["fs"].to_numpy(dtype=float) if self.fs is None else np.full(n, float(self.fs))
+            lead_idx = [self._lead_index(ls) for ls in X.meta["leads"]]
+        else:
+            if self.fs is None:
+                raise ValueError("the sampling rate is missing: pass RRFeatureExtractor(fs=...) for plain arrays")
+            rates = np.full(n, float(self.fs))
+            n_leads = signals.shape[1] if isinstance(signals, np.ndarray) else signals[0].shape[0]
+            lead_idx = [self._lead_index(F.STANDARD_12 if n_leads == 12 else range(n_leads))
+                        if not isinstance(self.lead, numbers.Integral) else int(self.lead)] * n
+        if np.any(~np.isfinite(rates)):
+            raise ValueError("the sampling rate of some records is missing (meta['fs'] is NaN)")
+        out: list = [None] * n
+        groups: dict = {}
+        for i, s in enumerate(signals):
+            groups.setdefault((rates[i], s.shape[1]), []).append(i)
+        nj = _n_jobs(self.n_jobs)
+
+        def run(idx, fs):
+            return detect_r_peaks_batch(np.stack([signals[i][lead_idx[i]] for i in idx]), fs)
+
+        jobs = []
+        for (fs, _), idx in groups.items():
+            for part in np.array_split(np.asarray(idx), max(1, min(nj * 2, len(idx)) if nj > 1 else 1)):
+                if len(part):
+                    jobs.append((part, fs))
+        results = Parallel(n_jobs=nj, prefer="threads")(delayed(run)(p, fs) for p, fs in jobs) \
+            if nj > 1 else [run(p, fs) for p, fs in jobs]
+        for (part, _), res in zip(jobs, results):
+            for i, pk in zip(part, res):
+                out[i] = pk
+        return out
+
+    def transform(self, X):
+        """Feature matrix of shape (n_records, n_features), float64."""
+        check_is_fitted(self, "n_leads_in_")
+        signals, _ = as_signals(X)
+        n = len(signals)
+        pk = self.peaks(X)
+        rates = X.meta["fs"].to_numpy(dtype=float) if isinstance(X, ECGRecords) and self.fs is None \
+            else np.full(n, float(self.fs))
+        feats = np.stack([hrv_features(rr_intervals(p, fs), self.min_beats) for p, fs in zip(pk, rates)]) \
+            if n else np.zeros((0, len(HRV_FEATURES)))
+        if self.demographics:
+            if isinstance(X, ECGRecords):
+                age = X.meta["age"].to_numpy(dtype=float)
+                sex = X.meta["sex"].map({"M": 1.0, "F": 0.0}).to_numpy(dtype=float)
+            else:
+                age = np.full(n, np.nan)
+                sex = np.full(n, np.nan)
+            feats = np.column_stack([feats, age, sex])
+        return feats
+
+    def get_feature_names_out(self, input_features=None):
+        names = list(HRV_FEATURES) + (["age", "sex"] if self.demographics else [])
+        return np.asarray(names, dtype=object)
