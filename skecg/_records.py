@@ -197,6 +197,8 @@ class ECGRecords:
         idx = np.asarray(indices, dtype=np.intp)
         if self.is_ragged:
             sig = [self._signals[i] for i in idx]
+            if sig and len({x.shape for x in sig}) == 1:
+                sig = np.stack(sig)  # a subset of equal shapes becomes 3-D
         else:
             sig = self._signals[idx]
         return self._with(sig, self.meta.iloc[idx].reset_index(drop=True))

@@ -153,6 +153,34 @@ def rr_intervals(peaks: np.ndarray, fs: float) -> np.ndarray:
     return np.diff(np.asarray(peaks, dtype=np.float64)) / float(fs)
 
 
+_LS_FREQS = np.linspace(0.0033, 0.5, 256)
+
+
+def lomb_scargle(t: np.ndarray, y: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Classic (un-normalised) Lomb-Scargle periodogram of ``y`` sampled at times ``t``,
+    vectorised over frequencies (Hz).
+
+    ``P(f) = ½[(Σ y cos ω(t-τ))² / Σ cos² ω(t-τ) + (Σ y sin ω(t-τ))² / Σ sin² ω(t-τ)]``
+    with ``tan 2ωτ = Σ sin 2ωt / Σ cos 2ωt``.
+    """
+    w = 2 * np.pi * np.asarray(freqs)[:, None]
+    wt = w * t[None, :]
+    tau = np.arctan2(np.sin(2 * wt).sum(1), np.cos(2 * wt).sum(1)) / (2 * w[:, 0])
+    arg = wt - w * tau[:, None]
+    c, s = np.cos(arg), np.sin(arg)
+    cc = np.maximum((c * c).sum(1), 1e-300)
+    ss = np.maximum((s * s).sum(1), 1e-300)
+    return 0.5 * ((c @ y) ** 2 / cc + (s @ y) ** 2 / ss)
+
+
+def _sorted_quantile(srt: np.ndarray, q: float) -> float:
+    """Linear-interpolated quantile of an already sorted array (numpy's default method)."""
+    pos = q * (srt.size - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, srt.size - 1)
+    return float(srt[lo] + (srt[hi] - srt[lo]) * (pos - lo))
+
+
 def hrv_features(rr: np.ndarray, min_beats: int = 3) -> np.ndarray:
     """Time- and frequency-domain HRV features of one RR series (seconds).
 
@@ -169,8 +197,8 @@ def hrv_features(rr: np.ndarray, min_beats: int = 3) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> f = dict(zip(HRV_FEATURES, hrv_features(np.full(12, 0.8))))
-    >>> f["n_beats"], f["mean_hr"], f["rmssd"]
-    (13.0, 75.0, 0.0)
+    >>> [float(f[k]) for k in ("n_beats", "mean_hr", "rmssd")]
+    [13.0, 75.0, 0.0]
     """
     rr = np.asarray(rr, dtype=np.float64)
     out = np.full(len(HRV_FEATURES), np.nan)
@@ -178,27 +206,32 @@ def hrv_features(rr: np.ndarray, min_beats: int = 3) -> np.ndarray:
     if rr.size + 1 < min_beats:
         return out
     d = np.diff(rr)
+    ad = np.abs(d)
     hr = 60.0 / rr
-    mean_rr = rr.mean()
-    q75, q25 = np.percentile(rr, [75, 25])
-    sd = rr.std(ddof=1) if rr.size > 1 else 0.0
-    rmssd = np.sqrt(np.mean(d ** 2)) if d.size else np.nan
+    n = rr.size
+    mean_rr = rr.sum() / n
+    srt = np.sort(rr)
+    med = _sorted_quantile(srt, 0.5)
+    sd = float(np.sqrt(((rr - mean_rr) ** 2).sum() / (n - 1))) if n > 1 else 0.0
+    rmssd = float(np.sqrt((d * d).sum() / d.size)) if d.size else np.nan
+    mean_hr = hr.sum() / n
     vals = [
-        rr.size + 1, mean_rr, np.median(rr), sd, rmssd,
-        d.std(ddof=1) if d.size > 1 else np.nan,
-        float(np.sum(np.abs(d) > 0.05)), float(np.mean(np.abs(d) > 0.05)) if d.size else np.nan,
-        float(np.sum(np.abs(d) > 0.02)), float(np.mean(np.abs(d) > 0.02)) if d.size else np.nan,
-        sd / mean_rr, rmssd / mean_rr, rr.min(), rr.max(), rr.max() - rr.min(), q75 - q25,
-        np.median(np.abs(rr - np.median(rr))),
-        hr.mean(), hr.std(ddof=1) if hr.size > 1 else 0.0, hr.min(), hr.max(),
+        n + 1, mean_rr, med, sd, rmssd,
+        float(np.sqrt(((d - d.mean()) ** 2).sum() / (d.size - 1))) if d.size > 1 else np.nan,
+        float((ad > 0.05).sum()), float((ad > 0.05).sum() / d.size) if d.size else np.nan,
+        float((ad > 0.02).sum()), float((ad > 0.02).sum() / d.size) if d.size else np.nan,
+        sd / mean_rr, rmssd / mean_rr, srt[0], srt[-1], srt[-1] - srt[0],
+        _sorted_quantile(srt, 0.75) - _sorted_quantile(srt, 0.25),
+        _sorted_quantile(np.sort(np.abs(rr - med)), 0.5),
+        mean_hr, float(np.sqrt(((hr - mean_hr) ** 2).sum() / (n - 1))) if n > 1 else 0.0, hr.min(), hr.max(),
     ]
     out[: len(TIME_FEATURES)] = vals
     # frequency domain: Lomb-Scargle periodogram of the RR series at the beat times
     if rr.size >= 4 and sd > 0:
         t = np.cumsum(rr)
         duration = t[-1] - t[0]
-        freqs = np.linspace(0.0033, 0.5, 256)
-        pgram = sps.lombscargle(t, rr - mean_rr, 2 * np.pi * freqs, normalize=False)
+        freqs = _LS_FREQS
+        pgram = lomb_scargle(t, rr - mean_rr, freqs)
         # one-sided PSD in s^2/Hz: a sinusoid's band power approximates its variance
         psd = pgram * 2.0 * max(duration, 1e-9) / rr.size
         df = freqs[1] - freqs[0]
