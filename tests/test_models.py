@@ -1,0 +1,200 @@
+"""Networks, losses and the ECGClassifier estimator."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from skecg.datasets import load_sample
+from skecg.metrics import SCORING
+from skecg.models import (
+    AttentionResNet1d,
+    ECGClassifier,
+    ResNet1d,
+    SEResNet1d,
+    multilabel_group_split,
+    sign_loss,
+)
+from skecg.preprocessing import PadTruncate, Resampler
+from skecg.utils.estimator_checks import ALL_CHECKS
+
+TINY = dict(module__filters=(8, 8), module__kernel_size=5, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC"])
+    Z = make_pipeline(Resampler(100), PadTruncate(length=256)).fit_transform(X)
+    return Z, y
+
+
+def test_ribeiro_architecture():
+    net = ResNet1d(12, 4096, 6)
+    assert net.out_length == 16 and net.out_channels == 320
+    assert [b.conv2.conv.out_channels for b in net.blocks] == [128, 196, 256, 320]
+    assert net.conv1.conv.kernel_size == (16,) and net.conv1.conv.out_channels == 64
+    assert all(b.drop1.p == 0.2 for b in net.blocks)  # Keras keep-probability 0.8
+    h = net.features_sequence(torch.zeros(1, 12, 4096))
+    assert h.shape == (1, 320, 16)
+    assert isinstance(net.blocks[0].skip[0], torch.nn.MaxPool1d)
+
+
+def test_conv2d_form_matches_conv1d():
+    torch.manual_seed(0)
+    a = ResNet1d(12, 1024, 6, filters=(16, 16)).eval()
+    b = ResNet1d(12, 1024, 6, filters=(16, 16), as_conv2d=True).eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(3, 12, 1024)
+    torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-5)
+
+
+def test_attention_weights_and_se_shapes():
+    net = AttentionResNet1d(12, 4096, 6).eval()
+    logits, w = net(torch.randn(2, 12, 4096), return_attention=True)
+    assert logits.shape == (2, 6) and w.shape == (2, 16)
+    torch.testing.assert_close(w.sum(1), torch.ones(2))
+    for leads, n in ((8, 5000), (12, 5000), (8, 15000)):
+        assert SEResNet1d(leads, n, 24)(torch.zeros(1, leads, n)).shape == (1, 24)
+
+
+def test_sign_loss_formula():
+    logits = torch.tensor([[2.0, -1.0, 0.3, -3.0]])
+    y = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    p = torch.sigmoid(logits)
+    w = torch.where((y - p).abs() < 0.5, y - 2 * p * y + p ** 2, torch.ones_like(p))
+    bce = -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+    torch.testing.assert_close(sign_loss(logits, y), (w * bce).mean())
+    assert w[0, 1] == 1 and w[0, 2] == 1  # wrong side: full weight
+    torch.testing.assert_close(w[0, 0], (1 - p[0, 0]) ** 2)
+
+
+def test_weighted_bce_pos_weight_from_training_labels(small):
+    Z, y = small
+    net = ECGClassifier("resnet1d", "weighted_bce", **TINY).fit(Z, y)
+    pos = y.sum(0)
+    want = np.where(pos > 0, (len(y) - pos) / np.maximum(pos, 1), 1)
+    np.testing.assert_allclose(net.criterion_.pos_weight.numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+def test_estimator_checks_3d(small, check):
+    Z, y = small
+    if check.__name__ == "check_pipeline_and_search":
+        check(ECGClassifier(**TINY), Z, y, groups=Z.meta.patient_id.to_numpy(),
+              param_grid={"module": ["resnet1d", "se_resnet1d"], "criterion": ["bce", "sign"]})
+    else:
+        check(ECGClassifier(**TINY), Z, y)
+
+
+def test_multilabel_contract(small):
+    Z, y = small
+    net = ECGClassifier(**TINY).fit(Z, y)
+    assert list(net.classes_) == ["270492004", "713427006", "164909002", "426177001", "164889003", "427084000"]
+    p = net.predict_proba(Z)
+    assert p.shape == (len(Z), 6) and p.dtype == np.float32
+    assert set(np.unique(net.predict(Z))) <= {0, 1}
+    # classes come from the vocabulary even when a class never occurs (LBBB here)
+    assert y[:, 2].sum() == 0 and len(net.classes_) == 6
+    net2 = ECGClassifier(threshold=[0.0] * 6, **TINY).fit(Z, y)
+    assert net2.predict(Z).all()
+
+
+def test_grid_search_over_module_and_criterion_with_scorers(small):
+    Z, y = small
+    grid = {"module": ["resnet1d", "attention_resnet1d", "se_resnet1d"], "criterion": ["bce", "weighted_bce", "sign"]}
+    gs = GridSearchCV(ECGClassifier(**TINY), grid, scoring=SCORING, refit="challenge", cv=GroupKFold(2))
+    gs.fit(Z, y, groups=Z.meta.patient_id)
+    assert len(gs.cv_results_["params"]) == 9
+    assert np.isfinite(gs.cv_results_["mean_test_auroc"]).all()
+    assert gs.best_estimator_.predict_proba(Z[:3]).shape == (3, 6)
+
+
+def test_cross_val_score_with_groups(small):
+    Z, y = small
+    s = cross_val_score(ECGClassifier(**TINY), Z, y, groups=Z.meta.patient_id, cv=GroupKFold(3),
+                        scoring=SCORING["f1_macro"])
+    assert s.shape == (3,) and np.isfinite(s).all()
+
+
+def test_clone_then_fit_twice_identical_and_global_rng_untouched(small):
+    Z, y = small
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = clone(ECGClassifier(**TINY)).fit(Z, y).predict_proba(Z)
+    b = clone(ECGClassifier(**TINY)).fit(Z, y).predict_proba(Z)
+    np.testing.assert_array_equal(a, b)
+    assert torch.rand(1) == before  # fit forked the global RNG
+    c = ECGClassifier(**{**TINY, "random_state": 1}).fit(Z, y).predict_proba(Z)
+    assert not np.array_equal(a, c)
+
+
+def test_validation_split_is_grouped_and_multilabel():
+    rng = np.random.default_rng(0)
+    y = (rng.random((300, 5)) < [0.5, 0.2, 0.1, 0.05, 0.02]).astype(int)
+    groups = np.arange(300) // 3
+    tr, va = multilabel_group_split(y, groups, 0.2, random_state=0)
+    assert not set(groups[tr]) & set(groups[va]) and len(tr) + len(va) == 300
+    assert 0.15 < len(va) / 300 < 0.25
+    frac = y[va].sum(0) / y.sum(0)
+    assert np.all((frac > 0.05) & (frac < 0.45)), frac
+
+
+def test_bad_input(small):
+    Z, y = small
+    net = ECGClassifier(**TINY).fit(Z, y)
+    with pytest.raises(ValueError, match="X has 8 leads but the model was fitted on 12; select the same leads"):
+        net.predict(np.zeros((2, 8, 256), np.float32))
+    bad = np.asarray(Z).copy()
+    bad[1, 0, 5] = np.nan
+    with pytest.raises(ValueError, match=r"1 record\(s\) hold NaN or inf values: A0002"):
+        net.predict(Z.with_signals(bad))
+    with pytest.raises(ValueError, match="y has 5 columns but the vocabulary has 6 classes"):
+        ECGClassifier(classes="tnmg", **TINY).fit(Z, y[:, :5])
+    with pytest.raises(ValueError, match="too short for the network's downsampling"):
+        ECGClassifier(**TINY).fit(np.zeros((4, 12, 10), np.float32), y[:4])
+    with pytest.raises(ValueError, match="fitted on 256; use PadTruncate"):
+        net.predict(np.zeros((2, 12, 512), np.float32))
+    with pytest.raises(ValueError, match="unknown module 'resnet9'"):
+        ECGClassifier("resnet9", **TINY).fit(Z, y)
+    with pytest.raises(ValueError, match="0/1 labels"):
+        ECGClassifier(**TINY).fit(Z, y * 2)
+    X, _ = load_sample(sources=["CPSC"])
+    with pytest.raises(ValueError, match="resample and pad them first"):
+        ECGClassifier(**TINY).fit(X, np.zeros((len(X), 6)))
+
+
+def test_save_load_weights_round_trip(small, tmp_path):
+    Z, y = small
+    net = ECGClassifier("attention_resnet1d", tune_thresholds=True, **TINY).fit(Z, y)
+    net.save_weights(tmp_path / "w.pt")
+    new = ECGClassifier("attention_resnet1d", **{k: v for k, v in TINY.items() if k.startswith("module__")})
+    new.load_weights(tmp_path / "w.pt")
+    np.testing.assert_array_equal(new.predict_proba(Z), net.predict_proba(Z))
+    np.testing.assert_array_equal(new.predict(Z), net.predict(Z))
+    np.testing.assert_array_equal(new.attention_weights(Z[:3]), net.attention_weights(Z[:3]))
+    pick = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(pick.predict_proba(Z), net.predict_proba(Z))
+    assert net.embed(Z[:4]).shape == (4, 8)
+
+
+def test_it_learns_heart_rate_classes_on_real_records():
+    """A small SE-ResNet beats the majority baseline on held-out patients (SB, ST)."""
+    X, y = load_sample("tnmg")
+    Z = make_pipeline(Resampler(100), PadTruncate(length=1024)).fit_transform(X)
+    cols = [3, 5]  # SB, ST
+    tr, te = next(GroupShuffleSplit(1, test_size=0.3, random_state=0).split(Z, y, Z.meta.patient_id))
+    net = ECGClassifier("se_resnet1d", classes=["426177001", "427084000"], module__filters=(32, 32, 64),
+                        module__kernel_size=9, max_epochs=25, batch_size=32, random_state=0, tune_thresholds=True)
+    net.fit(Z[tr], y[tr][:, cols])
+    p = net.predict_proba(Z[te])
+    aucs = [roc_auc_score(y[te][:, j], p[:, k]) for k, j in enumerate(cols)]
+    assert min(aucs) > 0.85, aucs  # majority baseline: 0.5
+    from skecg.metrics import per_class_scores
+    f1 = per_class_scores(y[te][:, cols], net.predict(Z[te]))["macro_f1"]
+    assert f1 > 0.2, f1  # majority baseline (all negative): 0
