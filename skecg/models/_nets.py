@@ -48,6 +48,25 @@ class SameConv1d(nn.Module):
         return self.conv(x)
 
 
+def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor) -> torch.Tensor:
+    """Apply a 1-D convolution's weights to a (B, C, 1, T) tensor as a (1, k) Conv2d."""
+    if isinstance(conv, SameConv1d):
+        left, right = _same_pad(x4.shape[-1], conv.kernel_size, conv.stride)
+        x4 = F.pad(x4, (left, right))
+        c, stride = conv.conv, conv.stride
+    else:
+        c, stride = conv, 1
+    return F.conv2d(x4, c.weight.unsqueeze(2), c.bias, stride=(1, stride))
+
+
+def _bn(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """BatchNorm1d's parameters and running statistics on a tensor of any rank."""
+    if bn.training and bn.track_running_stats:
+        bn.num_batches_tracked.add_(1)
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                        bn.training or not bn.track_running_stats, bn.momentum, bn.eps)
+
+
 class _ResBlock(nn.Module):
     """Residual unit of Ribeiro et al.: conv-BN-ReLU-dropout-conv(stride), skip by
     max-pool + 1x1 conv, pre-activation style (BN-ReLU-dropout after the sum)."""
@@ -66,6 +85,20 @@ class _ResBlock(nn.Module):
         if c_in != c_out:
             skip.append(nn.Conv1d(c_in, c_out, 1, bias=False))
         self.skip = nn.Sequential(*skip)
+
+    def forward_2d(self, x, y):
+        """The same computation on (B, C, 1, T) channels-last tensors."""
+        for layer in self.skip:
+            if isinstance(layer, nn.MaxPool1d):
+                y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
+            else:
+                y = _conv2d(layer, y)
+        x = self.drop1(F.relu(_bn(self.bn1, _conv2d(self.conv1, x))))
+        x = _conv2d(self.conv2, x)
+        x = x + y
+        y = x
+        x = self.drop2(F.relu(_bn(self.bn2, x)))
+        return x, y
 
     def forward(self, x, y):
         y = self.skip(y)
@@ -96,8 +129,9 @@ class ResNet1d(nn.Module):
     downsample : int, default=4
     dropout : float, default=0.2
         Drop rate (not keep probability).
-    as_conv2d : bool, default=False
-        Run convolutions as channels-last Conv2d (same weights, faster on CPUs).
+    as_conv2d : bool or None, default=None
+        Run the trunk as (1, k) Conv2d on channels-last 4-D tensors (the same weights
+        and computation, faster with oneDNN on CPUs).  ``None``: on CPU tensors only.
 
     Examples
     --------
@@ -108,16 +142,17 @@ class ResNet1d(nn.Module):
     """
 
     def __init__(self, n_leads=12, n_samples=4096, n_classes=6, filters=(128, 196, 256, 320),
-                 kernel_size=16, downsample=4, dropout=0.2, stem_filters=64, as_conv2d=False):
+                 kernel_size=16, downsample=4, dropout=0.2, stem_filters=64, as_conv2d=None):
         super().__init__()
         self.n_leads, self.n_samples, self.n_classes = n_leads, n_samples, n_classes
-        self.conv1 = SameConv1d(n_leads, stem_filters, kernel_size, as_conv2d=as_conv2d)
+        self.as_conv2d = as_conv2d
+        self.conv1 = SameConv1d(n_leads, stem_filters, kernel_size)
         self.bn1 = nn.BatchNorm1d(stem_filters)
         blocks = []
         c_in = stem_filters
         length = n_samples
         for c_out in filters:
-            blocks.append(_ResBlock(c_in, c_out, downsample, kernel_size, dropout, as_conv2d))
+            blocks.append(_ResBlock(c_in, c_out, downsample, kernel_size, dropout, False))
             c_in = c_out
             length = -(-length // downsample)
         self.blocks = nn.ModuleList(blocks)
@@ -131,6 +166,14 @@ class ResNet1d(nn.Module):
 
     def features_sequence(self, x):
         """Hidden states of the last residual unit, shape (batch, channels, time)."""
+        use_2d = self.as_conv2d if self.as_conv2d is not None else x.device.type == "cpu"
+        if use_2d:
+            x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            x4 = F.relu(_bn(self.bn1, _conv2d(self.conv1, x4)))
+            y4 = x4
+            for blk in self.blocks:
+                x4, y4 = blk.forward_2d(x4, y4)
+            return x4.squeeze(2)
         x = F.relu(self.bn1(self.conv1(x)))
         y = x
         for blk in self.blocks:

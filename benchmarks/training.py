@@ -1,0 +1,161 @@
+"""Training and inference speed of ECGClassifier against a plain eager PyTorch loop.
+
+Run: .venv/bin/python benchmarks/training.py [--records 320] [--rounds 2] [--device cpu|cuda]
+
+Paper size: Ribeiro's ResNet-1d on 12 leads x 4096 samples (real records of the
+bundled sample resampled to 400 Hz and zero-padded, tiled), batch 64, Adam 1e-3, BCE.
+Each measurement runs in its own subprocess (so peak resident memory is per side) and
+the two sides alternate, --rounds times; the best round is reported.
+
+- fit: one epoch over --records records, the estimator's ``fit`` (no validation split)
+  against ``for xb, yb in batches: zero_grad, forward, loss, backward, step``;
+- predict_proba against eager inference (``model.eval()``, ``torch.inference_mode``,
+  batch 64) over the same records;
+- latency: one record, median of 20 calls after warm-up.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def _data(n, device):
+    import torch
+    from sklearn.pipeline import make_pipeline
+
+    from skecg.datasets import load_sample
+    from skecg.preprocessing import PadTruncate, Resampler
+
+    X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC-Extra", "CPSC"])
+    Z = make_pipeline(Resampler(400), PadTruncate(length=4096)).fit_transform(X)
+    idx = np.arange(n) % len(Z)
+    return Z.take(idx), y[idx]
+
+
+def _peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_side(side, what, n, device, compile_):
+    import torch
+
+    torch.manual_seed(0)
+    X, y = _data(n, device)
+    out = {}
+    if side == "plain":
+        from skecg.models import ResNet1d
+
+        model = ResNet1d(12, 4096, 6, as_conv2d=False).to(device)
+        xs = torch.from_numpy(np.asarray(X)).to(device)
+        ys = torch.from_numpy(y.astype(np.float32)).to(device)
+        if what == "fit":
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = torch.nn.BCEWithLogitsLoss()
+            t = time.perf_counter()
+            model.train()
+            perm = torch.randperm(n)
+            for b in range(0, n, 64):
+                i = perm[b:b + 64]
+                opt.zero_grad()
+                loss = loss_fn(model(xs[i]), ys[i])
+                loss.backward()
+                opt.step()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            out["seconds"] = time.perf_counter() - t
+        else:
+            model.eval()
+
+            def infer(x, bs=64):
+                with torch.inference_mode():
+                    r = torch.cat([torch.sigmoid(model(x[b:b + bs])) for b in range(0, len(x), bs)]).cpu()
+                return r
+
+            infer(xs[:64])
+            t = time.perf_counter()
+            infer(xs)
+            out["seconds"] = time.perf_counter() - t
+            lat = []
+            for _ in range(25):
+                t = time.perf_counter()
+                infer(xs[:1])
+                lat.append(time.perf_counter() - t)
+            out["latency_ms"] = 1000 * float(np.median(lat[5:]))
+    else:
+        from skecg.models import ECGClassifier
+
+        net = ECGClassifier("resnet1d", max_epochs=1, valid_size=0, patience=None, random_state=0,
+                            device=device, compile=compile_)
+        if what == "fit":
+            t = time.perf_counter()
+            net.fit(X, y)
+            out["seconds"] = time.perf_counter() - t
+        else:
+            net.set_params(max_epochs=0)
+            net.fit(X[:64], y[:64])  # initialise only (0 epochs)
+            net.predict_proba(X[:64])
+            t = time.perf_counter()
+            net.predict_proba(X)
+            out["seconds"] = time.perf_counter() - t
+            lat = []
+            one = np.asarray(X[:1])
+            for _ in range(25):
+                t = time.perf_counter()
+                net.predict_proba(one)
+                lat.append(time.perf_counter() - t)
+            out["latency_ms"] = 1000 * float(np.median(lat[5:]))
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=320)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the estimator's module")
+    ap.add_argument("--side", help=argparse.SUPPRESS)
+    ap.add_argument("--what", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.side:
+        print(json.dumps(run_side(args.side, args.what, args.records, args.device, args.compile)))
+        return
+
+    import torch
+
+    results = {}
+    for r in range(args.rounds):
+        for what in ("fit", "infer"):
+            for side in ("plain", "skecg"):
+                cmd = [sys.executable, __file__, "--side", side, "--what", what, "--records", str(args.records),
+                       "--device", args.device] + (["--compile"] if args.compile else [])
+                res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+                                 .splitlines()[-1])
+                key = (side, what)
+                if key not in results or res["seconds"] < results[key]["seconds"]:
+                    results[key] = res
+                print(f"round {r + 1}: {side:5s} {what:5s} {res}", file=sys.stderr)
+    n = args.records
+    print(f"\nResNet-1d (Ribeiro), 12 x 4096, batch 64, {n} real records, device={args.device}, "
+          f"torch {torch.__version__}, {os.cpu_count()} cores, best of {args.rounds} interleaved rounds\n")
+    print(f"{'':30}{'plain eager':>14}{'skecg':>12}{'ratio':>8}")
+    pf, sf = results[("plain", "fit")], results[("skecg", "fit")]
+    pi, si = results[("plain", "infer")], results[("skecg", "infer")]
+    print(f"{'training, records/s':30}{n / pf['seconds']:>14.2f}{n / sf['seconds']:>12.2f}"
+          f"{pf['seconds'] / sf['seconds']:>8.2f}")
+    print(f"{'inference, records/s':30}{n / pi['seconds']:>14.2f}{n / si['seconds']:>12.2f}"
+          f"{pi['seconds'] / si['seconds']:>8.2f}")
+    print(f"{'single-record latency, ms':30}{pi['latency_ms']:>14.1f}{si['latency_ms']:>12.1f}"
+          f"{pi['latency_ms'] / si['latency_ms']:>8.2f}")
+    print(f"{'peak RSS (fit), MB':30}{pf['peak_mb']:>14.0f}{sf['peak_mb']:>12.0f}"
+          f"{pf['peak_mb'] / sf['peak_mb']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
