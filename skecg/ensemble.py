@@ -1,0 +1,327 @@
+"""Meta-estimators of Zhu et al.: bradycardia rule gate, two-length ensemble, sinus-rhythm
+fallback, pseudo-label relabelling; and deep features for stacking."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from ._records import ECGRecords
+from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
+from .preprocessing import RRFeatureExtractor, rr_intervals
+
+
+def _proba(est, X):
+    p = est.predict_proba(X)
+    if isinstance(p, list):
+        p = np.stack([q[:, -1] for q in p], axis=1)
+    return np.asarray(p)
+
+
+def _thresholds(est, n):
+    t = getattr(est, "thresholds_", None)
+    if t is None and hasattr(est, "steps"):
+        t = getattr(est.steps[-1][1], "thresholds_", None)
+    return np.full(n, 0.5) if t is None else np.asarray(t, dtype=float)
+
+
+def _class_index(classes, code, what):
+    classes = [str(c) for c in classes]
+    code = str(code)
+    if code not in classes:
+        raise ValueError(f"{what} {code!r} is not among the estimator's classes_ {classes}")
+    return classes.index(code)
+
+
+class _Wrapper(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Fits a clone of ``estimator``; exposes ``classes_`` and ``predict_proba``."""
+
+    def _fit_estimator(self, X, y, **fit_params):
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        self.classes_ = np.asarray(self.estimator_.classes_)
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "estimator_")
+        return _proba(self.estimator_, X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def bradycardia_rule(rr: np.ndarray, low: float = 1.0, high: float = 1.6, min_fraction: float = 0.5) -> bool:
+    """Zhu et al.'s Algorithm 1: bradycardia when at least ``min_fraction`` of the R-R
+    intervals (seconds) lie within ``[low, high]`` (60-37.5 beats per minute).
+
+    Examples
+    --------
+    >>> bradycardia_rule([1.1, 1.2, 1.15, 0.8]), bradycardia_rule([0.8, 0.9, 1.2])
+    (True, False)
+    """
+    rr = np.asarray(rr, dtype=float)
+    if rr.size == 0:
+        return False
+    return bool(np.mean((rr >= low) & (rr <= high)) >= min_fraction)
+
+
+class BradycardiaRuleGate(_Wrapper):
+    """Combine a classifier's bradycardia output with Zhu et al.'s R-R rule.
+
+    R peaks come from Pan-Tompkins on ``lead`` of the raw input records (sampling rate
+    from their metadata, or ``fs``); the rule (:func:`bradycardia_rule`) holds when at
+    least ``min_fraction`` of the R-R intervals lie within ``[low, high]`` seconds.
+
+    ``mode='veto'`` follows the paper's Algorithm 2: a positive from the model stands
+    only where the rule also holds.  ``mode='rescue'`` follows the paper's text: the
+    rule is consulted only where the model says no, and turns it into a positive when
+    it holds.  Only ``predict`` is gated; ``predict_proba`` is the model's.
+
+    Parameters
+    ----------
+    estimator : classifier with ``classes_`` of SNOMED codes
+    gated_class : str, default='426177001'
+        Sinus bradycardia; use '426627000' for bradycardia.
+    mode : {'veto', 'rescue'}, default='veto'
+    lead : str, default='I'
+    low, high : float, default=1.0, 1.6
+    min_fraction : float, default=0.5
+    fs : float, optional
+        Sampling rate of plain-array input.
+    """
+
+    def __init__(self, estimator, gated_class="426177001", mode="veto", lead="I", low=1.0, high=1.6,
+                 min_fraction=0.5, fs=None):
+        self.estimator = estimator
+        self.gated_class = gated_class
+        self.mode = mode
+        self.lead = lead
+        self.low = low
+        self.high = high
+        self.min_fraction = min_fraction
+        self.fs = fs
+
+    def fit(self, X, y, **fit_params):
+        if self.mode not in ("veto", "rescue"):
+            raise ValueError(f"mode must be 'veto' or 'rescue', got {self.mode!r}")
+        if not 0 < self.low < self.high:
+            raise ValueError(f"need 0 < low < high, got low={self.low}, high={self.high}")
+        self._fit_estimator(X, y, **fit_params)
+        self.gated_index_ = _class_index(self.classes_, self.gated_class, "gated class")
+        return self
+
+    def rule(self, X) -> np.ndarray:
+        """The rule's verdict for every record (bool array)."""
+        ext = RRFeatureExtractor(lead=self.lead, fs=self.fs).fit(X)
+        peaks = ext.peaks(X)
+        rates = X.meta["fs"].to_numpy(dtype=float) if isinstance(X, ECGRecords) and self.fs is None \
+            else np.full(len(peaks), float(self.fs))
+        return np.array([bradycardia_rule(rr_intervals(p, f), self.low, self.high, self.min_fraction)
+                         for p, f in zip(peaks, rates)])
+
+    def predict(self, X):
+        check_is_fitted(self, "estimator_")
+        pred = np.array(self.estimator_.predict(X), copy=True)
+        rule = self.rule(X)
+        j = self.gated_index_
+        if self.mode == "veto":
+            pred[:, j] = pred[:, j] & rule
+        else:
+            pred[:, j] = pred[:, j] | rule
+        return pred
+
+
+class SinusRhythmFallback(_Wrapper):
+    """Zhu et al.'s post-processing: a record with no positive class is called normal
+    (sinus rhythm, 426783006).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> y = np.zeros((4, 3), int); y[0, 0] = 1
+    >>> clf = SinusRhythmFallback(DummyClassifier(), normal_class="2").fit(np.zeros((4, 1)), y)
+    >>> clf.predict(np.zeros((2, 1))).tolist()
+    [[0, 0, 1], [0, 0, 1]]
+    """
+
+    def __init__(self, estimator, normal_class=NORMAL_CLASS):
+        self.estimator = estimator
+        self.normal_class = normal_class
+
+    def fit(self, X, y, **fit_params):
+        self._fit_estimator(X, y, **fit_params)
+        self.normal_index_ = _class_index(self.classes_, self.normal_class, "normal class")
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "estimator_")
+        pred = np.array(self.estimator_.predict(X), copy=True)
+        empty = ~pred.any(axis=1)
+        pred[empty, self.normal_index_] = 1
+        return pred
+
+
+class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Average the probabilities of members that see different input lengths
+    (Zhu et al.: 5,000 and 15,000 samples at 500 Hz), each its own pipeline.
+
+    Parameters
+    ----------
+    estimators : list of (name, estimator)
+    weights : list of float, optional
+        Weights of the members' probabilities (normalised to sum 1).
+    threshold : float, array or None, default=None
+        Decision threshold(s); by default the weighted mean of the members'
+        ``thresholds_`` (0.5 for members without).
+    """
+
+    def __init__(self, estimators, weights=None, threshold=None):
+        self.estimators = estimators
+        self.weights = weights
+        self.threshold = threshold
+
+    def fit(self, X, y, **fit_params):
+        if not self.estimators:
+            raise ValueError("estimators is empty")
+        names = [n for n, _ in self.estimators]
+        if len(set(names)) != len(names):
+            raise ValueError(f"member names must be unique, got {names}")
+        w = np.ones(len(self.estimators)) if self.weights is None else np.asarray(self.weights, float)
+        if w.shape != (len(self.estimators),) or np.any(w < 0) or w.sum() == 0:
+            raise ValueError(f"weights must be {len(self.estimators)} non-negative numbers, got {self.weights}")
+        self.weights_ = w / w.sum()
+        self.estimators_ = [clone(e).fit(X, y, **fit_params) for _, e in self.estimators]
+        cls = [list(map(str, e.classes_)) for e in self.estimators_]
+        if any(c != cls[0] for c in cls):
+            raise ValueError("members were fitted with different classes_")
+        self.classes_ = np.asarray(cls[0], dtype=object)
+        k = len(self.classes_)
+        if self.threshold is None:
+            self.thresholds_ = sum(wi * _thresholds(e, k) for wi, e in zip(self.weights_, self.estimators_))
+        else:
+            t = np.asarray(self.threshold, dtype=float)
+            self.thresholds_ = np.full(k, float(t)) if t.ndim == 0 else t
+        return self
+
+    @property
+    def named_estimators_(self):
+        return dict(zip([n for n, _ in self.estimators], self.estimators_))
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "estimators_")
+        return sum(w * _proba(e, X) for w, e in zip(self.weights_, self.estimators_))
+
+    def predict(self, X):
+        return (self.predict_proba(X) >= self.thresholds_[None, :]).astype(np.int64)
+
+
+class PseudoLabelRelabeler(_Wrapper):
+    """Zhu et al.'s relabelling of CPSC: add labels a first model is sure of, then refit.
+
+    1. Fit a clone of ``estimator`` on ``(X, y)``.
+    2. For records of ``sources`` (``meta['source']``), add a label where its
+       probability exceeds ``threshold``, the class is scored, and the class was not in
+       that source's original label set (the source could not have labelled it).
+    3. Fit a fresh clone on the relabelled ``y``; it makes the predictions.
+
+    Parameters
+    ----------
+    estimator : classifier
+    sources : list of str, default=('CPSC',)
+    threshold : float, default=0.8
+    scored_classes : list of str, optional
+        Default: the 2020 challenge's scored classes (equivalents included).
+
+    Attributes
+    ----------
+    added_ : dict
+        Class code -> number of labels added.
+    y_relabelled_ : ndarray
+    """
+
+    def __init__(self, estimator, sources=("CPSC",), threshold=0.8, scored_classes=None):
+        self.estimator = estimator
+        self.sources = sources
+        self.threshold = threshold
+        self.scored_classes = scored_classes
+
+    def fit(self, X, y, **fit_params):
+        if not isinstance(X, ECGRecords):
+            raise ValueError("relabelling needs ECGRecords (meta['source'] says which records to relabel)")
+        if not 0 < self.threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        y = np.asarray(y)
+        first = clone(self.estimator).fit(X, y, **fit_params)
+        classes = [str(c) for c in first.classes_]
+        scored = set(self.scored_classes) if self.scored_classes is not None else set(SCORED_CLASSES_2020)
+        eq = equivalence_map()
+        scored |= {eq.get(c, c) for c in scored}
+        src = X.meta["source"].to_numpy()
+        sources = [self.sources] if isinstance(self.sources, str) else list(self.sources)
+        proba = _proba(first, X)
+        y_new = y.copy()
+        added = {}
+        for s in sources:
+            rows = np.flatnonzero(src == s)
+            if rows.size == 0:
+                continue
+            original = y[rows].any(axis=0)
+            for j, c in enumerate(classes):
+                if original[j] or c not in scored:
+                    continue
+                hit = rows[(proba[rows, j] > self.threshold) & (y[rows, j] == 0)]
+                if hit.size:
+                    y_new[hit, j] = 1
+                    added[c] = added.get(c, 0) + int(hit.size)
+        self.first_estimator_ = first
+        self.added_ = added
+        self.y_relabelled_ = y_new
+        self._fit_estimator(X, y_new, **fit_params)
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+
+class DeepFeatures(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
+    """Deep features from a network's penultimate layer, as a transformer for stacking.
+
+    ``fit`` trains a clone of ``estimator`` (an :class:`~skecg.models.ECGClassifier`, or
+    a Pipeline ending in one) on ``(X, y)``; ``transform`` returns the network's
+    penultimate representation of each record.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "estimator_")
+        est = self.estimator_
+        if hasattr(est, "steps"):
+            Xt = est[:-1].transform(X) if len(est.steps) > 1 else X
+            est = est.steps[-1][1]
+        else:
+            Xt = X
+        return est.embed(Xt)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "estimator_")
+        n = self.estimator_.steps[-1][1].module_.lin.in_features if hasattr(self.estimator_, "steps") \
+            else self.estimator_.module_.lin.in_features
+        return np.asarray([f"deep{i}" for i in range(n)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags

@@ -1,0 +1,216 @@
+"""Training-subset samplers of Huang et al. (Table 2) and a Pipeline that applies them in fit only.
+
+The samplers follow imbalanced-learn's protocol (``fit_resample(X, y)``,
+``sample_indices_``, ``random_state``) but accept 3-D ECG input and multilabel ``y``,
+which imbalanced-learn's own validation rejects.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline as _SkPipeline
+from sklearn.utils import check_random_state
+
+from ._records import ECGRecords
+
+STRATEGIES = ("I", "II", "III", "IV")
+
+
+class TrainingSubsetSampler(BaseEstimator):
+    """Choose a curated training subset of fixed size (Huang et al., Table 2).
+
+    - ``'I'``: ``n_per_class`` records for each abnormality and for normal (records
+      with no abnormality), drawn at random;
+    - ``'II'``: as I, but favouring records with several abnormalities;
+    - ``'III'``: the oldest and the youngest records of each class (half each), age
+      from ``meta['age']``;
+    - ``'IV'``: random records.
+
+    Classes are filled in turn; records already taken for an earlier class count
+    towards later classes they also carry, so multi-label records can overshoot a
+    class.  Whatever the classes leave of the total (overshoot, or classes with too
+    few records) is filled at random, as the paper did.  The total is
+    ``n_per_class * (n_classes + 1)`` for every strategy, so subsets are of equal size.
+
+    Parameters
+    ----------
+    strategy : {'I', 'II', 'III', 'IV'}, default='I'
+    n_per_class : int, optional
+        Records per class; default: as many as make ``n_total``, else the size of the
+        smallest non-empty class.
+    n_total : int, optional
+        Total size (``n_per_class`` is then ``n_total // (n_classes + 1)``).
+    normal_class : int, optional
+        Column of ``y`` that means normal; default: normal is a row with no positive.
+    random_state : int, RandomState or None
+
+    Attributes
+    ----------
+    sample_indices_ : ndarray of int
+        Indices of the chosen records, in the order taken.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.eye(3, dtype=int)[np.arange(30) % 3]; y[::4] = 0
+    >>> X = np.zeros((30, 1, 8), np.float32)
+    >>> Xs, ys = TrainingSubsetSampler("I", n_per_class=3, random_state=0).fit_resample(X, y)
+    >>> len(Xs), ys.sum(0).tolist(), int((ys.sum(1) == 0).sum())
+    (12, [3, 3, 3], 3)
+    """
+
+    def __init__(self, strategy="I", n_per_class=None, n_total=None, normal_class=None, random_state=None):
+        self.strategy = strategy
+        self.n_per_class = n_per_class
+        self.n_total = n_total
+        self.normal_class = normal_class
+        self.random_state = random_state
+
+    def _validate(self, X, y):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        y = np.asarray(y)
+        if y.ndim != 2:
+            raise ValueError("y must be a 2-D 0/1 indicator matrix (n_records, n_classes)")
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} records but y has {len(y)} rows")
+        for name in ("n_per_class", "n_total"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, numbers.Integral) or v < 1):
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        return y > 0
+
+    def _class_masks(self, y):
+        if self.normal_class is None:
+            abn = y
+            normal = ~y.any(axis=1)
+        else:
+            j = int(self.normal_class)
+            abn = np.delete(y, j, axis=1)
+            normal = y[:, j] & ~abn.any(axis=1)
+        return [abn[:, j] for j in range(abn.shape[1])] + [normal]
+
+    def fit_resample(self, X, y):
+        """Return ``(X[idx], y[idx])`` for the chosen subset; metadata stays aligned."""
+        yb = self._validate(X, y)
+        rng = check_random_state(self.random_state)
+        masks = self._class_masks(yb)
+        k = len(masks)
+        n = len(yb)
+        if self.n_per_class is not None:
+            per = int(self.n_per_class)
+        elif self.n_total is not None:
+            per = int(self.n_total) // k
+        else:
+            sizes = [m.sum() for m in masks if m.sum() > 0]
+            per = int(min(sizes)) if sizes else 0
+        total = int(self.n_total) if self.n_total is not None else per * k
+        if total > n:
+            raise ValueError(f"a subset of {total} records was asked for, but only {n} records exist")
+        if total < 1:
+            raise ValueError("the subset would be empty: set n_per_class or n_total")
+        chosen = np.zeros(n, dtype=bool)
+        order: list[int] = []
+
+        def take(idx):
+            for i in idx:
+                if not chosen[i] and len(order) < total:
+                    chosen[i] = True
+                    order.append(int(i))
+
+        if self.strategy == "III":
+            age = X.meta["age"].to_numpy(dtype=float) if isinstance(X, ECGRecords) else None
+            if age is None:
+                raise ValueError("strategy 'III' needs ages: pass ECGRecords with meta['age']")
+            missing = np.flatnonzero(np.isnan(age) & np.any(np.column_stack(masks), axis=1))
+            if missing.size:
+                names = X.meta["record_id"].to_numpy()[missing[:5]].tolist()
+                raise ValueError(f"strategy 'III' needs ages, but {missing.size} record(s) have none, "
+                                 f"e.g. {names}; drop them or choose another strategy")
+        if self.strategy != "IV":
+            for m in masks:
+                need = per - int((chosen & m).sum())
+                if need <= 0:
+                    continue  # multi-label records already overshoot this class
+                cand = np.flatnonzero(m & ~chosen)
+                if self.strategy == "I":
+                    pick = rng.permutation(cand)[:need]
+                elif self.strategy == "II":
+                    n_lab = yb[cand].sum(1) + rng.random_sample(len(cand))  # random tie-break
+                    pick = cand[np.argsort(-n_lab, kind="stable")][:need]
+                else:  # III
+                    srt = cand[np.argsort(age[cand], kind="stable")]
+                    n_old = need // 2 + need % 2
+                    n_young = need - n_old
+                    pick = np.r_[srt[::-1][:n_old], srt[:n_young]] if n_young else srt[::-1][:n_old]
+                take(pick)
+        rest = np.flatnonzero(~chosen)
+        take(rng.permutation(rest))
+        self.sample_indices_ = np.asarray(order, dtype=np.intp)
+        self.n_per_class_ = per
+        idx = self.sample_indices_
+        Xs = X.take(idx) if isinstance(X, ECGRecords) else (
+            [X[i] for i in idx] if isinstance(X, list) else np.asarray(X)[idx])
+        return Xs, np.asarray(y)[idx]
+
+    def fit(self, X, y):
+        self.fit_resample(X, y)
+        return self
+
+
+class Pipeline(_SkPipeline):
+    """A scikit-learn Pipeline whose samplers (steps with ``fit_resample``) act in
+    ``fit`` only: test folds, ``predict`` and ``transform`` never see them.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> import numpy as np
+    >>> y = np.eye(2, dtype=int)[np.arange(20) % 2]
+    >>> pipe = Pipeline([("subset", TrainingSubsetSampler("IV", n_total=6, random_state=0)),
+    ...                  ("clf", DummyClassifier())])
+    >>> pipe.fit(np.zeros((20, 3)), y).predict(np.zeros((4, 3))).shape
+    (4, 2)
+    >>> len(pipe.named_steps["subset"].sample_indices_)
+    6
+    """
+
+    def _iter(self, with_final=True, filter_passthrough=True):
+        for idx, name, trans in super()._iter(with_final=with_final, filter_passthrough=filter_passthrough):
+            if hasattr(trans, "fit_resample") and not getattr(self, "_fitting", False):
+                continue
+            yield idx, name, trans
+
+    def fit(self, X, y=None, **params):
+        """Fit the steps in order; samplers resample the training data only."""
+        step_params = {name: {} for name, _ in self.steps}
+        for key, val in params.items():
+            step, _, p = key.partition("__")
+            if step not in step_params:
+                raise ValueError(f"fit parameter {key!r} does not name a step")
+            step_params[step][p] = val
+        Xt, yt = X, y
+        steps = list(self.steps)
+        for i, (name, step) in enumerate(steps[:-1]):
+            if step is None or step == "passthrough":
+                continue
+            fitted = clone(step)
+            if hasattr(fitted, "fit_resample"):
+                Xt, yt = fitted.fit_resample(Xt, yt, **step_params[name])
+            else:
+                Xt = fitted.fit_transform(Xt, yt, **step_params[name])
+            steps[i] = (name, fitted)
+        self.steps = steps
+        last_name, last = self.steps[-1]
+        if last is not None and last != "passthrough":
+            last.fit(Xt, yt, **step_params[last_name])
+        return self
+
+    def fit_transform(self, X, y=None, **params):
+        return self.fit(X, y, **params).transform(X)
+
+    def fit_predict(self, X, y=None, **params):
+        return self.fit(X, y, **params).predict(X)
