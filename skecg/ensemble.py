@@ -39,7 +39,11 @@ class _Wrapper(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _fit_estimator(self, X, y, **fit_params):
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        self.classes_ = np.asarray(self.estimator_.classes_)
+        cls = self.estimator_.classes_
+        if isinstance(cls, list) and cls and np.ndim(cls[0]) == 1:
+            # scikit-learn's multi-output classifiers: one array of values per column
+            cls = [str(j) for j in range(len(cls))]
+        self.classes_ = np.asarray([str(c) for c in cls], dtype=object)
         return self
 
     def predict_proba(self, X):
