@@ -112,8 +112,9 @@ def _figures(all_results, out: Path):
 
     labels = [get_vocabulary("tnmg").abbreviations[j] for j in np.flatnonzero(res.y_true[pick])] or ["normal"]
     fig = plot_ecg(sig, rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
+                   attention_seconds=Z.shape[2] / Z.meta["fs"].iloc[0],
                    title=f"{rec.meta['record_id'].iloc[0]} ({rec.meta['source'].iloc[0]}), labels: "
-                         f"{', '.join(labels)}; shading: attention of the Huang-style network")
+                         f"{', '.join(labels)}; blue: attention of the Huang-style network")
     fig.savefig(out / "ecg_attention.png", dpi=110)
     plt.close(fig)
     for name in ("zhu", "huang", "catboost"):

@@ -18,7 +18,8 @@ def _names(classes):
         return [abbreviation(str(c)) for c in classes]
 
 
-def plot_ecg(signal, fs, leads=None, *, attention=None, title=None, rhythm_lead="II", ax=None):
+def plot_ecg(signal, fs, leads=None, *, attention=None, attention_seconds=None, title=None, rhythm_lead="II",
+             ax=None):
     """A 12-lead ECG in the standard paper layout: 25 mm/s, 10 mm/mV, on ECG grid paper.
 
     Four columns of 2.5 s (I, II, III | aVR, aVL, aVF | V1-V3 | V4-V6) and a 10-s
@@ -31,7 +32,9 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, title=None, rhythm_lead=
     leads : list of str, default: the standard 12-lead order
     attention : ndarray, optional
         Weights over time (e.g. :meth:`ECGClassifier.attention_weights` of one record,
-        or a saliency map), stretched over the record and shaded in red.
+        or a saliency map), spread evenly over ``attention_seconds`` (default: the
+        record's duration).  Shaded in blue, darker where the weight is higher
+        (min-max scaled), and drawn as a curve under the rhythm strip.
     title : str, optional
 
     Returns
@@ -70,10 +73,18 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, title=None, rhythm_lead=
     ax.set_aspect(0.4)  # 1 mV (10 mm) against 1 s (25 mm)
     if attention is not None:
         w = np.asarray(attention, dtype=float).ravel()
-        w = w / w.max() if w.max() > 0 else w
-        edges = np.linspace(0, min(duration, t_all[-1] if len(t_all) else duration), len(w) + 1)
-        for a, b, v in zip(edges[:-1], edges[1:], w):
-            ax.axvspan(a, b, color="tab:red", alpha=0.35 * float(v), lw=0)
+        span = w.max() - w.min()
+        w01 = (w - w.min()) / span if span > 0 else np.zeros_like(w)
+        extent = attention_seconds if attention_seconds is not None else signal.shape[1] / fs
+        edges = np.linspace(0, extent, len(w) + 1)
+        for a, b, v in zip(edges[:-1], edges[1:], w01):
+            if a < duration:
+                ax.axvspan(a, min(b, duration), color="tab:blue", alpha=0.4 * float(v), lw=0)
+        centers = (edges[:-1] + edges[1:]) / 2
+        base = -row_h * rows + row_h / 2 + 0.3
+        ax.plot(centers, base + 1.2 * w01, color="tab:blue", lw=1)
+        ax.text(0.05, base + 1.3, f"attention (max {w.max():.3f}, min {w.min():.3f})", fontsize=7,
+                color="tab:blue")
     for r, row in enumerate(PAPER_LAYOUT):
         base = -r * row_h
         for c, name in enumerate(row):
