@@ -56,7 +56,8 @@ def make_named_pipeline(name: str, *, fs: float = 100, seconds: float = 10, max_
     if name in ("huang", "huang-attention"):
         length = 1 << int(np.ceil(np.log2(n)))
         return Pipeline([
-            ("subset", TrainingSubsetSampler("I", n_per_class=n_per_class, random_state=random_state)),
+            ("subset", TrainingSubsetSampler("I", n_per_class=n_per_class, random_state=random_state,
+                                              allow_smaller=True)),
             ("resample", Resampler(fs, n_jobs=n_jobs)),
             ("pad", PadTruncate(length=length)),
             ("net", ECGClassifier("attention_resnet1d" if name == "huang-attention" else "resnet1d", "bce",

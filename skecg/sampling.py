@@ -46,6 +46,9 @@ class TrainingSubsetSampler(BaseEstimator):
     normal_class : int, optional
         Column of ``y`` that means normal; default: normal is a row with no positive.
     random_state : int, RandomState or None
+    allow_smaller : bool, default=False
+        When the data hold fewer records than the subset asks for, take them all
+        instead of raising (useful in pipelines run on data sets of unknown size).
 
     Attributes
     ----------
@@ -62,7 +65,9 @@ class TrainingSubsetSampler(BaseEstimator):
     (12, [3, 3, 3], 3)
     """
 
-    def __init__(self, strategy="I", n_per_class=None, n_total=None, normal_class=None, random_state=None):
+    def __init__(self, strategy="I", n_per_class=None, n_total=None, normal_class=None, random_state=None,
+                 allow_smaller=False):
+        self.allow_smaller = allow_smaller
         self.strategy = strategy
         self.n_per_class = n_per_class
         self.n_total = n_total
@@ -108,6 +113,8 @@ class TrainingSubsetSampler(BaseEstimator):
             sizes = [m.sum() for m in masks if m.sum() > 0]
             per = int(min(sizes)) if sizes else 0
         total = int(self.n_total) if self.n_total is not None else per * k
+        if total > n and self.allow_smaller:
+            total = n
         if total > n:
             raise ValueError(f"a subset of {total} records was asked for, but only {n} records exist")
         if total < 1:

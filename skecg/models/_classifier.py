@@ -50,7 +50,7 @@ class _BatchIterator:
         n = len(self.data)
         X, y = self.data.X, self.data.y
         if self.shuffle:
-            order = torch.from_numpy(self.rng.permutation(n))
+            order = torch.from_numpy(self.rng.permutation(n)).to(X.device)
             for b in range(0, n, self.batch_size):
                 idx = order[b:b + self.batch_size]
                 yield X[idx], (y[idx] if y is not None else None)
@@ -123,8 +123,9 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     valid_size : float, default=0.1
         Validation share, split by patient (``meta['patient_id']`` of the records)
         and balanced over labels.  0 disables validation (and early stopping).
-    inference_batch_size : int, default=16
-        Batch size of ``predict_proba`` (16 is faster than 64 on CPUs).
+    inference_batch_size : int or None, default=None
+        Batch size of ``predict_proba``; ``None``: 16 on CPUs (faster there than 64),
+        256 on GPUs.
     random_state : int or None
         Seeds initialisation, shuffling, dropout and the split; the same value gives
         identical results.  Global torch random state is left as it was.
@@ -153,7 +154,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
 
     def __init__(self, module="resnet1d", criterion="bce", *, classes=None, threshold=0.5, tune_thresholds=False,
                  optimizer=torch.optim.Adam, lr=1e-3, max_epochs=30, batch_size=64, patience=9, lr_schedule=None,
-                 valid_size=0.1, inference_batch_size=16, random_state=None, device="cpu", progress_bar=False,
+                 valid_size=0.1, inference_batch_size=None, random_state=None, device="cpu", progress_bar=False,
                  callbacks=None, verbose=0, **kwargs):
         kwargs.setdefault("train_split", None)  # the split is ours (valid_size, by patient)
         super().__init__(module, criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
@@ -322,14 +323,35 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         data = self.get_dataset(X, y)
         if not self.valid_size or getattr(self, "valid_idx_", None) is None:
             return data, None
-        tr = torch.from_numpy(self.train_idx_)
-        va = torch.from_numpy(self.valid_idx_)
+        tr = torch.from_numpy(self.train_idx_).to(data.X.device)
+        va = torch.from_numpy(self.valid_idx_).to(data.X.device)
         return _TensorData(data.X[tr], data.y[tr]), _TensorData(data.X[va], data.y[va])
 
     def get_iterator(self, dataset, training=False):
-        bs = self.batch_size if training else (self.inference_batch_size or self.batch_size)
+        bs = self.batch_size if training else self._infer_bs()
         rng = getattr(self, "np_rng_", None) or np.random.default_rng()
         return _BatchIterator(dataset, bs, shuffle=training, rng=rng)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, but batch losses are read back from the device once per
+        epoch rather than after every batch (``.item()`` stalls a GPU each time).
+        With a progress bar, losses are read per batch as skorch does."""
+        if iterator is None:
+            return
+        if self.progress_bar:
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        losses, sizes = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            sizes.append(len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        batches = self.history[-1]["batches"][-len(losses):] if losses else []
+        for entry, loss, size in zip(batches, torch.stack(losses).float().cpu().tolist() if losses else [], sizes):
+            entry[prefix + "_loss"] = loss
+            entry[prefix + "_batch_size"] = size
+        self.history.record(prefix + "_batch_count", len(losses))
 
     # -- fit / predict ----------------------------------------------------------------------
     def fit(self, X, y, **fit_params):
@@ -354,13 +376,14 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         else:
             self.train_idx_, self.valid_idx_ = np.arange(len(y)), None
         yt = torch.from_numpy(y.astype(np.float32))
+        Xt, yt = self._on_device(Xt), (yt.to(self.device) if str(self.device).startswith("cuda") else yt)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             super().fit(_TensorData(Xt, yt), None, **fit_params)
         self.thresholds_ = self._initial_thresholds()
         if self.tune_thresholds and self.valid_idx_ is not None:
             va = self.valid_idx_
-            self.thresholds_ = tune_thresholds(y[va], self._proba_tensor(Xt[torch.from_numpy(va)]),
+            self.thresholds_ = tune_thresholds(y[va], self._proba_tensor(Xt[torch.from_numpy(va).to(Xt.device)]),
                                                default=float(np.mean(self.thresholds_)))
         return self
 
@@ -372,9 +395,21 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
             raise ValueError(f"threshold has {t.size} values for {self.n_classes_} classes")
         return t
 
+    def _infer_bs(self) -> int:
+        if self.inference_batch_size:
+            return int(self.inference_batch_size)
+        return 256 if str(self.device).startswith("cuda") else 16
+
+    def _on_device(self, Xt: torch.Tensor) -> torch.Tensor:
+        """Move small data sets to the GPU once, instead of batch by batch."""
+        if str(self.device).startswith("cuda") and Xt.numel() * 4 < 2**31:
+            return Xt.to(self.device)
+        return Xt
+
     def _proba_tensor(self, Xt: torch.Tensor) -> np.ndarray:
         self.module_.eval()
-        bs = int(self.inference_batch_size or self.batch_size)
+        bs = self._infer_bs()
+        Xt = self._on_device(Xt)
         out = []
         with torch.inference_mode():
             for b in range(0, len(Xt), bs):
@@ -398,7 +433,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         check_is_fitted(self, "classes_")
         Xt = self._as_tensor(X, fitting=False)
         self.module_.eval()
-        bs = int(self.inference_batch_size or self.batch_size)
+        bs = self._infer_bs()
         out = []
         with torch.inference_mode():
             for b in range(0, len(Xt), bs):
