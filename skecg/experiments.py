@@ -61,7 +61,7 @@ def make_named_pipeline(name: str, *, fs: float = 100, seconds: float = 10, max_
             ("resample", Resampler(fs, n_jobs=n_jobs)),
             ("pad", PadTruncate(length=length)),
             ("net", ECGClassifier("attention_resnet1d" if name == "huang-attention" else "resnet1d", "bce",
-                                  module__filters=(32, 48, 64, 80), module__kernel_size=9, max_epochs=max_epochs,
+                                  module__filters=(32, 48, 64), module__kernel_size=9, max_epochs=max_epochs,
                                   batch_size=32, tune_thresholds=True, random_state=random_state)),
         ])
     if name == "catboost":

@@ -217,7 +217,9 @@ class Pipeline(_SkPipeline):
         return self
 
     def fit_transform(self, X, y=None, **params):
+        """Fit (samplers act), then transform all of ``X`` (samplers skipped)."""
         return self.fit(X, y, **params).transform(X)
 
     def fit_predict(self, X, y=None, **params):
+        """Fit (samplers act), then predict all of ``X`` (samplers skipped)."""
         return self.fit(X, y, **params).predict(X)
