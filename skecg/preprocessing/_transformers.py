@@ -94,6 +94,16 @@ class _SignalTransformer(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         return tags
 
+    def transform(self, X):
+        check_is_fitted(self, "n_leads_in_")
+        signals, _ = as_signals(X)
+        check_finite_records(X, signals)
+        return self._transform(X)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then transform; the input is validated once."""
+        return self.fit(X, y)._transform(X)
+
 
 class Resampler(_SignalTransformer):
     """Resample records to one rate by polyphase filtering (``scipy.signal.resample_poly``).
@@ -150,11 +160,9 @@ class Resampler(_SignalTransformer):
         self._rates(X, len(signals))
         return self
 
-    def transform(self, X):
+    def _transform(self, X):
         """Resample; returns the same container kind with ``fs`` updated."""
-        check_is_fitted(self, "n_leads_in_")
         signals, _ = as_signals(X)
-        check_finite_records(X, signals)
         rates = self._rates(X, len(signals))
         fs_out = float(self.fs_out)
         nj = _n_jobs(self.n_jobs)
@@ -228,9 +236,8 @@ class LeadSelector(_SignalTransformer):
         self.leads_out_ = self._out_leads()
         return self
 
-    def transform(self, X):
+    def _transform(self, X):
         """Select (and derive) leads; metadata ``leads`` follows."""
-        check_is_fitted(self, "leads_out_")
         signals, _ = as_signals(X)
         out_leads = self.leads_out_
         if isinstance(X, ECGRecords):
@@ -315,10 +322,8 @@ class WaveletDenoiser(_SignalTransformer):
             return cap
         return int(self.level)
 
-    def transform(self, X):
-        check_is_fitted(self, "n_leads_in_")
+    def _transform(self, X):
         signals, _ = as_signals(X)
-        check_finite_records(X, signals)
         nj = _n_jobs(self.n_jobs)
         kw = dict(threshold=self.threshold, mode=self.mode, noise=self.noise,
                   remove_baseline=self.remove_baseline)
@@ -389,10 +394,12 @@ class PadTruncate(_SignalTransformer):
         self.length_ = self._n(X)
         return self
 
-    def transform(self, X):
-        check_is_fitted(self, "length_")
+    def _transform(self, X):
         signals, _ = as_signals(X)
-        out = F.pad_truncate(signals, self._n(X), self.mode)
+        n = self._n(X)
+        if isinstance(signals, np.ndarray) and signals.shape[2] == n:
+            return X  # already the right length: nothing to copy
+        out = F.pad_truncate(signals, n, self.mode)
         return X.with_signals(out) if isinstance(X, ECGRecords) else out
 
 
@@ -486,9 +493,8 @@ class RRFeatureExtractor(_SignalTransformer):
                 out[i] = pk
         return out
 
-    def transform(self, X):
+    def _transform(self, X):
         """Feature matrix of shape (n_records, n_features), float64."""
-        check_is_fitted(self, "n_leads_in_")
         signals, _ = as_signals(X)
         n = len(signals)
         pk = self.peaks(X)
