@@ -27,7 +27,6 @@ import numpy as np
 
 
 def _data(n, device):
-    import torch
     from sklearn.pipeline import make_pipeline
 
     from skecg.datasets import load_sample

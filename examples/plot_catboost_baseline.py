@@ -19,7 +19,7 @@ from skecg.baselines import make_catboost_baseline
 from skecg.datasets import load_sample
 from skecg.metrics import SCORING
 from skecg.models import ECGClassifier
-from skecg.preprocessing import PadTruncate, Resampler, RRFeatureExtractor
+from skecg.preprocessing import PadTruncate, Resampler
 
 X, y = load_sample("tnmg")
 groups = X.meta.patient_id

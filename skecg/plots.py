@@ -59,7 +59,6 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, attention_seconds=None, 
         fig, ax = plt.subplots(figsize=(width_mm / 25.4, height_mm / 25.4))
     else:
         fig = ax.figure
-    t_all = np.arange(signal.shape[1]) / fs
     # grid paper
     ax.set_xlim(0, duration)
     ax.set_ylim(-row_h * rows + row_h / 2, row_h / 2)

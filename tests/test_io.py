@@ -1,7 +1,6 @@
 """Readers against the real files of ../shared/data, and bad input."""
 
 import shutil
-import warnings
 
 import h5py
 import numpy as np
@@ -9,7 +8,6 @@ import pandas as pd
 import pytest
 
 from conftest import CINC, CPSC_ORIG, PTBXL
-from skecg import ECGRecords
 from skecg.io import (
     RecordReadError,
     SkippedRecordsWarning,
@@ -93,7 +91,7 @@ def _copy(tmp_path, rec="E00001"):
 
 
 def test_missing_mat(tmp_path):
-    hea = _copy(tmp_path)
+    _copy(tmp_path)
     (tmp_path / "E00001.mat").unlink()
     with pytest.raises(RecordReadError, match=r"E00001: signal file E00001.mat is missing"):
         read_challenge_folder(tmp_path)
@@ -116,7 +114,7 @@ def test_header_without_dx(tmp_path):
 
 def test_nan_in_signal(tmp_path):
     import scipy.io
-    hea = _copy(tmp_path)
+    _copy(tmp_path)
     val = scipy.io.loadmat(tmp_path / "E00001.mat")["val"].astype(float)
     val[3, 100] = np.nan
     scipy.io.savemat(tmp_path / "E00001.mat", {"val": val}, format="4")

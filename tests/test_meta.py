@@ -15,10 +15,9 @@ from skecg.ensemble import (
     LengthEnsemble,
     PseudoLabelRelabeler,
     SinusRhythmFallback,
-    bradycardia_rule,
 )
 from skecg.labels import get_vocabulary
-from skecg.metrics import SCORING, ChallengeScorer
+from skecg.metrics import SCORING
 from skecg.models import ECGClassifier
 from skecg.preprocessing import HRV_FEATURES, PadTruncate, RRFeatureExtractor, Resampler
 from skecg.sampling import Pipeline, TrainingSubsetSampler

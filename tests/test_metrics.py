@@ -162,7 +162,6 @@ def test_output_files_round_trip(tmp_path):
 
 def test_scorers_in_grid_search_with_refit():
     rng = np.random.default_rng(0)
-    v = get_vocabulary("tnmg")
     y = np.zeros((120, 6), int)
     y[np.arange(120), rng.integers(0, 6, 120)] = 1
     X = y @ rng.normal(size=(6, 5)) + rng.normal(scale=0.5, size=(120, 5))

@@ -22,7 +22,7 @@ from skecg.preprocessing import (
     select_leads,
     wavelet_denoise,
 )
-from skecg.utils.estimator_checks import ALL_CHECKS, check_estimator_3d
+from skecg.utils.estimator_checks import ALL_CHECKS
 
 
 def _georgia():

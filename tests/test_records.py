@@ -7,14 +7,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import GroupKFold, KFold, cross_val_score, train_test_split
+from sklearn.model_selection import GroupKFold, cross_val_score, train_test_split
 
 from skecg import ECGRecords, concat_records
 from skecg.datasets import load_sample, sample_summary
 
 
 def _records(n, ragged=False):
-    rng = np.random.default_rng(n)
     if ragged:
         sig = [np.full((12, 10 + i), i, np.float32) for i in range(n)]
     else:

@@ -9,7 +9,6 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from .._records import ECGRecords
 from ..io._common import assemble
 
 SAMPLE_SOURCES = ("CPSC", "CPSC-Extra", "Georgia", "PTB-XL", "PTB", "Chapman-Ningbo")

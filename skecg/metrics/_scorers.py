@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._challenge import _as_matrix, _auc_per_class, _default_classes, _nanmean, challenge_score, prepare
+from ._challenge import _as_matrix, _auc_per_class, _default_classes, _nanmean, challenge_score
 from ._perclass import per_class_scores
 
 

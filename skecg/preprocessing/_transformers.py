@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._records import ECGRecords, as_signals, normalize_lead_name, record_names
 from . import _functional as F
-from ._rr import HRV_FEATURES, detect_r_peaks, detect_r_peaks_batch, hrv_features, rr_intervals
+from ._rr import HRV_FEATURES, detect_r_peaks_batch, hrv_features, rr_intervals
 
 
 def check_finite_records(X, signals=None) -> None:

@@ -128,7 +128,7 @@ def check_pipeline_and_search(est, X, y, groups=None, scoring=None, param_grid=N
         assert np.all(np.isfinite(s))
         return
     # a transformer: put it in front of a simple classifier on 2-D summaries
-    from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+    from sklearn.base import BaseEstimator, TransformerMixin
     from sklearn.dummy import DummyClassifier
 
     class _Summ(TransformerMixin, BaseEstimator):
