@@ -203,3 +203,14 @@ def test_it_learns_heart_rate_classes_on_real_records():
     from skecg.metrics import per_class_scores
     f1 = per_class_scores(y[te][:, cols], net.predict(Z[te]))["macro_f1"]
     assert f1 > 0.2, f1  # majority baseline (all negative): 0
+
+
+def test_zhu_step_schedule_and_early_stopping(small):
+    Z, y = small
+    net = ECGClassifier(**{**TINY, "max_epochs": 14}, lr_schedule="zhu", patience=None, valid_size=0).fit(Z, y)
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-4)  # 1e-3 -> 1e-4 at epoch 13
+    assert len(net.history) == 14
+    es = ECGClassifier(**{**TINY, "max_epochs": 40}, patience=2).fit(Z, y)
+    assert len(es.history) < 40  # stopped early on validation loss
+    best = min(h["valid_loss"] for h in es.history)
+    assert any(h["valid_loss_best"] for h in es.history) and np.isfinite(best)
