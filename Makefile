@@ -31,6 +31,7 @@ bench: $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[docs]"
+	rm -rf docs/_build docs/generated docs/auto_examples
 	$(VENV)/bin/sphinx-build -W -b html docs docs/_build/html
 
 clean:
