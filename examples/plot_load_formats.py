@@ -20,6 +20,7 @@ import pandas as pd
 
 from skecg.datasets import load_sample
 from skecg.io import read_challenge_folder, read_cpsc2018, read_ptbxl, read_tnmg_hdf5
+from skecg.preprocessing import pad_truncate
 
 data = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
 
@@ -42,7 +43,7 @@ if data.exists():
 # TNMG/CODE HDF5 as Ribeiro et al. publish it: tracings (N, 4096, 12) + exams.csv.
 with tempfile.TemporaryDirectory() as tmp:
     Xs, ys = load_sample("tnmg", sources=["Georgia"], fs=400)
-    sig = np.stack([s[:, :4096] for s in Xs.signals]).transpose(0, 2, 1)
+    sig = pad_truncate(Xs.signals, 4096).transpose(0, 2, 1)  # 10 s at 400 Hz, zero-padded to 4096
     with h5py.File(Path(tmp) / "exams_part0.hdf5", "w") as f:
         f["tracings"] = sig
         f["exam_id"] = np.arange(1, len(sig) + 1)
