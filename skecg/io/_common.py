@@ -49,7 +49,8 @@ def read_many(
         except RecordReadError as e:
             return e
         except Exception as e:  # noqa: BLE001 - any failure becomes a named record error
-            return RecordReadError(name, f"{type(e).__name__}: {e}")
+            label = name.stem if hasattr(name, "stem") else name  # a file path: name the record
+            return RecordReadError(label, f"{type(e).__name__}: {e}")
 
     if n_jobs is not None and n_jobs != 1 and len(names) > 1:
         from joblib import Parallel, delayed
