@@ -6,7 +6,6 @@ Run: .venv/bin/python benchmarks/rpeak_agreement.py   (lead II; agreement = coun
 import collections
 
 import neurokit2 as nk
-import numpy as np
 
 from skecg.datasets import load_sample
 from skecg.preprocessing import detect_r_peaks

@@ -10,7 +10,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .labels import VOCABULARIES
+from .labels import column_classes
 from .preprocessing import RRFeatureExtractor
 
 
@@ -76,15 +76,7 @@ class CatBoostECGClassifier(ClassifierMixin, BaseEstimator):
             if type_of_target(y) != "multilabel-indicator":
                 raise ValueError("a 2-D y must be a 0/1 indicator matrix")
             k = y.shape[1]
-            if self.classes is not None:
-                cls = list(VOCABULARIES[self.classes].classes) if isinstance(self.classes, str) \
-                    else [str(c) for c in self.classes]
-            else:
-                named = [v for v in VOCABULARIES.values() if len(v) == k]
-                cls = list(named[0].classes) if named else [str(j) for j in range(k)]
-            if len(cls) != k:
-                raise ValueError(f"y has {k} columns but classes has {len(cls)}")
-            self.classes_ = np.asarray(cls, dtype=object)
+            self.classes_ = np.asarray(column_classes(k, self.classes), dtype=object)
             y = y.astype(int)
             self.constant_ = {}
             fit_cols = [j for j in range(k) if 0 < y[:, j].sum() < len(y)]

@@ -77,32 +77,19 @@ def _cmd_train(args):
 def _cmd_predict(args):
     import joblib
 
-    from .metrics import write_challenge_outputs
+    from .io import read_challenge_folder
+    from .metrics import proba_matrix, write_challenge_outputs
 
     saved = joblib.load(args.model)
     est = saved["estimator"]
-    X, _ = _read_unlabelled(args.data, list(est.classes_))
-    proba = est.predict_proba(X)
-    if isinstance(proba, list):
-        proba = np.stack([p[:, -1] for p in proba], axis=1)
+    if not Path(args.data).is_dir():
+        raise SystemExit(f"skecg: {args.data} is not a folder")
+    X, _ = read_challenge_folder(args.data, list(est.classes_), on_error="skip", require_dx=False)
+    proba = proba_matrix(est, X)
     pred = est.predict(X)
     paths = write_challenge_outputs(args.output, X.meta["record_id"].tolist(), list(est.classes_), pred, proba)
     print(f"wrote {len(paths)} output files to {args.output}")
     return 0
-
-
-def _read_unlabelled(folder, classes):
-    """Read WFDB records for prediction: a missing Dx line is fine here."""
-    from pathlib import Path as _P
-
-    from .io._challenge import read_challenge_record
-    from .io._common import assemble, read_many
-
-    heas = sorted(_P(folder).rglob("*.hea"))
-    if not heas:
-        raise SystemExit(f"skecg: no .hea files under {folder}")
-    sig, rows, skipped = read_many(heas, lambda h: read_challenge_record(h, require_dx=False), "skip")
-    return assemble(sig, rows, skipped, classes)
 
 
 def build_parser():

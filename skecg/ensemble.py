@@ -9,14 +9,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._records import ECGRecords
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
-from .preprocessing import RRFeatureExtractor, rr_intervals
-
-
-def _proba(est, X):
-    p = est.predict_proba(X)
-    if isinstance(p, list):
-        p = np.stack([q[:, -1] for q in p], axis=1)
-    return np.asarray(p)
+from .metrics import proba_matrix
+from .preprocessing import RRFeatureExtractor
 
 
 def _thresholds(est, n):
@@ -48,7 +42,7 @@ class _Wrapper(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self, "estimator_")
-        return _proba(self.estimator_, X)
+        return proba_matrix(self.estimator_, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -121,11 +115,7 @@ class BradycardiaRuleGate(_Wrapper):
     def rule(self, X) -> np.ndarray:
         """The rule's verdict for every record (bool array)."""
         ext = RRFeatureExtractor(lead=self.lead, fs=self.fs).fit(X)
-        peaks = ext.peaks(X)
-        rates = X.meta["fs"].to_numpy(dtype=float) if isinstance(X, ECGRecords) and self.fs is None \
-            else np.full(len(peaks), float(self.fs))
-        return np.array([bradycardia_rule(rr_intervals(p, f), self.low, self.high, self.min_fraction)
-                         for p, f in zip(peaks, rates)])
+        return np.array([bradycardia_rule(rr, self.low, self.high, self.min_fraction) for rr in ext.rr_intervals(X)])
 
     def predict(self, X):
         check_is_fitted(self, "estimator_")
@@ -218,7 +208,7 @@ class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self, "estimators_")
-        return sum(w * _proba(e, X) for w, e in zip(self.weights_, self.estimators_))
+        return sum(w * proba_matrix(e, X) for w, e in zip(self.weights_, self.estimators_))
 
     def predict(self, X):
         return (self.predict_proba(X) >= self.thresholds_[None, :]).astype(np.int64)
@@ -267,7 +257,7 @@ class PseudoLabelRelabeler(_Wrapper):
         scored |= {eq.get(c, c) for c in scored}
         src = X.meta["source"].to_numpy()
         sources = [self.sources] if isinstance(self.sources, str) else list(self.sources)
-        proba = _proba(first, X)
+        proba = proba_matrix(first, X)
         y_new = y.copy()
         added = {}
         for s in sources:

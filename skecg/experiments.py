@@ -12,7 +12,7 @@ from sklearn.base import clone
 from .baselines import make_catboost_baseline
 from .ensemble import BradycardiaRuleGate, SinusRhythmFallback
 from .labels import get_vocabulary
-from .metrics import bootstrap_ci, challenge_score, classification_table, per_class_scores
+from .metrics import bootstrap_ci, challenge_score, classification_table, per_class_scores, proba_matrix
 from .models import ECGClassifier
 from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
 from .sampling import Pipeline, TrainingSubsetSampler
@@ -91,13 +91,6 @@ class FoldResult:
                 f"challenge score {self.challenge}, macro F1 {self.f1_macro}  [{self.seconds:.0f} s]")
 
 
-def _proba(est, X):
-    p = est.predict_proba(X)
-    if isinstance(p, list):
-        p = np.stack([q[:, -1] for q in p], axis=1)
-    return np.asarray(p)
-
-
 def evaluate_cross_source(estimator, X, y, test_groups=None, *, n_resamples: int = 200, random_state=0,
                           keep_estimators: bool = False, log=print) -> list[FoldResult]:
     """Train on some sources, test on the held-out ones, for each group of held-out sources.
@@ -133,7 +126,7 @@ def evaluate_cross_source(estimator, X, y, test_groups=None, *, n_resamples: int
         log(f"  training on {len(tr)} records of {sorted(set(src[tr]))} ...")
         est = clone(estimator).fit(X.take(tr), y[tr])
         Xte = X.take(te)
-        proba = _proba(est, Xte)
+        proba = proba_matrix(est, Xte)
         pred = np.asarray(est.predict(Xte))
         codes = [str(c) for c in getattr(est, "classes_", classes or range(y.shape[1]))]
         yt = y[te]

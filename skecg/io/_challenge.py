@@ -234,6 +234,7 @@ def read_challenge_folder(
     records=None,
     on_error: str = "raise",
     verify_checksum: bool = True,
+    require_dx: bool = True,
     n_jobs: int | None = 1,
 ):
     """Read a folder of PhysioNet/CinC 2020 or 2021 WFDB records.
@@ -257,6 +258,9 @@ def read_challenge_folder(
         ``'skip'`` skips unreadable records, lists them in ``records.skipped`` and
         warns with each name and reason.
     verify_checksum : bool, default=True
+    require_dx : bool, default=True
+        Raise on a header without a ``Dx`` line; ``False`` reads unlabelled records
+        (an all-zero row of ``y``), e.g. for prediction.
     n_jobs : int, default=1
         Threads for reading.
 
@@ -285,6 +289,7 @@ def read_challenge_folder(
     if not heas:
         raise FileNotFoundError(f"no .hea files under {root}")
     signals, rows, skipped = read_many(
-        heas, lambda h: read_challenge_record(h, verify_checksum=verify_checksum), on_error, n_jobs
+        heas, lambda h: read_challenge_record(h, require_dx=require_dx, verify_checksum=verify_checksum),
+        on_error, n_jobs
     )
     return assemble(signals, rows, skipped, vocabulary, fs)

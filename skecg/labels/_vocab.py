@@ -326,6 +326,38 @@ def get_vocabulary(vocabulary: "str | Vocabulary | Sequence[str]") -> Vocabulary
     return Vocabulary("custom", codes)
 
 
+def vocabulary_of_width(k: int) -> "Vocabulary | None":
+    """The named vocabulary with ``k`` classes (24: 'cinc2020', 27: 'cinc2020_27',
+    6: 'tnmg'), or None."""
+    for v in VOCABULARIES.values():
+        if len(v) == k:
+            return v
+    return None
+
+
+def column_classes(k: int, classes=None, fallback=None) -> list[str]:
+    """The class codes of the ``k`` columns of a label matrix.
+
+    ``classes`` (a vocabulary name, Vocabulary or list) when given; else ``fallback``
+    (e.g. the records' own classes) when it has ``k`` codes; else the named vocabulary
+    of that width; else the column indices as strings.  Never inferred from labels.
+
+    Examples
+    --------
+    >>> column_classes(6)[:2], column_classes(3)
+    (['270492004', '713427006'], ['0', '1', '2'])
+    """
+    if classes is not None:
+        codes = list(get_vocabulary(classes).classes)
+        if len(codes) != k:
+            raise ValueError(f"y has {k} columns but the vocabulary has {len(codes)} classes")
+        return codes
+    if fallback is not None and len(fallback) == k:
+        return [str(c) for c in fallback]
+    named = vocabulary_of_width(k)
+    return list(named.classes) if named is not None else [str(j) for j in range(k)]
+
+
 # --- PTB-XL ------------------------------------------------------------------------
 #: SCP-ECG statement -> SNOMED CT code.  Follows the conversion the 2020 challenge used
 #: for PTB-XL (checked against the counts in ``dx_mapping_*.csv``), except that ``PVC``

@@ -12,6 +12,7 @@ from ._scorers import (
     bootstrap_ci,
     challenge_scorer,
     f1_macro_scorer,
+    proba_matrix,
     read_challenge_outputs,
     write_challenge_outputs,
 )
@@ -19,6 +20,6 @@ from ._scorers import (
 __all__ = [
     "SCORING", "AUROCScorer", "BootstrapResult", "ChallengeScorer", "F1MacroScorer",
     "auroc_scorer", "bootstrap_ci", "challenge_metrics", "challenge_score", "challenge_scorer",
-    "classification_table", "f1_macro_scorer", "per_class_scores", "read_challenge_outputs",
+    "classification_table", "f1_macro_scorer", "per_class_scores", "proba_matrix", "read_challenge_outputs",
     "write_challenge_outputs",
 ]

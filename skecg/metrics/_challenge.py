@@ -14,13 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from ..labels import NORMAL_CLASS, VOCABULARIES, equivalence_map, load_weights, merge_equivalent_columns
+from ..labels import NORMAL_CLASS, equivalence_map, load_weights, merge_equivalent_columns, vocabulary_of_width
 
 
 def _default_classes(n_cols: int) -> list[str]:
-    for name in ("cinc2020", "cinc2020_27", "tnmg"):
-        if len(VOCABULARIES[name]) == n_cols:
-            return list(VOCABULARIES[name].classes)
+    named = vocabulary_of_width(n_cols)
+    if named is not None:
+        return list(named.classes)
     raise ValueError(
         f"y has {n_cols} columns; pass classes= (the SNOMED CT code of each column), "
         "or use 24 ('cinc2020'), 27 ('cinc2020_27') or 6 ('tnmg') columns"

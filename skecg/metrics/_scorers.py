@@ -23,7 +23,9 @@ def _estimator_classes(estimator, y, classes):
     return _default_classes(np.shape(y)[1])
 
 
-def _proba(estimator, X) -> np.ndarray:
+def proba_matrix(estimator, X) -> np.ndarray:
+    """``estimator.predict_proba(X)`` as an (n_records, n_classes) matrix (scikit-learn's
+    multilabel list of (n, 2) arrays is stacked to positive-class columns)."""
     return _as_matrix(estimator.predict_proba(X), "predict_proba output")
 
 
@@ -77,7 +79,7 @@ class AUROCScorer(_Scorer):
 
     def __call__(self, estimator, X, y):
         y = _as_matrix(y, "y").astype(float)
-        auroc, _ = _auc_per_class(y, _proba(estimator, X).astype(float))
+        auroc, _ = _auc_per_class(y, proba_matrix(estimator, X).astype(float))
         return _nanmean(auroc)
 
 

@@ -11,8 +11,9 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords, record_names
-from ..labels import VOCABULARIES
+from .._records import ECGRecords
+from ..labels import column_classes
+from ..preprocessing import check_finite_records
 from ._losses import CRITERIA
 from ._nets import MODULES, AttentionResNet1d, ResNet1d
 from ._split import multilabel_group_split
@@ -198,11 +199,7 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         if len(arr) == 0:
             raise ValueError("X holds no records")
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-        if not np.isfinite(np.sum(arr, dtype=np.float64)):
-            bad = np.flatnonzero(~np.isfinite(arr).all(axis=(1, 2)))
-            names = record_names(X, len(arr))
-            raise ValueError(f"{bad.size} record(s) hold NaN or inf values: "
-                             f"{', '.join(names[i] for i in bad[:5])}")
+        check_finite_records(X, arr)
         n_leads, n_samples = arr.shape[1:]
         if not fitting:
             if n_leads != self.n_leads_:
@@ -241,21 +238,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         return m
 
     def _resolve_classes(self, X, k: int):
-        if self.classes is not None:
-            if isinstance(self.classes, str):
-                if self.classes not in VOCABULARIES:
-                    raise ValueError(f"unknown vocabulary {self.classes!r}")
-                classes = list(VOCABULARIES[self.classes].classes)
-            else:
-                classes = [str(c) for c in self.classes]
-        elif isinstance(X, ECGRecords) and X.classes is not None and len(X.classes) == k:
-            classes = list(X.classes)
-        else:
-            named = [v for v in VOCABULARIES.values() if len(v) == k]
-            classes = list(named[0].classes) if named else [str(j) for j in range(k)]
-        if len(classes) != k:
-            raise ValueError(f"y has {k} columns but the vocabulary has {len(classes)} classes")
-        return np.asarray(classes, dtype=object)
+        fallback = X.classes if isinstance(X, ECGRecords) else None
+        return np.asarray(column_classes(k, self.classes, fallback), dtype=object)
 
     def _validate_y(self, y, n):
         y = np.asarray(y)

@@ -32,7 +32,7 @@ def check_finite_records(X, signals=None) -> None:
         shown = ", ".join(names[i] for i in bad[:5])
         raise ValueError(
             f"{bad.size} record(s) hold NaN or inf values: {shown}{' ...' if bad.size > 5 else ''}; "
-            "repair or drop them before preprocessing"
+            "repair or drop them"
         )
 
 
@@ -455,23 +455,29 @@ class RRFeatureExtractor(_SignalTransformer):
             raise ValueError(f"lead {name!r} is not available; available leads are {leads}")
         return leads.index(name)
 
+    def _rates(self, X, n) -> np.ndarray:
+        """Sampling rate of every record: ``fs`` if set, else the records' metadata."""
+        if self.fs is not None:
+            return np.full(n, float(self.fs))
+        if not isinstance(X, ECGRecords):
+            raise ValueError("the sampling rate is missing: pass RRFeatureExtractor(fs=...) for plain arrays")
+        rates = X.meta["fs"].to_numpy(dtype=float)
+        if np.any(~np.isfinite(rates)):
+            raise ValueError("the sampling rate of some records is missing (meta['fs'] is NaN)")
+        return rates
+
     def peaks(self, X) -> list[np.ndarray]:
         """R-peak sample indices of every record (on the chosen lead)."""
         signals, _ = as_signals(X)
         check_finite_records(X, signals)
         n = len(signals)
+        rates = self._rates(X, n)
         if isinstance(X, ECGRecords):
-            rates = X.meta["fs"].to_numpy(dtype=float) if self.fs is None else np.full(n, float(self.fs))
             lead_idx = [self._lead_index(ls) for ls in X.meta["leads"]]
         else:
-            if self.fs is None:
-                raise ValueError("the sampling rate is missing: pass RRFeatureExtractor(fs=...) for plain arrays")
-            rates = np.full(n, float(self.fs))
             n_leads = signals.shape[1] if isinstance(signals, np.ndarray) else signals[0].shape[0]
             lead_idx = [self._lead_index(F.STANDARD_12 if n_leads == 12 else range(n_leads))
                         if not isinstance(self.lead, numbers.Integral) else int(self.lead)] * n
-        if np.any(~np.isfinite(rates)):
-            raise ValueError("the sampling rate of some records is missing (meta['fs'] is NaN)")
         out: list = [None] * n
         groups: dict = {}
         for i, s in enumerate(signals):
@@ -493,15 +499,16 @@ class RRFeatureExtractor(_SignalTransformer):
                 out[i] = pk
         return out
 
+    def rr_intervals(self, X) -> list[np.ndarray]:
+        """R-R intervals in seconds of every record (on the chosen lead)."""
+        pk = self.peaks(X)
+        return [rr_intervals(p, fs) for p, fs in zip(pk, self._rates(X, len(pk)))]
+
     def _transform(self, X):
         """Feature matrix of shape (n_records, n_features), float64."""
-        signals, _ = as_signals(X)
-        n = len(signals)
-        pk = self.peaks(X)
-        rates = X.meta["fs"].to_numpy(dtype=float) if isinstance(X, ECGRecords) and self.fs is None \
-            else np.full(n, float(self.fs))
-        feats = np.stack([hrv_features(rr_intervals(p, fs), self.min_beats) for p, fs in zip(pk, rates)]) \
-            if n else np.zeros((0, len(HRV_FEATURES)))
+        rr = self.rr_intervals(X)
+        n = len(rr)
+        feats = np.stack([hrv_features(r, self.min_beats) for r in rr]) if n else np.zeros((0, len(HRV_FEATURES)))
         if self.demographics:
             if isinstance(X, ECGRecords):
                 age = X.meta["age"].to_numpy(dtype=float)
