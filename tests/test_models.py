@@ -58,6 +58,76 @@ def test_conv2d_form_matches_conv1d():
     assert a.bn1.num_batches_tracked == b.bn1.num_batches_tracked
 
 
+def test_conv2d_form_matches_conv1d_in_gradients_and_after_weight_updates():
+    torch.manual_seed(1)
+    a = ResNet1d(12, 512, 6, filters=(16, 24), dropout=0.0, as_conv2d=False)
+    b = ResNet1d(12, 512, 6, filters=(16, 24), dropout=0.0, as_conv2d=True)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(4, 12, 512)
+    a(x).square().sum().backward()
+    b(x).square().sum().backward()
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-3, atol=1e-4, msg=name)
+    # inference caches channels-last weights: they must follow in-place updates and loads
+    a.eval(), b.eval()
+    with torch.inference_mode():
+        b(x)
+    with torch.no_grad():
+        for p in list(a.parameters()) + list(b.parameters()):
+            p.mul_(1.5)
+    with torch.inference_mode():
+        torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-4)
+    a.load_state_dict(ResNet1d(12, 512, 6, filters=(16, 24)).state_dict())
+    b.load_state_dict(a.state_dict())
+    with torch.inference_mode():
+        torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-4)
+
+
+def test_fast_relu_dropout_pads_drops_at_rate_and_routes_gradients():
+    from skecg.models._nets import _bn, _drop_scale, _relu_dropout
+
+    torch.manual_seed(0)
+    z = torch.randn(8, 32, 1, 4000).contiguous(memory_format=torch.channels_last).requires_grad_()
+    out = _relu_dropout(z, 0.2, True, (7, 8))
+    assert out.shape == (8, 32, 1, 4015) and out.is_contiguous(memory_format=torch.channels_last)
+    assert not out[..., :7].any() and not out[..., -8:].any()
+    inner = out[..., 7:-8]
+    relu = z.detach().clamp_min(0)
+    kept = inner != 0
+    torch.testing.assert_close(inner[kept], relu[kept])  # kept values are untouched
+    frac = 1 - kept[relu > 0].float().mean().item()
+    assert abs(frac - 0.2) < 0.005, frac
+    g = torch.randn_like(out)
+    out.backward(g)
+    torch.testing.assert_close(z.grad, torch.where(kept, g[..., 7:-8], 0.0))
+    # the same seed draws the same mask; another draws another
+    torch.manual_seed(3)
+    m1 = _relu_dropout(z.detach(), 0.2, True) != 0
+    torch.manual_seed(3)
+    m2 = _relu_dropout(z.detach(), 0.2, True) != 0
+    assert torch.equal(m1, m2) and not torch.equal(m1, _relu_dropout(z.detach(), 0.2, True) != 0)
+    # eval: a plain ReLU; the inverted-dropout factor rides on the batch norm
+    torch.testing.assert_close(_relu_dropout(z.detach(), 0.2, False)[..., :], relu)
+    bn = torch.nn.BatchNorm1d(32).train()
+    s = _drop_scale(0.2, True)
+    assert s == 65536 / (65536 - 13107)
+    torch.testing.assert_close(_bn(bn, z.detach(), s).clamp_min(0), s * _bn(bn, z.detach()).clamp_min(0))
+
+
+def test_importing_skecg_switches_on_huge_pages_unless_told_not_to():
+    import os
+    import subprocess
+    import sys
+
+    code = "import skecg, os; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "1"
+    env["THP_MEM_ALLOC_ENABLE"] = "0"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "0"
+
+
 def test_attention_weights_and_se_shapes():
     net = AttentionResNet1d(12, 4096, 6).eval()
     logits, w = net(torch.randn(2, 12, 4096), return_attention=True)

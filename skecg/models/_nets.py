@@ -9,6 +9,7 @@ and by ``predict_proba``.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch import nn
@@ -48,23 +49,120 @@ class SameConv1d(nn.Module):
         return self.conv(x)
 
 
-def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor) -> torch.Tensor:
-    """Apply a 1-D convolution's weights to a (B, C, 1, T) tensor as a (1, k) Conv2d."""
+_WEIGHT_CACHE: "weakref.WeakKeyDictionary[nn.Conv1d, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _conv2d_weight(conv: nn.Conv1d) -> torch.Tensor:
+    """The (C_out, C_in, 1, k) channels-last form of a Conv1d weight.
+
+    Without autograd (inference) the converted copy is cached on the module until
+    the weight changes (its version counter moves on every in-place update), which
+    saves a weight copy per layer and call: most of a single record's latency."""
+    w = conv.weight
+    if torch.is_grad_enabled() and w.requires_grad:
+        return w.unsqueeze(2)
+    key = (w._version, w.data_ptr(), w.device)
+    cache = _WEIGHT_CACHE.get(conv)
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, w.unsqueeze(2).contiguous(memory_format=torch.channels_last))
+        _WEIGHT_CACHE[conv] = cache
+    return cache[1]
+
+
+def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor, prepadded: bool = False) -> torch.Tensor:
+    """Apply a 1-D convolution's weights to a (B, C, 1, T) tensor as a (1, k) Conv2d.
+
+    ``prepadded=True`` says ``x4`` already carries its 'same' padding (written there
+    by :class:`_ReluDropout`, which costs nothing); otherwise it is padded here."""
     if isinstance(conv, SameConv1d):
-        left, right = _same_pad(x4.shape[-1], conv.kernel_size, conv.stride)
-        x4 = F.pad(x4, (left, right))
         c, stride = conv.conv, conv.stride
+        if not prepadded:
+            x4 = F.pad(x4, _same_pad(x4.shape[-1], conv.kernel_size, conv.stride))
     else:
         c, stride = conv, 1
-    return F.conv2d(x4, c.weight.unsqueeze(2), c.bias, stride=(1, stride))
+    return F.conv2d(x4, _conv2d_weight(c), c.bias, stride=(1, stride))
 
 
-def _bn(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-    """BatchNorm1d's parameters and running statistics on a tensor of any rank."""
+_INT16_SPAN = 1 << 16
+
+
+def _drop_threshold(p: float) -> int:
+    """Dropout rate as a count of 16-bit integers: a value is dropped when it falls
+    among the lowest ``round(p * 65536)`` of the 65,536."""
+    return int(round(p * _INT16_SPAN))
+
+
+def _bn(bn: nn.BatchNorm1d, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """BatchNorm1d's parameters and running statistics on a tensor of any rank.
+
+    ``scale`` multiplies the affine weight and bias (not the statistics): a ReLU
+    commutes with a positive scale, so the 1 / (1 - p) of inverted dropout is
+    applied here for free instead of in a pass of its own.
+    """
     if bn.training and bn.track_running_stats:
         bn.num_batches_tracked.add_(1)
-    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+    weight, bias = bn.weight, bn.bias
+    if scale != 1.0:
+        weight, bias = weight * scale, bias * scale
+    return F.batch_norm(x, bn.running_mean, bn.running_var, weight, bias,
                         bn.training or not bn.track_running_stats, bn.momentum, bn.eps)
+
+
+class _ReluDropout(torch.autograd.Function):
+    """ReLU, then dropout, written into a zero-padded channels-last buffer.
+
+    One output allocation instead of four (ReLU output, float mask, product,
+    padded copy for the next 'same' convolution), a dropout mask drawn as 16-bit
+    integers (four per 64-bit draw of torch's generator, so ``torch.manual_seed``
+    governs it) instead of one float Bernoulli draw per element, and a backward
+    pass that needs only the output: the gradient flows where the output is
+    positive. The 1 / (1 - p) rescaling is folded into the preceding batch norm
+    (see :func:`_bn`).
+    """
+
+    @staticmethod
+    def forward(ctx, z, threshold, left, right):
+        b, c, h, t = z.shape
+        out = torch.empty((b, c, h, t + left + right), dtype=z.dtype, device=z.device,
+                          memory_format=torch.channels_last)
+        inner = out
+        if left or right:
+            out[..., :left].zero_()
+            out[..., left + t:].zero_()
+            inner = out[..., left:left + t]
+        torch.clamp_min(z, 0, out=inner)
+        if threshold:
+            n = z.numel()
+            bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=z.device)
+            bits = bits.random_(-(1 << 63), None).view(torch.int16)[:n]
+            # memory order of a channels-last (b, c, h, t) tensor is (b, h, t, c)
+            drop = (bits < threshold - (1 << 15)).view(b, h, t, c).permute(0, 3, 1, 2)
+            inner.masked_fill_(drop, 0)
+        ctx.save_for_backward(out)
+        ctx.bounds = (left, t)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        left, t = ctx.bounds
+        if out.shape[-1] != t:
+            grad, out = grad[..., left:left + t], out[..., left:left + t]
+        return torch.ops.aten.threshold_backward(grad, out, 0), None, None, None
+
+
+def _relu_dropout(z, p, training, pad=(0, 0)):
+    """Fast-path ReLU + dropout (rate ``p`` when training) into a buffer padded by ``pad``."""
+    threshold = _drop_threshold(p) if training else 0
+    return _ReluDropout.apply(z, threshold, pad[0], pad[1])
+
+
+def _drop_scale(p, training):
+    """The inverted-dropout factor for the rate the fast path actually draws."""
+    if not training or p == 0:
+        return 1.0
+    return _INT16_SPAN / (_INT16_SPAN - _drop_threshold(p))
 
 
 class _ResBlock(nn.Module):
@@ -86,18 +184,25 @@ class _ResBlock(nn.Module):
             skip.append(nn.Conv1d(c_in, c_out, 1, bias=False))
         self.skip = nn.Sequential(*skip)
 
-    def forward_2d(self, x, y):
-        """The same computation on (B, C, 1, T) channels-last tensors."""
+    def forward_2d(self, x, y, pad_next=(0, 0)):
+        """The same computation on (B, C, 1, T) channels-last tensors (the CPU fast path).
+
+        ``x`` arrives already padded for ``conv1``; the returned ``x`` is padded by
+        ``pad_next`` for the next unit's ``conv1``."""
         for layer in self.skip:
             if isinstance(layer, nn.MaxPool1d):
                 y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
             else:
                 y = _conv2d(layer, y)
-        x = self.drop1(F.relu(_bn(self.bn1, _conv2d(self.conv1, x))))
-        x = _conv2d(self.conv2, x)
-        x = x + y
+        training = self.training
+        p1, p2 = self.drop1.p, self.drop2.p
+        x = _bn(self.bn1, _conv2d(self.conv1, x, prepadded=True), _drop_scale(p1, training))
+        x = _relu_dropout(x, p1, training, _same_pad(x.shape[-1], self.conv2.kernel_size, self.conv2.stride))
+        x = _conv2d(self.conv2, x, prepadded=True)
+        x += y  # in place: a convolution does not keep its output for backward
         y = x
-        x = self.drop2(F.relu(_bn(self.bn2, x)))
+        x = _bn(self.bn2, x, _drop_scale(p2, training))
+        x = _relu_dropout(x, p2, training, pad_next)
         return x, y
 
     def forward(self, x, y):
@@ -130,8 +235,13 @@ class ResNet1d(nn.Module):
     dropout : float, default=0.2
         Drop rate (not keep probability).
     as_conv2d : bool or None, default=None
-        Run the trunk as (1, k) Conv2d on channels-last 4-D tensors (the same weights
-        and computation, faster with oneDNN on CPUs).  ``None``: on CPU tensors only.
+        Run the trunk on the CPU fast path: the same weights and computation as
+        (1, k) Conv2d on channels-last 4-D tensors (faster with oneDNN), ReLU and
+        dropout fused into one pass that also writes the next convolution's 'same'
+        padding, the inverted-dropout factor folded into the batch norm's affine
+        parameters, and channels-last weights cached for inference.  Its dropout
+        masks come from 16-bit integers, so the drop rate is rounded to a multiple
+        of 1/65536 (0.2 becomes 0.199997).  ``None``: on CPU tensors only.
 
     Examples
     --------
@@ -168,17 +278,26 @@ class ResNet1d(nn.Module):
         """Hidden states of the last residual unit, shape (batch, channels, time)."""
         use_2d = self.as_conv2d if self.as_conv2d is not None else x.device.type == "cpu"
         if use_2d:
-            x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            x4 = F.relu(_bn(self.bn1, _conv2d(self.conv1, x4)))
-            y4 = x4
-            for blk in self.blocks:
-                x4, y4 = blk.forward_2d(x4, y4)
-            return x4.squeeze(2)
+            return self._features_sequence_2d(x)
         x = F.relu(self.bn1(self.conv1(x)))
         y = x
         for blk in self.blocks:
             x, y = blk(x, y)
         return x
+
+    def _features_sequence_2d(self, x):
+        k = self.conv1.kernel_size
+        x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        x4 = _bn(self.bn1, _conv2d(self.conv1, x4))
+        length = x4.shape[-1]
+        pad = _same_pad(length, k, 1)
+        x4 = _relu_dropout(x4, 0.0, False, pad)  # the stem has no dropout
+        y4 = x4[..., pad[0]:pad[0] + length]
+        for i, blk in enumerate(self.blocks):
+            length = -(-length // blk.conv2.stride)
+            pad = _same_pad(length, k, 1) if i + 1 < len(self.blocks) else (0, 0)
+            x4, y4 = blk.forward_2d(x4, y4, pad)
+        return x4.squeeze(2)
 
     def features(self, x):
         """The penultimate representation (flattened), for stacking."""
