@@ -114,6 +114,25 @@ def test_fast_relu_dropout_pads_drops_at_rate_and_routes_gradients():
     torch.testing.assert_close(_bn(bn, z.detach(), s).clamp_min(0), s * _bn(bn, z.detach()).clamp_min(0))
 
 
+@pytest.mark.parametrize("stride,kernel,length", [(4, 16, 52), (2, 8, 38), (4, 4, 20), (3, 9, 30)])
+def test_polyphase_weight_gradient_equals_convolution_backward(stride, kernel, length):
+    from skecg.models._nets import _PolyphaseConv
+
+    torch.manual_seed(stride * kernel)
+    x = torch.randn(3, 5, 1, length, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(7, 5, 1, kernel, dtype=torch.float64)
+    x1, w1 = x.clone().requires_grad_(), w.clone().requires_grad_()
+    x2, w2 = x.clone().requires_grad_(), w.clone().requires_grad_()
+    out = _PolyphaseConv.apply(x1, w1, stride)
+    ref = torch.nn.functional.conv2d(x2, w2, stride=(1, stride))
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(ref)
+    out.backward(g)
+    ref.backward(g)
+    torch.testing.assert_close(w1.grad, w2.grad)
+    torch.testing.assert_close(x1.grad, x2.grad)
+
+
 def test_importing_skecg_switches_on_huge_pages_unless_told_not_to():
     import os
     import subprocess

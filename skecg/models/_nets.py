@@ -84,6 +84,56 @@ def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor, prepadded: bool = 
     return F.conv2d(x4, _conv2d_weight(c), c.bias, stride=(1, stride))
 
 
+class _PolyphaseConv(torch.autograd.Function):
+    """A strided (1, k) convolution on a pre-padded channels-last tensor whose weight
+    gradient is k / s matrix products instead of oneDNN's backward-weights kernel.
+
+    With stride ``s`` dividing both ``k`` and the padded length, the channels-last
+    input viewed as ``(B * T / s, s * C)`` (no copy) holds every polyphase component
+    side by side, and tap ``k = s q + r`` of the weight gradient is the product of the
+    output gradient with that view shifted by ``q`` rows. On 2-core CPUs this is
+    about 1.5x faster than oneDNN for the Ribeiro units' stride-4 convolutions; the
+    forward pass and the input gradient stay with oneDNN.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w4, stride):
+        ctx.save_for_backward(x, w4)
+        ctx.stride = stride
+        return F.conv2d(x, w4, stride=(1, stride))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w4 = ctx.saved_tensors
+        s = ctx.stride
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.aten.convolution_backward(
+                grad, x, w4, None, (1, s), (0, 0), (1, 1), False, (0, 0), 1, [True, False, False])[0]
+        if ctx.needs_input_grad[1]:
+            b, c, _, t_pad = x.shape
+            c_out, k = w4.shape[0], w4.shape[-1]
+            rows, taps, t_out = t_pad // s, k // s, grad.shape[-1]
+            xs = x.permute(0, 2, 3, 1).reshape(b * rows, s * c)
+            g = grad.new_zeros(b, rows, c_out)  # rows past t_out stay zero: they straddle records
+            g[:, :t_out] = grad.permute(0, 2, 3, 1).reshape(b, t_out, c_out)
+            n = b * rows - taps + 1
+            gt = g.view(b * rows, c_out)[:n].t()
+            grad_w = torch.stack([gt @ xs[q:q + n] for q in range(taps)], 1)  # (c_out, q, r * c + channel)
+            grad_w = grad_w.view(c_out, taps, s, c).permute(0, 3, 1, 2).reshape(c_out, c, 1, k)
+        return grad_x, grad_w, None
+
+
+def _strided_conv2d(conv: "SameConv1d", x4: torch.Tensor) -> torch.Tensor:
+    """``_conv2d(conv, x4, prepadded=True)``, through :class:`_PolyphaseConv` when it applies."""
+    s, k = conv.stride, conv.kernel_size
+    w = conv.conv.weight
+    if (s > 1 and k % s == 0 and x4.shape[-1] % s == 0 and conv.conv.bias is None and torch.is_grad_enabled()
+            and w.requires_grad and x4.is_contiguous(memory_format=torch.channels_last)):
+        return _PolyphaseConv.apply(x4, w.unsqueeze(2), s)
+    return _conv2d(conv, x4, prepadded=True)
+
+
 _INT16_SPAN = 1 << 16
 
 
@@ -198,7 +248,7 @@ class _ResBlock(nn.Module):
         p1, p2 = self.drop1.p, self.drop2.p
         x = _bn(self.bn1, _conv2d(self.conv1, x, prepadded=True), _drop_scale(p1, training))
         x = _relu_dropout(x, p1, training, _same_pad(x.shape[-1], self.conv2.kernel_size, self.conv2.stride))
-        x = _conv2d(self.conv2, x, prepadded=True)
+        x = _strided_conv2d(self.conv2, x)
         x += y  # in place: a convolution does not keep its output for backward
         y = x
         x = _bn(self.bn2, x, _drop_scale(p2, training))
@@ -239,7 +289,8 @@ class ResNet1d(nn.Module):
         (1, k) Conv2d on channels-last 4-D tensors (faster with oneDNN), ReLU and
         dropout fused into one pass that also writes the next convolution's 'same'
         padding, the inverted-dropout factor folded into the batch norm's affine
-        parameters, and channels-last weights cached for inference.  Its dropout
+        parameters, strided convolutions' weight gradients as matrix products on a
+        polyphase view, and channels-last weights cached for inference.  Its dropout
         masks come from 16-bit integers, so the drop rate is rounded to a multiple
         of 1/65536 (0.2 becomes 0.199997).  ``None``: on CPU tensors only.
 
