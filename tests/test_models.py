@@ -277,14 +277,19 @@ def test_save_load_weights_round_trip(small, tmp_path):
     assert net.embed(Z[:4]).shape == (4, 8)
 
 
-def test_it_learns_heart_rate_classes_on_real_records():
-    """A small SE-ResNet beats the majority baseline on held-out patients (SB, ST)."""
+@pytest.mark.parametrize("module,arch", [
+    ("se_resnet1d", dict(module__filters=(32, 32, 64), module__kernel_size=9)),
+    # Ribeiro's ResNet-1d through the CPU fast path, with its default dropout 0.2
+    ("resnet1d", dict(module__filters=(32, 32, 64, 64), module__kernel_size=16)),
+])
+def test_it_learns_heart_rate_classes_on_real_records(module, arch):
+    """A small network beats the majority baseline on held-out patients (SB, ST)."""
     X, y = load_sample("tnmg")
     Z = make_pipeline(Resampler(100), PadTruncate(length=1024)).fit_transform(X)
     cols = [3, 5]  # SB, ST
     tr, te = next(GroupShuffleSplit(1, test_size=0.3, random_state=0).split(Z, y, Z.meta.patient_id))
-    net = ECGClassifier("se_resnet1d", classes=["426177001", "427084000"], module__filters=(32, 32, 64),
-                        module__kernel_size=9, max_epochs=25, batch_size=32, random_state=0, tune_thresholds=True)
+    net = ECGClassifier(module, classes=["426177001", "427084000"], max_epochs=25, batch_size=32, random_state=0,
+                        tune_thresholds=True, **arch)
     net.fit(Z[tr], y[tr][:, cols])
     p = net.predict_proba(Z[te])
     aucs = [roc_auc_score(y[te][:, j], p[:, k]) for k, j in enumerate(cols)]
