@@ -42,13 +42,16 @@ def test_ribeiro_architecture():
     h = net.features_sequence(torch.zeros(1, 12, 4096))
     assert h.shape == (1, 320, 16)
     assert isinstance(net.blocks[0].skip[0], torch.nn.MaxPool1d)
+    with pytest.raises(ValueError, match="drop rate"):
+        ResNet1d(dropout=1.0)
 
 
-def test_conv2d_form_matches_conv1d():
+@pytest.mark.parametrize("filters", [(16, 16), (16,), ()])
+def test_conv2d_form_matches_conv1d(filters):
     torch.manual_seed(0)
-    # dropout 0: dropout masks are drawn in memory order, which differs between layouts
-    a = ResNet1d(12, 1000, 6, filters=(16, 16), dropout=0.0, as_conv2d=False)
-    b = ResNet1d(12, 1000, 6, filters=(16, 16), dropout=0.0, as_conv2d=True)
+    # dropout 0: the fast path draws its dropout masks differently
+    a = ResNet1d(12, 1000, 6, filters=filters, dropout=0.0, as_conv2d=False)
+    b = ResNet1d(12, 1000, 6, filters=filters, dropout=0.0, as_conv2d=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(3, 12, 1000)  # 1000 is not a multiple of 16: ceil-mode pooling and same padding
     for mode in ("eval", "train"):

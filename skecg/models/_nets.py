@@ -305,6 +305,8 @@ class ResNet1d(nn.Module):
     def __init__(self, n_leads=12, n_samples=4096, n_classes=6, filters=(128, 196, 256, 320),
                  kernel_size=16, downsample=4, dropout=0.2, stem_filters=64, as_conv2d=None):
         super().__init__()
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout is a drop rate in [0, 1), got {dropout!r}")
         self.n_leads, self.n_samples, self.n_classes = n_leads, n_samples, n_classes
         self.as_conv2d = as_conv2d
         self.conv1 = SameConv1d(n_leads, stem_filters, kernel_size)
@@ -337,17 +339,20 @@ class ResNet1d(nn.Module):
         return x
 
     def _features_sequence_2d(self, x):
-        k = self.conv1.kernel_size
+        blocks = list(self.blocks)
+
+        def pad_for(i, length):  # 'same' padding of unit i's first convolution, written in advance
+            return _same_pad(length, blocks[i].conv1.kernel_size, 1) if i < len(blocks) else (0, 0)
+
         x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         x4 = _bn(self.bn1, _conv2d(self.conv1, x4))
         length = x4.shape[-1]
-        pad = _same_pad(length, k, 1)
+        pad = pad_for(0, length)
         x4 = _relu_dropout(x4, 0.0, False, pad)  # the stem has no dropout
         y4 = x4[..., pad[0]:pad[0] + length]
-        for i, blk in enumerate(self.blocks):
+        for i, blk in enumerate(blocks):
             length = -(-length // blk.conv2.stride)
-            pad = _same_pad(length, k, 1) if i + 1 < len(self.blocks) else (0, 0)
-            x4, y4 = blk.forward_2d(x4, y4, pad)
+            x4, y4 = blk.forward_2d(x4, y4, pad_for(i + 1, length))
         return x4.squeeze(2)
 
     def features(self, x):
