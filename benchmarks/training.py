@@ -1,9 +1,12 @@
 """Training and inference speed of ECGClassifier against a plain eager PyTorch loop.
 
 Run: .venv/bin/python benchmarks/training.py [--records 320] [--rounds 2] [--device cpu|cuda]
+         [--module resnet1d|attention_resnet1d|se_resnet1d]
 
 Paper size: Ribeiro's ResNet-1d on 12 leads x 4096 samples (real records of the
-bundled sample resampled to 400 Hz and zero-padded, tiled), batch 64, Adam 1e-3, BCE.
+bundled sample resampled to 400 Hz and zero-padded, tiled), batch 64, Adam 1e-3, BCE;
+``--module se_resnet1d``: Zhu's SE-ResNet on 8 leads x 5000 samples (10 s at 500 Hz).
+The plain side is the same network in its textbook Conv1d form (``as_conv2d=False``).
 Each measurement runs in its own subprocess (so peak resident memory is per side) and
 the two sides alternate, --rounds times; the best round is reported.
 
@@ -30,14 +33,20 @@ import time
 import numpy as np
 
 
-def _data(n, device):
+# input of each network at its paper's size: Ribeiro 12 leads x 4096 at 400 Hz; Zhu 8 leads x 10 s at 500 Hz
+SHAPES = {"resnet1d": (12, 4096, 400), "attention_resnet1d": (12, 4096, 400), "se_resnet1d": (8, 5000, 500)}
+
+
+def _data(n, device, module="resnet1d"):
     from sklearn.pipeline import make_pipeline
 
     from skecg.datasets import load_sample
-    from skecg.preprocessing import PadTruncate, Resampler
+    from skecg.preprocessing import LeadSelector, PadTruncate, Resampler
 
+    leads, length, fs = SHAPES[module]
     X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC-Extra", "CPSC"])
-    Z = make_pipeline(Resampler(400), PadTruncate(length=4096)).fit_transform(X)
+    steps = [Resampler(fs), PadTruncate(length=length)] + ([LeadSelector("independent8")] if leads == 8 else [])
+    Z = make_pipeline(*steps).fit_transform(X)
     idx = np.arange(n) % len(Z)
     return Z.take(idx), y[idx]
 
@@ -46,20 +55,21 @@ def _peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_side(side, what, n, device, compile_):
+def run_side(side, what, n, device, compile_, module="resnet1d"):
     import torch
 
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True  # both sides
-    X, y = _data(n, device)
+    X, y = _data(n, device, module)
     # one-off process costs stay outside both timers: building the first optimizer
     # imports torch._dynamo (~2 s), which the plain loop does before its timer starts
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     out = {}
     if side == "plain":
-        from skecg.models import ResNet1d
+        from skecg.models._nets import MODULES
 
-        model = ResNet1d(12, 4096, 6, as_conv2d=False).to(device)
+        leads, length, _ = SHAPES[module]
+        model = MODULES[module](leads, length, 6, as_conv2d=False).to(device)  # the textbook Conv1d form
         xs = torch.from_numpy(np.asarray(X)).to(device)
         ys = torch.from_numpy(y.astype(np.float32)).to(device)
         if what == "fit":
@@ -100,7 +110,7 @@ def run_side(side, what, n, device, compile_):
     else:
         from skecg.models import ECGClassifier
 
-        net = ECGClassifier("resnet1d", max_epochs=1, valid_size=0, patience=None, random_state=0,
+        net = ECGClassifier(module, max_epochs=1, valid_size=0, patience=None, random_state=0,
                             device=device, compile=compile_)
         if what == "fit":
             t = time.perf_counter()
@@ -132,11 +142,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compile", action="store_true", help="torch.compile the estimator's module")
+    ap.add_argument("--module", default="resnet1d", choices=sorted(SHAPES),
+                    help="network, at its paper's input size (default: Ribeiro's ResNet-1d)")
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--what", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
-        print(json.dumps(run_side(args.side, args.what, args.records, args.device, args.compile)))
+        print(json.dumps(run_side(args.side, args.what, args.records, args.device, args.compile, args.module)))
         return
 
     import torch
@@ -146,7 +158,7 @@ def main():
         for what in ("fit", "infer"):
             for side in ("plain", "skecg"):
                 cmd = [sys.executable, __file__, "--side", side, "--what", what, "--records", str(args.records),
-                       "--device", args.device] + (["--compile"] if args.compile else [])
+                       "--device", args.device, "--module", args.module] + (["--compile"] if args.compile else [])
                 # the plain loop runs with PyTorch's default allocator; skecg switches on
                 # huge pages for large CPU tensors when imported (skecg/__init__.py)
                 env = dict(os.environ, THP_MEM_ALLOC_ENABLE="0" if side == "plain" else "1")
@@ -157,7 +169,8 @@ def main():
                     results[key] = res
                 print(f"round {r + 1}: {side:5s} {what:5s} {res}", file=sys.stderr)
     n = args.records
-    print(f"\nResNet-1d (Ribeiro), 12 x 4096, batch 64, {n} real records, device={args.device}, "
+    leads, length, _ = SHAPES[args.module]
+    print(f"\n{args.module}, {leads} x {length}, batch 64, {n} real records, device={args.device}, "
           f"torch {torch.__version__}, {os.cpu_count()} cores, best of {args.rounds} interleaved rounds\n")
     print(f"{'':30}{'plain eager':>14}{'skecg':>12}{'ratio':>8}")
     pf, sf = results[("plain", "fit")], results[("skecg", "fit")]

@@ -86,6 +86,23 @@ def test_conv2d_form_matches_conv1d_in_gradients_and_after_weight_updates():
         torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("filters,n", [((16, 24, 24), 999), ((16,), 64)])
+def test_se_resnet_fast_path_matches_textbook_form(filters, n):
+    torch.manual_seed(0)
+    a = SEResNet1d(8, n, 5, filters=filters, dropout=0.0, as_conv2d=False)
+    b = SEResNet1d(8, n, 5, filters=filters, dropout=0.0, as_conv2d=True)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(3, 8, n)
+    a(x).square().sum().backward()
+    b(x).square().sum().backward()
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-3, atol=1e-4, msg=name)
+    torch.testing.assert_close(a.stem[1].running_var, b.stem[1].running_var)
+    a.eval(), b.eval()
+    with torch.inference_mode():
+        torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-4)
+
+
 def test_fast_relu_dropout_pads_drops_at_rate_and_routes_gradients():
     from skecg.models._nets import _bn, _drop_scale, _relu_dropout
 

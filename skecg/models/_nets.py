@@ -428,6 +428,23 @@ class _SEBlock(nn.Module):
         out = out * scale.unsqueeze(-1)
         return F.relu(out + self.skip(x))
 
+    def forward_2d(self, x):
+        """The same computation on (B, C, 1, T) channels-last tensors (the CPU fast path)."""
+        y = x
+        for layer in self.skip:
+            if isinstance(layer, nn.MaxPool1d):
+                y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
+            elif isinstance(layer, nn.BatchNorm1d):
+                y = _bn(layer, y)
+            else:
+                y = _conv2d(layer, y)
+        p, training = self.drop.p, self.training
+        out = _bn(self.bn1, _conv2d(self.conv1, x), _drop_scale(p, training))
+        out = _relu_dropout(out, p, training, _same_pad(out.shape[-1], self.conv2.kernel_size, 1))
+        out = _bn(self.bn2, _conv2d(self.conv2, out, prepadded=True))
+        scale = self.se(out.mean(dim=(2, 3)))
+        return F.relu(torch.addcmul(y, out, scale[:, :, None, None]))
+
 
 class SEResNet1d(nn.Module):
     """SE-ResNet of Zhu et al. (Fig. 2), for 8 or 12 leads and 5,000 or 15,000 samples.
@@ -446,6 +463,9 @@ class SEResNet1d(nn.Module):
     reduction : int, default=16
         SE bottleneck ratio.
     dropout : float, default=0.2
+    as_conv2d : bool or None, default=None
+        The CPU fast path described in :class:`ResNet1d` (the same weights and
+        computation).  ``None``: on CPU tensors only.
 
     Examples
     --------
@@ -455,9 +475,12 @@ class SEResNet1d(nn.Module):
     """
 
     def __init__(self, n_leads=8, n_samples=5000, n_classes=24, filters=(64, 128, 128, 256, 256), kernel_size=15,
-                 reduction=16, dropout=0.2, stem_filters=64):
+                 reduction=16, dropout=0.2, stem_filters=64, as_conv2d=None):
         super().__init__()
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout is a drop rate in [0, 1), got {dropout!r}")
         self.n_leads, self.n_samples, self.n_classes = n_leads, n_samples, n_classes
+        self.as_conv2d = as_conv2d
         self.stem = nn.Sequential(SameConv1d(n_leads, stem_filters, kernel_size, stride=2),
                                   nn.BatchNorm1d(stem_filters), nn.ReLU(inplace=True),
                                   nn.MaxPool1d(3, stride=2, padding=1))
@@ -472,7 +495,17 @@ class SEResNet1d(nn.Module):
         self.lin = nn.Linear(c_in, n_classes)
 
     def features_sequence(self, x):
-        return self.blocks(self.stem(x))
+        """Hidden states of the last residual unit, shape (batch, channels, time)."""
+        use_2d = self.as_conv2d if self.as_conv2d is not None else x.device.type == "cpu"
+        if not use_2d:
+            return self.blocks(self.stem(x))
+        conv, bn, _, pool = self.stem
+        x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        x4 = F.relu(_bn(bn, _conv2d(conv, x4)))
+        x4 = F.max_pool2d(x4, (1, pool.kernel_size), (1, pool.stride), padding=(0, pool.padding))
+        for blk in self.blocks:
+            x4 = blk.forward_2d(x4)
+        return x4.squeeze(2)
 
     def features(self, x):
         return self.features_sequence(x).mean(dim=-1)
