@@ -153,6 +153,29 @@ def test_polyphase_weight_gradient_equals_convolution_backward(stride, kernel, l
     torch.testing.assert_close(x1.grad, x2.grad)
 
 
+@pytest.mark.parametrize("cls,leads", [(ResNet1d, 12), (SEResNet1d, 8)])
+def test_fast_path_dropout_has_the_distribution_of_nn_dropout(cls, leads):
+    """Training-mode outputs over many dropout draws: same mean and spread in both forms."""
+    torch.manual_seed(0)
+    a = cls(leads, 256, 3, filters=(8, 8), dropout=0.3, as_conv2d=False).train()
+    b = cls(leads, 256, 3, filters=(8, 8), dropout=0.3, as_conv2d=True).train()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(16, leads, 256)
+    with torch.no_grad():
+        oa = torch.stack([a(x) for _ in range(300)])
+        ob = torch.stack([b(x) for _ in range(300)])
+    z = (oa.mean(0) - ob.mean(0)) / torch.sqrt((oa.var(0) + ob.var(0)) / 300)
+    assert z.abs().mean() < 1.3, z  # |N(0, 1)| averages 0.8; a missing 1/(1-p) gives tens
+    ratio = (ob.std(0) / oa.std(0)).mean().item()
+    assert 0.9 < ratio < 1.1, ratio
+    assert a.training and oa.std(0).mean() > 0.01  # dropout was on
+    # the batch norms after each dropout learn the same running statistics (a BN in
+    # training mode hides a wrong scale from the outputs, not from these)
+    for (name, ma), mb in zip(a.named_modules(), b.modules()):
+        if isinstance(ma, torch.nn.BatchNorm1d):
+            torch.testing.assert_close(ma.running_var, mb.running_var, rtol=0.15, atol=1e-3, msg=name)
+
+
 def test_importing_skecg_switches_on_huge_pages_unless_told_not_to():
     import os
     import subprocess
