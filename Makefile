@@ -28,6 +28,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/preprocessing.py
 	$(PY) benchmarks/training.py
+	$(PY) benchmarks/training.py --module se_resnet1d
 
 docs: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[docs]"
