@@ -215,6 +215,24 @@ def _drop_scale(p, training):
     return _INT16_SPAN / (_INT16_SPAN - _drop_threshold(p))
 
 
+def _skip_2d(skip: nn.Sequential, y: torch.Tensor) -> torch.Tensor:
+    """A residual unit's skip path (ceil-mode max-pool, 1x1 conv, batch norm) on the fast path."""
+    for layer in skip:
+        if isinstance(layer, nn.MaxPool1d):
+            y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
+        elif isinstance(layer, nn.BatchNorm1d):
+            y = _bn(layer, y)
+        else:
+            y = _conv2d(layer, y)
+    return y
+
+
+def _check_drop_rate(dropout: float) -> None:
+    """The fast path needs a drop rate below 1 (its inverted-dropout factor is 1 / (1 - p))."""
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout is a drop rate in [0, 1), got {dropout!r}")
+
+
 class _ResBlock(nn.Module):
     """Residual unit of Ribeiro et al.: conv-BN-ReLU-dropout-conv(stride), skip by
     max-pool + 1x1 conv, pre-activation style (BN-ReLU-dropout after the sum)."""
@@ -239,11 +257,7 @@ class _ResBlock(nn.Module):
 
         ``x`` arrives already padded for ``conv1``; the returned ``x`` is padded by
         ``pad_next`` for the next unit's ``conv1``."""
-        for layer in self.skip:
-            if isinstance(layer, nn.MaxPool1d):
-                y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
-            else:
-                y = _conv2d(layer, y)
+        y = _skip_2d(self.skip, y)
         training = self.training
         p1, p2 = self.drop1.p, self.drop2.p
         x = _bn(self.bn1, _conv2d(self.conv1, x, prepadded=True), _drop_scale(p1, training))
@@ -305,8 +319,7 @@ class ResNet1d(nn.Module):
     def __init__(self, n_leads=12, n_samples=4096, n_classes=6, filters=(128, 196, 256, 320),
                  kernel_size=16, downsample=4, dropout=0.2, stem_filters=64, as_conv2d=None):
         super().__init__()
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout is a drop rate in [0, 1), got {dropout!r}")
+        _check_drop_rate(dropout)
         self.n_leads, self.n_samples, self.n_classes = n_leads, n_samples, n_classes
         self.as_conv2d = as_conv2d
         self.conv1 = SameConv1d(n_leads, stem_filters, kernel_size)
@@ -430,14 +443,7 @@ class _SEBlock(nn.Module):
 
     def forward_2d(self, x):
         """The same computation on (B, C, 1, T) channels-last tensors (the CPU fast path)."""
-        y = x
-        for layer in self.skip:
-            if isinstance(layer, nn.MaxPool1d):
-                y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
-            elif isinstance(layer, nn.BatchNorm1d):
-                y = _bn(layer, y)
-            else:
-                y = _conv2d(layer, y)
+        y = _skip_2d(self.skip, x)
         p, training = self.drop.p, self.training
         out = _bn(self.bn1, _conv2d(self.conv1, x), _drop_scale(p, training))
         out = _relu_dropout(out, p, training, _same_pad(out.shape[-1], self.conv2.kernel_size, 1))
@@ -477,8 +483,7 @@ class SEResNet1d(nn.Module):
     def __init__(self, n_leads=8, n_samples=5000, n_classes=24, filters=(64, 128, 128, 256, 256), kernel_size=15,
                  reduction=16, dropout=0.2, stem_filters=64, as_conv2d=None):
         super().__init__()
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout is a drop rate in [0, 1), got {dropout!r}")
+        _check_drop_rate(dropout)
         self.n_leads, self.n_samples, self.n_classes = n_leads, n_samples, n_classes
         self.as_conv2d = as_conv2d
         self.stem = nn.Sequential(SameConv1d(n_leads, stem_filters, kernel_size, stride=2),
