@@ -237,6 +237,25 @@ class ECGRecords:
                 meta[col] = val
         return self._with(signals, meta)
 
+    @property
+    def is_lazy(self) -> bool:
+        """True when signals stay on disk and are read on demand (see :mod:`skecg.io`)."""
+        return False
+
+    def read_signals(self, indices) -> "np.ndarray | list":
+        """Signals of the records at ``indices``, in that order (repeats allowed).
+
+        The one batch-read entry point of the data path: in-memory containers index
+        their array; lazy ones read just these records from disk and apply pending
+        preprocessing steps.  Returns a 3-D float array when the records share a
+        shape, else a list of 2-D arrays.
+        """
+        idx = np.asarray(indices, dtype=np.intp).ravel()
+        if self.is_ragged:
+            sig = [self._signals[i] for i in idx]
+            return np.stack(sig) if sig and len({x.shape for x in sig}) == 1 else sig
+        return self._signals[idx]
+
     def to_list(self) -> list:
         """Signals as a list of 2-D arrays (views, no copy)."""
         return list(self._signals)
