@@ -8,10 +8,12 @@ from ._challenge import (
     source_of_record,
 )
 from ._common import RecordReadError, SkippedRecordsWarning
+from ._ludb import LUDB_TO_SNOMED, ludb_statement_codes, read_ludb
 from ._others import ptbxl_codes, read_cpsc2018, read_ptbxl, read_tnmg_hdf5
 
 __all__ = [
-    "RecordReadError", "SkippedRecordsWarning", "WFDBHeader", "parse_header", "ptbxl_codes",
-    "read_challenge_folder", "read_challenge_record", "read_cpsc2018", "read_ptbxl",
+    "LUDB_TO_SNOMED", "RecordReadError", "SkippedRecordsWarning", "WFDBHeader", "parse_header",
+    "ptbxl_codes", "ludb_statement_codes", "read_challenge_folder", "read_challenge_record",
+    "read_cpsc2018", "read_ludb", "read_ptbxl",
     "read_tnmg_hdf5", "source_of_record",
 ]
