@@ -1,4 +1,4 @@
-"""Readers against the real files of ../shared/data, and bad input."""
+"""Readers against real files (tests/data fixtures, and ../shared/data where present), and bad input."""
 
 import shutil
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CINC, CPSC_ORIG, PTBXL
+from conftest import CINC, CPSC_ORIG, PTBXL, TEST_DATA, needs_shared
 from skecg.io import (
     RecordReadError,
     SkippedRecordsWarning,
@@ -19,6 +19,10 @@ from skecg.io import (
     read_tnmg_hdf5,
 )
 from skecg.labels import get_vocabulary
+
+FIX_CINC = TEST_DATA / "cinc2021"      # 8 challenge records of five sources
+FIX_PTBXL = TEST_DATA / "ptbxl"        # PTB-XL ecg_id 1, 2, 8 (= HR00001, HR00002, HR00008)
+FIX_CPSC = TEST_DATA / "cpsc2018"      # original CPSC 2018 A1980
 
 
 def _dx_of(hea):
@@ -67,6 +71,22 @@ def test_named_record_facts(cinc):
     assert sig[0, 0] == pytest.approx(0.028)
 
 
+def test_fixture_challenge_folder():
+    X, y = read_challenge_folder(FIX_CINC)
+    assert len(X) == 8 and y.shape == (8, 24) and not X.skipped
+    assert X.meta["source"].value_counts().to_dict() == {
+        "PTB-XL": 3, "Georgia": 2, "CPSC": 1, "CPSC-Extra": 1, "Chapman-Ningbo": 1}
+    vocab = get_vocabulary("cinc2020")
+    for i, rec in enumerate(X.meta["record_id"]):
+        dx = _dx_of(FIX_CINC / f"{rec}.hea")
+        assert list(X.meta.at[i, "dx"]) == dx
+        np.testing.assert_array_equal(y[i], vocab.encode([dx])[0])
+        first = (FIX_CINC / f"{rec}.hea").read_text().splitlines()[0].split()
+        assert X.signals[i].shape == (12, int(first[3])) and X.signals[i].dtype == np.float32
+    m = X.meta.set_index("record_id")
+    assert m.at["A0002", "age"] == 49 and m.at["A0002", "sex"] == "F"
+
+
 def test_tnmg_vocabulary_from_challenge(cinc):
     X, _ = cinc
     y6 = get_vocabulary("tnmg").encode(X.meta["dx"])
@@ -86,7 +106,7 @@ def test_header_variants():
 
 def _copy(tmp_path, rec="E00001"):
     for ext in (".hea", ".mat"):
-        shutil.copy(CINC / f"{rec}{ext}", tmp_path / f"{rec}{ext}")
+        shutil.copy(FIX_CINC / f"{rec}{ext}", tmp_path / f"{rec}{ext}")
     return tmp_path / f"{rec}.hea"
 
 
@@ -161,46 +181,70 @@ def test_unknown_codes_are_kept_and_reported(tmp_path):
 
 
 def test_resample_on_load():
+    X, _ = read_challenge_folder(FIX_CINC, records=["JS00001", "A0002"], fs=250)
+    assert set(X.meta["fs"]) == {250.0}
+    assert X.signals[1].shape[1] == 5000 // 2  # JS00001: 10 s at 500 Hz
+
+
+@needs_shared(CINC)
+def test_resample_on_load_1000hz():
     X, _ = read_challenge_folder(CINC, records=["S0001", "A0001"], fs=500)
     assert set(X.meta["fs"]) == {500.0}
     assert X.signals[1].shape[1] == 38400 // 2  # S0001 at 1000 Hz
 
 
-def test_ptbxl(tmp_path):
-    X, y = read_ptbxl(PTBXL, ecg_ids=range(1, 11))
-    assert X.shape == (10, 12, 5000) and X.meta.at[0, "fs"] == 500
+_PTBXL_CASES = [
+    pytest.param(FIX_PTBXL, FIX_CINC, (1, 2, 8), id="fixtures"),
+    pytest.param(PTBXL, CINC, tuple(range(1, 11)), id="shared", marks=needs_shared(PTBXL, CINC)),
+]
+
+
+@pytest.mark.parametrize("root,cinc_root,ids", _PTBXL_CASES)
+def test_ptbxl(root, cinc_root, ids):
+    X, y = read_ptbxl(root, ecg_ids=ids)
+    assert X.shape == (len(ids), 12, 5000) and X.meta.at[0, "fs"] == 500
     assert X.leads == ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
     m = X.meta.set_index("ecg_id")
     assert m.at[2, "dx"] == ("426783006", "426177001")      # NORM, SBRAD
     assert m.at[8, "dx"] == ("164865005", "164951009", "426783006", "39732003")  # IMI ABQRS SR + LAD
     assert m.at[1, "strat_fold"] == 3 and m.at[1, "sex"] == "F" and m.at[1, "age"] == 56
     # PTB-XL 1-10 are challenge records HR00001-HR00010: same signal at the same gain
-    C, _ = read_challenge_folder(CINC, records=[f"HR{i:05d}" for i in (1, 2, 8)])
+    C, _ = read_challenge_folder(cinc_root, records=[f"HR{i:05d}" for i in (1, 2, 8)])
     for k, i in enumerate((1, 2, 8)):
-        np.testing.assert_allclose(X.signals[i - 1], C.signals[k], atol=1e-6)
+        np.testing.assert_allclose(X.signals[ids.index(i)], C.signals[k], atol=1e-6)
     # and our SCP -> SNOMED mapping reproduces the challenge's labels for them
     # (HR00003 and HR00010 carry 1AVB and SA, which PTB-XL 1.0.x does not list for ecg 3 and 10)
-    for i in (1, 2, 4, 5, 6, 7, 8, 9):
-        hr = set(_dx_of(CINC / f"HR{i:05d}.hea"))
+    for i in sorted({1, 2, 4, 5, 6, 7, 8, 9} & set(ids)):
+        hr = set(_dx_of(cinc_root / f"HR{i:05d}.hea"))
         assert set(m.at[i, "dx"]) == hr, i
 
 
-def test_ptbxl_threshold_and_folds():
-    X, _ = read_ptbxl(PTBXL, sampling_rate=100, folds=[3], likelihood_threshold=50)
+@pytest.mark.parametrize("root", [pytest.param(FIX_PTBXL, id="fixtures"),
+                                  pytest.param(PTBXL, id="shared", marks=needs_shared(PTBXL))])
+def test_ptbxl_threshold_and_folds(root):
+    X, _ = read_ptbxl(root, sampling_rate=100, folds=[3], likelihood_threshold=50)
     assert X.shape[2] == 1000 and set(X.meta.strat_fold) == {3}
     for codes, scp in zip(X.meta.dx, X.meta.scp_codes):
         assert len(codes) <= sum(v >= 50 for v in scp.values()) + 1  # + heart axis
 
 
-def test_cpsc2018_original(tmp_path):
+@needs_shared(CPSC_ORIG)
+def test_cpsc2018_original_shared():
     X, y = read_cpsc2018(CPSC_ORIG)
     assert len(X) == 10 and X.is_ragged and y.sum() == 0 and not X.meta.labelled.any()
     assert X.meta.at[0, "record_id"] == "A1980" and X.meta.at[0, "age"] == 52 and X.meta.at[0, "sex"] == "M"
     lens = sorted(s.shape[1] / 500 for s in X.signals)
     assert 10 <= lens[0] and lens[-1] <= 60
-    # with a REFERENCE.csv, labels 1-9 map to SNOMED
-    for f in CPSC_ORIG.glob("A198[01].mat"):
-        shutil.copy(f, tmp_path / f.name)
+
+
+def test_cpsc2018_original(tmp_path):
+    X, y = read_cpsc2018(FIX_CPSC)
+    assert len(X) == 1 and y.sum() == 0 and not X.meta.labelled.any()
+    assert X.meta.at[0, "record_id"] == "A1980" and X.meta.at[0, "age"] == 52 and X.meta.at[0, "sex"] == "M"
+    assert X.signals[0].shape[0] == 12 and 10 <= X.signals[0].shape[1] / 500 <= 60
+    # with a REFERENCE.csv, labels 1-9 map to SNOMED (A1981 is a copy of A1980 here)
+    shutil.copy(FIX_CPSC / "A1980.mat", tmp_path / "A1980.mat")
+    shutil.copy(FIX_CPSC / "A1980.mat", tmp_path / "A1981.mat")
     (tmp_path / "REFERENCE.csv").write_text("Recording,First_label,Second_label,Third_label\n"
                                            "A1980,2,5,\nA1981,1,,\n")
     X, y = read_cpsc2018(tmp_path, "tnmg")
@@ -243,6 +287,7 @@ def test_tnmg_bad_layout(tmp_path):
         read_tnmg_hdf5(tmp_path / "bad.hdf5")
 
 
+@needs_shared(CINC, PTBXL, CPSC_ORIG)
 def test_every_shared_record_loads():
     X, _ = read_challenge_folder(CINC)
     P5, _ = read_ptbxl(PTBXL, sampling_rate=500)

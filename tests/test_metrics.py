@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KNeighborsClassifier
 
-from conftest import CHALLENGE2020
+from conftest import TEST_DATA
 from skecg.labels import get_vocabulary, merge_equivalent_columns
 from skecg.metrics import (
     SCORING,
@@ -23,7 +23,8 @@ from skecg.metrics import (
 )
 from skecg.metrics._challenge import _challenge_from_prepared, prepare
 
-REF = json.loads((CHALLENGE2020 / "reference_cases.json").read_text())
+# the official 2020 evaluation code's results, stored with the fixtures (tests/data/ATTRIBUTION.md)
+REF = json.loads((TEST_DATA / "challenge2020" / "reference_cases.json").read_text())
 CASES = [(c, lay) for c in REF["cases"] for lay in ("raw", "merged")]
 
 
