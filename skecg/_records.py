@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .labels import LabelReport, get_vocabulary
+from .sources import LazySignals, SignalSource, SourceError, max_load_bytes
 
 #: Metadata columns every container has (missing facts are NaN / None).
 META_COLUMNS = ("record_id", "source", "fs", "age", "sex", "patient_id", "leads", "dx")
@@ -58,6 +59,10 @@ class ECGRecords:
     """
 
     def __init__(self, signals, meta=None, *, fs=None, leads=None, classes=None, skipped=None):
+        if isinstance(signals, SignalSource):
+            lazy = ECGRecords.from_source(signals, classes=classes, skipped=skipped)
+            self.__dict__.update(lazy.__dict__)
+            return
         if isinstance(signals, np.ndarray):
             if signals.ndim != 3:
                 raise ValueError(
@@ -105,15 +110,71 @@ class ECGRecords:
         self.classes = None if classes is None else [str(c) for c in classes]
         self.skipped = list(skipped or [])
 
+    @classmethod
+    def from_source(cls, source: SignalSource, *, classes=None, skipped=None) -> "ECGRecords":
+        """A lazy container over every record of ``source`` (see :mod:`skecg.sources`).
+
+        Examples
+        --------
+        >>> from skecg.sources import ArraySource
+        >>> X = ECGRecords.from_source(ArraySource(np.zeros((5, 12, 100), np.float32)))
+        >>> X.is_lazy, X[1:3].shape, X.source.n_reads
+        (True, (2, 12, 100), 0)
+        """
+        out = cls.__new__(cls)
+        out._signals = LazySignals(source)
+        out.meta = _base_meta(source)
+        out.classes = None if classes is None else [str(c) for c in classes]
+        out.skipped = list(skipped or [])
+        return out
+
     # -- array protocol ---------------------------------------------------------------
     @property
+    def is_lazy(self) -> bool:
+        """True when signals stay on disk and are read on demand (see :mod:`skecg.sources`)."""
+        return isinstance(self._signals, LazySignals)
+
+    @property
+    def source(self):
+        """The source of a lazy container's signals (None in memory)."""
+        return self._signals.source if self.is_lazy else None
+
+    @property
     def signals(self):
-        """The signals: a 3-D float32 array, or a list of 2-D float32 arrays."""
-        return self._signals
+        """The signals: a 3-D float32 array, or a list of 2-D float32 arrays.
+
+        On a lazy container this reads every record (see :meth:`load`).
+        """
+        return self.load()._signals if self.is_lazy else self._signals
+
+    def load(self, max_bytes: int | None = None) -> "ECGRecords":
+        """An in-memory copy of these records (the container itself when in memory).
+
+        Parameters
+        ----------
+        max_bytes : int, optional
+            Refuse to load more than this (default :func:`skecg.sources.max_load_bytes`,
+            2 GiB or ``SKECG_MAX_LOAD_BYTES``).
+        """
+        if not self.is_lazy:
+            return self
+        limit = max_load_bytes() if max_bytes is None else int(max_bytes)
+        need = int((self.meta["n_leads"].to_numpy(np.int64) * self.meta["length"].to_numpy(np.int64)).sum()) * 4
+        if need > limit:
+            raise MemoryError(
+                f"{self!r} would take {need / 2**30:.1f} GiB in memory, more than the {limit / 2**30:.1f} GiB "
+                "skecg loads at once. Pass the container itself to skecg's transformers and estimators "
+                "(they stream it in batches), read batches with X.read_signals(indices), take a subset "
+                "(X[:1000]), or raise the limit with X.load(max_bytes=...) or SKECG_MAX_LOAD_BYTES.")
+        sig = self.read_signals(np.arange(len(self)))
+        meta = self.meta.drop(columns=["n_leads", "length"], errors="ignore")
+        return self._with(sig, meta.reset_index(drop=True))
 
     @property
     def is_ragged(self) -> bool:
         """True when records differ in shape (signals is a list)."""
+        if self.is_lazy:
+            return self.shape[1] is None or self.shape[2] is None
         return not isinstance(self._signals, np.ndarray)
 
     def __len__(self) -> int:
@@ -122,12 +183,17 @@ class ECGRecords:
     @property
     def shape(self) -> tuple:
         """``(n_records, n_leads, n_samples)``; a dimension that varies is ``None``."""
-        if not self.is_ragged:
+        if self.is_lazy:
+            n = len(self)
+            leads, lengths = set(self.meta["n_leads"].tolist()), set(self.meta["length"].tolist())
+        elif not self.is_ragged:
             return tuple(self._signals.shape)
-        n = len(self._signals)
-        leads = {s.shape[0] for s in self._signals}
-        lengths = {s.shape[1] for s in self._signals}
-        return (n, leads.pop() if len(leads) == 1 else None, lengths.pop() if len(lengths) == 1 else None)
+        else:
+            n = len(self._signals)
+            leads = {s.shape[0] for s in self._signals}
+            lengths = {s.shape[1] for s in self._signals}
+        return (n, int(leads.pop()) if len(leads) == 1 else None,
+                int(lengths.pop()) if len(lengths) == 1 else None)
 
     @property
     def ndim(self) -> int:
@@ -159,6 +225,8 @@ class ECGRecords:
         return tuple(vals.pop())
 
     def __array__(self, dtype=None, copy=None):
+        if self.is_lazy:
+            return self.load().__array__(dtype)
         if self.is_ragged:
             raise ValueError(
                 "records have different shapes and cannot form one 3-D array; "
@@ -189,12 +257,22 @@ class ECGRecords:
         idx, scalar = self._normalize_key(key)
         if scalar:
             # a single record: its 2-D signal, as numpy would give
+            if self.is_lazy:
+                return self.read_signals(idx)[0]
             return self._signals[int(idx[0])]
         return self.take(idx)
 
     def take(self, indices) -> "ECGRecords":
-        """Records at ``indices`` (a new container; signals and metadata together)."""
+        """Records at ``indices`` (a new container; signals and metadata together).
+
+        On a lazy container nothing is read: the new container holds an index.
+        """
         idx = np.asarray(indices, dtype=np.intp)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"index out of range for {len(self)} records")
+        idx = np.where(idx < 0, idx + len(self), idx)
+        if self.is_lazy:
+            return self._with(self._signals.take(idx), self.meta.iloc[idx].reset_index(drop=True))
         if self.is_ragged:
             sig = [self._signals[i] for i in idx]
             if sig and len({x.shape for x in sig}) == 1:
@@ -237,11 +315,6 @@ class ECGRecords:
                 meta[col] = val
         return self._with(signals, meta)
 
-    @property
-    def is_lazy(self) -> bool:
-        """True when signals stay on disk and are read on demand (see :mod:`skecg.io`)."""
-        return False
-
     def read_signals(self, indices) -> "np.ndarray | list":
         """Signals of the records at ``indices``, in that order (repeats allowed).
 
@@ -251,14 +324,64 @@ class ECGRecords:
         shape, else a list of 2-D arrays.
         """
         idx = np.asarray(indices, dtype=np.intp).ravel()
+        if self.is_lazy:
+            return self._read_lazy(idx)
         if self.is_ragged:
             sig = [self._signals[i] for i in idx]
             return np.stack(sig) if sig and len({x.shape for x in sig}) == 1 else sig
         return self._signals[idx]
 
+    def _read_lazy(self, idx):
+        lazy = self._signals
+        try:
+            raw = lazy.read_raw(idx)
+        except SourceError:
+            raise
+        except Exception as e:  # noqa: BLE001 - name the records whatever the failure
+            names = self.meta["record_id"].iloc[idx[:5]].tolist()
+            raise SourceError(lazy.source.name, f"reading records {names} failed: {type(e).__name__}: {e}") from e
+        if lazy.steps:
+            rows = _base_meta(lazy.source, lazy.index[idx]).drop(columns=["n_leads", "length"])
+            batch = ECGRecords(raw, rows, classes=self.classes)
+            for step in lazy.steps:
+                batch = step.transform(batch)
+            raw = batch._signals
+        _check_finite_batch(raw, self.meta["record_id"].to_numpy()[idx], lazy.source.name)
+        return raw
+
+    def with_step(self, step) -> "ECGRecords":
+        """A lazy container with ``step`` (a fitted stateless transformer) pending.
+
+        The step runs on each batch when records are read; the metadata it changes
+        (``fs``, ``leads``, ``length``) is updated now, from ``step._meta_after``.
+        """
+        if not self.is_lazy:
+            raise ValueError("with_step is for lazy containers; transform in-memory records directly")
+        out = self._with(self._signals.with_step(step), _apply_meta(self.meta, step))
+        return out
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self.is_lazy:
+            # a handle: the table is rebuilt from the source unless it was edited
+            if _derived_meta(self._signals).equals(self.meta):
+                state["meta"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.__dict__.get("meta") is None:
+            self.meta = _derived_meta(self._signals)
+
     def to_list(self) -> list:
-        """Signals as a list of 2-D arrays (views, no copy)."""
-        return list(self._signals)
+        """Signals as a list of 2-D arrays (views, no copy; lazy containers load)."""
+        return list(self.signals)
+
+    def to_store(self, path, y=None, **kwargs):
+        """Write these records as a store (see :func:`skecg.io.write_store`); returns its path."""
+        from .sources._store import write_records
+
+        return write_records(self, path, y, **kwargs)
 
     def label_report(self, vocabulary=None) -> LabelReport:
         """Count the records' codes (``meta['dx']``) inside and outside a vocabulary."""
@@ -270,12 +393,14 @@ class ECGRecords:
 
     def __repr__(self) -> str:
         src = self.meta["source"].value_counts(dropna=False).to_dict() if len(self) else {}
-        return f"ECGRecords(n={len(self)}, shape={self.shape}, sources={src})"
+        lazy = f", lazy from {self.source.name}" if self.is_lazy else ""
+        return f"ECGRecords(n={len(self)}, shape={self.shape}, sources={src}{lazy})"
 
     def summary(self) -> pd.DataFrame:
         """One row per source: records, sampling rates, durations, ages, sex counts."""
         m = self.meta.copy()
-        m["duration_s"] = [s.shape[-1] for s in self._signals] / m["fs"].to_numpy()
+        lengths = m["length"].to_numpy(float) if self.is_lazy else [s.shape[-1] for s in self._signals]
+        m["duration_s"] = lengths / m["fs"].to_numpy()
         g = m.groupby(m["source"].fillna("?"))
         return pd.DataFrame({
             "records": g.size(),
@@ -284,6 +409,85 @@ class ECGRecords:
             "age_median": g["age"].median(),
             "female": g["sex"].agg(lambda s: int((s == "F").sum())),
         })
+
+
+_LAYOUT = ("shard", "offset", "checksum", "part", "row")
+
+
+def _base_meta(source: SignalSource, rows=None) -> pd.DataFrame:
+    """The container table of a source's records (all, or at ``rows``)."""
+    m = source.meta if rows is None else source.meta.iloc[np.asarray(rows, dtype=np.int64)]
+    m = m.drop(columns=[c for c in _LAYOUT if c in m]).reset_index(drop=True)
+    for col in META_COLUMNS:
+        if col not in m:
+            if col == "dx":
+                m[col] = pd.Series([()] * len(m), dtype=object)
+            elif col == "leads":
+                m[col] = pd.Series([tuple(STANDARD_LEADS) if k == 12 else tuple(f"lead{j}" for j in range(k))
+                                    for k in m["n_leads"]], dtype=object)
+            else:
+                m[col] = None if col in ("source", "sex", "patient_id") else np.nan
+    m["fs"] = m["fs"].astype(float)
+    return m
+
+
+def _apply_meta(meta: pd.DataFrame, step) -> pd.DataFrame:
+    """Metadata after a pending step: the columns it changes (``step._meta_after``)."""
+    meta = meta.copy()
+    for col, val in step._meta_after(meta).items():
+        if col == "leads":
+            val = tuple(val)
+            meta[col] = pd.Series([val] * len(meta), dtype=object)
+            meta["n_leads"] = len(val)
+        else:
+            meta[col] = val
+    meta["fs"] = meta["fs"].astype(float)
+    return meta
+
+
+def _derived_meta(lazy: LazySignals) -> pd.DataFrame:
+    meta = _base_meta(lazy.source, lazy.index)
+    for step in lazy.steps:
+        meta = _apply_meta(meta, step)
+    return meta
+
+
+def _check_finite_batch(signals, names, source_name: str) -> None:
+    if isinstance(signals, np.ndarray):
+        if np.isfinite(np.sum(signals, dtype=np.float64)):
+            return
+        bad = np.flatnonzero(~np.isfinite(signals).all(axis=(1, 2)))
+    else:
+        bad = [i for i, s in enumerate(signals) if not np.isfinite(s).all()]
+    if len(bad):
+        raise SourceError(source_name, "holds NaN or inf values (a corrupted record?)", record=names[bad[0]])
+
+
+def iter_batches(X, batch_size: int = 256, *, desc: str | None = None, progress: bool | None = None):
+    """Yield ``(indices, records)`` over ``X`` in batches; lazy containers are read batch by batch.
+
+    For code that must see every record (features, R peaks, predictions) without
+    holding the data set in memory.  ``progress=None`` shows a tqdm bar on a terminal
+    when there is more than one batch.
+
+    Examples
+    --------
+    >>> X = ECGRecords(np.zeros((5, 12, 10), np.float32))
+    >>> [len(b) for _, b in iter_batches(X, 2)]
+    [2, 2, 1]
+    """
+    n = len(X)
+    starts = range(0, n, int(batch_size))
+    if progress is None:
+        progress = n > batch_size and getattr(X, "is_lazy", False)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=desc or "records", unit="batch", disable=None, leave=False)
+    for a in starts:
+        idx = np.arange(a, min(a + int(batch_size), n))
+        batch = X.take(idx) if isinstance(X, ECGRecords) else X[idx]
+        yield idx, (batch.load() if isinstance(batch, ECGRecords) else batch)
 
 
 def as_signals(X) -> tuple:

@@ -10,7 +10,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords, as_signals, normalize_lead_name, record_names
+from .._records import ECGRecords, as_signals, iter_batches, normalize_lead_name, record_names
 from . import _functional as F
 from ._rr import HRV_FEATURES, detect_r_peaks_batch, hrv_features, rr_intervals
 
@@ -61,6 +61,10 @@ def _chunked(func, arr: np.ndarray, n_jobs: int):
     return np.concatenate(parts, axis=0)
 
 
+def _is_lazy(X) -> bool:
+    return isinstance(X, ECGRecords) and X.is_lazy
+
+
 def _rebuild(X, signals, **meta_updates):
     """Return signals in the caller's container kind, with metadata kept true."""
     if isinstance(X, ECGRecords):
@@ -81,11 +85,18 @@ class _SignalTransformer(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Validate the parameters and the input; returns self."""
         self._validate_params_()
+        if _is_lazy(X):  # nothing to learn: values are checked when batches are read
+            self.n_leads_in_ = X.shape[1] if X.shape[1] is not None else int(X.meta["n_leads"].iat[0])
+            return self
         signals, _ = as_signals(X)
         check_finite_records(X, signals)
         self.n_leads_in_ = signals.shape[1] if isinstance(signals, np.ndarray) else (
             signals[0].shape[0] if signals else 0)
         return self
+
+    def _meta_after(self, meta) -> dict:
+        """Metadata columns this step changes, for lazy input (``{}``: none)."""
+        return {}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -96,13 +107,28 @@ class _SignalTransformer(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "n_leads_in_")
+        if _is_lazy(X):
+            return self._transform_lazy(X)
         signals, _ = as_signals(X)
         check_finite_records(X, signals)
         return self._transform(X)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then transform; the input is validated once."""
-        return self.fit(X, y)._transform(X)
+        self.fit(X, y)
+        return self._transform_lazy(X) if _is_lazy(X) else self._transform(X)
+
+    def _transform_lazy(self, X):
+        """Lazy input: return a lazy container with this step pending (nothing is read).
+
+        The step runs per batch when records are read (``X.read_signals``), e.g. in
+        DataLoader workers; see :mod:`skecg.sources._lazy`.
+        """
+        from sklearn.base import clone
+
+        step = clone(self)
+        step.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
+        return X.with_step(step)
 
 
 class Resampler(_SignalTransformer):
@@ -156,9 +182,18 @@ class Resampler(_SignalTransformer):
 
     def fit(self, X, y=None):
         super().fit(X, y)
-        signals, _ = as_signals(X)
-        self._rates(X, len(signals))
+        self._rates(X, len(X))
         return self
+
+    def _meta_after(self, meta) -> dict:
+        fs_in = (np.full(len(meta), float(self.fs_in)) if self.fs_in is not None
+                 else meta["fs"].to_numpy(dtype=float))
+        bad = np.flatnonzero(~np.isfinite(fs_in) | (fs_in <= 0))
+        if bad.size:
+            raise ValueError(f"the sampling rate of record(s) {meta['record_id'].iloc[bad[:5]].tolist()} is "
+                             "missing; set meta['fs'] or pass fs_in")
+        length = np.round(meta["length"].to_numpy(float) * float(self.fs_out) / fs_in).astype(np.int64)
+        return {"fs": float(self.fs_out), "length": length}
 
     def _transform(self, X):
         """Resample; returns the same container kind with ``fs`` updated."""
@@ -235,6 +270,9 @@ class LeadSelector(_SignalTransformer):
         super().fit(X, y)
         self.leads_out_ = self._out_leads()
         return self
+
+    def _meta_after(self, meta) -> dict:
+        return {"leads": tuple(self.leads_out_)}
 
     def _transform(self, X):
         """Select (and derive) leads; metadata ``leads`` follows."""
@@ -394,6 +432,13 @@ class PadTruncate(_SignalTransformer):
         self.length_ = self._n(X)
         return self
 
+    def _meta_after(self, meta) -> dict:
+        if self.length is None and self.fs is None:
+            fs = set(meta["fs"].tolist())
+            if len(fs) != 1:
+                raise ValueError(f"PadTruncate(seconds=...) needs one sampling rate, the records have {sorted(fs)}")
+        return {"length": int(self.length_)}
+
     def _transform(self, X):
         signals, _ = as_signals(X)
         n = self._n(X)
@@ -467,7 +512,12 @@ class RRFeatureExtractor(_SignalTransformer):
         return rates
 
     def peaks(self, X) -> list[np.ndarray]:
-        """R-peak sample indices of every record (on the chosen lead)."""
+        """R-peak sample indices of every record (on the chosen lead).
+
+        A lazy container is streamed in batches (with a progress bar on a terminal).
+        """
+        if _is_lazy(X):
+            return [p for _, batch in iter_batches(X, desc="R peaks") for p in self.peaks(batch)]
         signals, _ = as_signals(X)
         check_finite_records(X, signals)
         n = len(signals)
@@ -518,6 +568,10 @@ class RRFeatureExtractor(_SignalTransformer):
                 sex = np.full(n, np.nan)
             feats = np.column_stack([feats, age, sex])
         return feats
+
+    def _transform_lazy(self, X):
+        """Features are small: stream the records and return the matrix in memory."""
+        return self._transform(X)
 
     def get_feature_names_out(self, input_features=None):
         names = list(HRV_FEATURES) + (["age", "sex"] if self.demographics else [])

@@ -1,0 +1,19 @@
+"""Where the signals of :class:`skecg.ECGRecords` come from.
+
+How records are read lazily is told in one place: :mod:`skecg.sources._lazy`.
+Each kind of source is a short class in its own module: an in-memory array
+(:class:`ArraySource`), a skecg store (:class:`StoreSource`, the format in
+:mod:`skecg.sources._store`), CODE-15%/TNMG HDF5 parts (:class:`Code15Source`).
+Users open them with :func:`skecg.io.open_store` and :func:`skecg.io.read_code15`.
+"""
+
+from ._base import SignalSource, SourceError
+from ._code15 import Code15Source
+from ._lazy import LazySignals, decode_index, encode_index, max_load_bytes
+from ._memory import ArraySource
+from ._store import StoreSource, StoreWriter, is_store, read_manifest
+
+__all__ = [
+    "ArraySource", "Code15Source", "LazySignals", "SignalSource", "SourceError", "StoreSource",
+    "StoreWriter", "decode_index", "encode_index", "is_store", "max_load_bytes", "read_manifest",
+]

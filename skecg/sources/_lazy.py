@@ -1,0 +1,127 @@
+"""How records are read lazily: the whole story in one file.
+
+An :class:`skecg.ECGRecords` is *lazy* when its signals are a :class:`LazySignals`:
+
+1. **A source** (``StoreSource``, ``Code15Source``, ``ArraySource``; each a short class
+   in its own module of :mod:`skecg.sources`) knows every record's shape and metadata
+   without reading it, and reads a batch of records on request: sorted, each distinct
+   record once, grouped by file, as contiguous runs (:meth:`SignalSource.read`).
+2. **An index** maps the container's rows to the source's rows.  Indexing the
+   container (ints, slices, masks, index arrays, and ``X[key, ...]`` as
+   ``sklearn.utils._safe_indexing`` does) only composes indices: nothing is read, so
+   every fold and every grid candidate costs a few bytes, not a copy.
+3. **Pending steps**: a stateless transformer (``Resampler``, ``LeadSelector``,
+   ``WaveletDenoiser``, ``PadTruncate``) given a lazy container returns a lazy
+   container with itself appended to ``steps``, and updates the metadata it changes
+   (``fs``, ``leads``, ``length``) at once.  The steps run per batch when records are
+   read (:meth:`skecg.ECGRecords.read_signals`), e.g. inside DataLoader workers, so a
+   ``Pipeline`` of these steps followed by a network streams.
+4. **Reads** happen only in :meth:`ECGRecords.read_signals` (batches) and in
+   explicit loads: ``np.asarray(X)``, ``X.signals`` or ``X.load()``.  A load larger
+   than :func:`max_load_bytes` (2 GiB by default, ``SKECG_MAX_LOAD_BYTES`` to change)
+   raises instead of quietly reading 60 GB.
+5. **Pickles are handles**: the source pickles to its paths, the index to a compact
+   code (a range, a bit mask or compressed integers), the steps to their parameters.
+   A container over 20,000 records pickles to a few kB, so ``clone``, ``deepcopy``,
+   joblib and dask move handles, never signals.  Files open on first read in each
+   process and re-open after a fork (:mod:`skecg.sources._files`).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import numpy as np
+
+from ._base import SignalSource
+
+_DEFAULT_MAX_LOAD = 2 * 1024**3
+
+
+def max_load_bytes() -> int:
+    """Largest lazy container ``np.asarray`` / ``X.signals`` / ``X.load()`` read at once.
+
+    2 GiB, or ``SKECG_MAX_LOAD_BYTES`` from the environment.
+    """
+    v = os.environ.get("SKECG_MAX_LOAD_BYTES")
+    return int(float(v)) if v else _DEFAULT_MAX_LOAD
+
+
+def encode_index(idx: np.ndarray, n_source: int):
+    """A compact, picklable code for an index array (see :func:`decode_index`).
+
+    Examples
+    --------
+    >>> code = encode_index(np.arange(5, 1005), 10**6)
+    >>> code[0], bool((decode_index(code) == np.arange(5, 1005)).all())
+    ('range', True)
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    n = idx.size
+    if n == 0:
+        return ("raw", b"", "<i8")
+    if n == 1 or (np.diff(idx) == idx[1] - idx[0]).all():
+        step = int(idx[1] - idx[0]) if n > 1 else 1
+        return ("range", int(idx[0]), n, step)
+    d = np.diff(idx)
+    if (d > 0).all() and n * 32 > n_source:  # sorted, unique and dense: a bit mask is smaller
+        mask = np.zeros(n_source, bool)
+        mask[idx] = True
+        return ("mask", zlib.compress(np.packbits(mask).tobytes()), n_source)
+    dt = "<i4" if idx.max() < 2**31 else "<i8"
+    return ("raw", zlib.compress(idx.astype(dt).tobytes()), dt)
+
+
+def decode_index(code) -> np.ndarray:
+    kind = code[0]
+    if kind == "range":
+        _, start, n, step = code
+        return start + step * np.arange(n, dtype=np.int64)
+    if kind == "mask":
+        _, data, n_source = code
+        return np.flatnonzero(np.unpackbits(np.frombuffer(zlib.decompress(data), np.uint8))[:n_source])
+    _, data, dt = code
+    return np.frombuffer(zlib.decompress(data) if data else b"", dtype=dt).astype(np.int64)
+
+
+class LazySignals:
+    """Signals that stay in their source: a source, an index into it, pending steps.
+
+    Parameters
+    ----------
+    source : SignalSource
+    index : array of int, optional
+        Source rows of this container's records (default: all, in order).
+    steps : tuple of fitted transformers
+        Applied in order to each batch after reading.
+    """
+
+    def __init__(self, source: SignalSource, index=None, steps=()):
+        self.source = source
+        self.index = np.arange(len(source), dtype=np.int64) if index is None else np.asarray(index, np.int64)
+        self.steps = tuple(steps)
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def take(self, idx) -> "LazySignals":
+        return LazySignals(self.source, self.index[np.asarray(idx, dtype=np.int64)], self.steps)
+
+    def with_step(self, step) -> "LazySignals":
+        return LazySignals(self.source, self.index, self.steps + (step,))
+
+    def read_raw(self, idx):
+        """Source records at container rows ``idx`` (before the pending steps)."""
+        return self.source.read(self.index[np.asarray(idx, dtype=np.int64)])
+
+    def __getstate__(self):
+        return {"source": self.source, "index": encode_index(self.index, len(self.source)), "steps": self.steps}
+
+    def __setstate__(self, state):
+        self.source = state["source"]
+        self.index = decode_index(state["index"])
+        self.steps = tuple(state["steps"])
+
+    def __repr__(self):
+        return f"LazySignals({self.source.name}, n={len(self)}, steps={[type(s).__name__ for s in self.steps]})"
