@@ -162,7 +162,7 @@ class ECGRecords:
         need = int((self.meta["n_leads"].to_numpy(np.int64) * self.meta["length"].to_numpy(np.int64)).sum()) * 4
         if need > limit:
             raise MemoryError(
-                f"{self!r} would take {need / 2**30:.1f} GiB in memory, more than the {limit / 2**30:.1f} GiB "
+                f"{self!r} would take {_size(need)} in memory, more than the {_size(limit)} "
                 "skecg loads at once. Pass the container itself to skecg's transformers and estimators "
                 "(they stream it in batches), read batches with X.read_signals(indices), take a subset "
                 "(X[:1000]), or raise the limit with X.load(max_bytes=...) or SKECG_MAX_LOAD_BYTES.")
@@ -414,6 +414,13 @@ class ECGRecords:
 _LAYOUT = ("shard", "offset", "checksum", "part", "row")
 
 
+def _size(n: int) -> str:
+    for unit, k in (("GiB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n >= k:
+            return f"{n / k:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _base_meta(source: SignalSource, rows=None) -> pd.DataFrame:
     """The container table of a source's records (all, or at ``rows``)."""
     m = source.meta if rows is None else source.meta.iloc[np.asarray(rows, dtype=np.int64)]
@@ -532,6 +539,10 @@ def concat_records(parts: Sequence[ECGRecords]) -> ECGRecords:
     parts = [p for p in parts]
     if not parts:
         raise ValueError("nothing to concatenate")
+    if len(parts) == 1:
+        return parts[0]
+    if any(p.is_lazy for p in parts):
+        return _concat_lazy(parts)
     classes = {tuple(p.classes) if p.classes is not None else None for p in parts}
     if len(classes) > 1:
         raise ValueError("cannot concatenate records labelled in different vocabularies")
@@ -544,3 +555,48 @@ def concat_records(parts: Sequence[ECGRecords]) -> ECGRecords:
     out = parts[0]._with(signals, meta)
     out.skipped = [s for p in parts for s in p.skipped]
     return out
+
+
+def _concat_lazy(parts) -> ECGRecords:
+    """Concatenate containers of which some are lazy: a lazy container over all of them."""
+    from .sources import ArraySource, ConcatSource
+
+    if any(p.is_lazy and p._signals.steps for p in parts):
+        raise ValueError("cannot concatenate lazy records with pending preprocessing steps; "
+                         "concatenate first, then preprocess")
+    classes = {tuple(p.classes) if p.classes is not None else None for p in parts}
+    if len(classes) > 1:
+        raise ValueError("cannot concatenate records labelled in different vocabularies")
+    srcs = []
+    for p in parts:
+        if p.is_lazy:
+            srcs.append(_IndexedSource(p))
+        else:
+            srcs.append(ArraySource(p._signals, p.meta))
+    out = ECGRecords.from_source(ConcatSource(srcs), classes=parts[0].classes)
+    out.skipped = [s for p in parts for s in p.skipped]
+    return out
+
+
+class _IndexedSource(SignalSource):
+    """A lazy container's rows of its source, as a source (pickles as the container)."""
+
+    def __init__(self, records: ECGRecords):
+        self.records = records
+        self.name = records.source.name
+        self.meta = records.meta.copy()
+
+    def __getstate__(self):
+        return {"records": self.records}
+
+    def __setstate__(self, state):
+        self.__init__(state["records"])
+
+    @property
+    def dtype(self):
+        return self.records.source.dtype
+
+    def _read_runs(self, rows, out):
+        got = self.records._signals.read_raw(rows)
+        for i in range(len(rows)):
+            out[i] = got[i]

@@ -8,6 +8,7 @@ from ._challenge import (
     source_of_record,
 )
 from ._code15 import read_code15
+from ._convert import convert, detect_format
 from ._common import RecordReadError, SkippedRecordsWarning
 from ._ludb import LUDB_TO_SNOMED, ludb_statement_codes, read_ludb
 from ._others import ptbxl_codes, read_cpsc2018, read_ptbxl, read_tnmg_hdf5
@@ -17,5 +18,5 @@ __all__ = [
     "LUDB_TO_SNOMED", "RecordReadError", "SkippedRecordsWarning", "WFDBHeader", "parse_header",
     "ptbxl_codes", "ludb_statement_codes", "read_challenge_folder", "read_challenge_record",
     "read_cpsc2018", "read_ludb", "read_ptbxl",
-    "read_tnmg_hdf5", "source_of_record", "open_store", "read_code15", "write_store",
+    "read_tnmg_hdf5", "source_of_record", "open_store", "read_code15", "write_store", "convert", "detect_format",
 ]

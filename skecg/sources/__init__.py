@@ -9,11 +9,12 @@ Users open them with :func:`skecg.io.open_store` and :func:`skecg.io.read_code15
 
 from ._base import SignalSource, SourceError
 from ._code15 import Code15Source
+from ._concat import ConcatSource
 from ._lazy import LazySignals, decode_index, encode_index, max_load_bytes
 from ._memory import ArraySource
 from ._store import StoreSource, StoreWriter, is_store, read_manifest
 
 __all__ = [
-    "ArraySource", "Code15Source", "LazySignals", "SignalSource", "SourceError", "StoreSource",
+    "ArraySource", "Code15Source", "ConcatSource", "LazySignals", "SignalSource", "SourceError", "StoreSource",
     "StoreWriter", "decode_index", "encode_index", "is_store", "max_load_bytes", "read_manifest",
 ]

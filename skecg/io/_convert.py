@@ -1,0 +1,161 @@
+"""``skecg convert``: any folder skecg reads, written as a store (resumable, parallel, atomic)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..labels import get_vocabulary
+from ..sources import Code15Source, StoreSource, StoreWriter, is_store
+from ._common import SkippedRecordsWarning
+
+
+def detect_format(path) -> str:
+    """``'store'``, ``'code15'``, ``'ptbxl'``, ``'challenge'`` or ``'cpsc2018'`` for a folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a folder")
+    if is_store(path):
+        return "store"
+    if (path / "exams.csv").is_file() and any(path.glob("*.hdf5")):
+        return "code15"
+    if (path / "ptbxl_database.csv").is_file():
+        return "ptbxl"
+    if next(path.rglob("*.hea"), None) is not None:
+        return "challenge"
+    if next(path.glob("*.mat"), None) is not None:
+        return "cpsc2018"
+    raise ValueError(f"{path}: no store, CODE-15%, PTB-XL, WFDB or CPSC 2018 records found")
+
+
+def _keys(kind: str, path: Path) -> list:
+    if kind == "store":
+        return list(range(len(StoreSource(path))))
+    if kind == "code15":
+        return list(range(len(Code15Source(path))))
+    if kind == "ptbxl":
+        import pandas as pd
+
+        return [int(i) for i in pd.read_csv(path / "ptbxl_database.csv", usecols=["ecg_id"])["ecg_id"]]
+    if kind == "challenge":
+        return sorted({h.stem for h in path.rglob("*.hea")})
+    return ["*"]  # CPSC 2018 originals: read in one go (the reader takes no subset)
+
+
+def _read_shard(kind, path, keys, vocabulary, fs):
+    """(records in memory, skipped) for one shard's keys."""
+    from .._records import ECGRecords
+    from ._challenge import read_challenge_folder
+    from ._others import read_cpsc2018, read_ptbxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported once, in the store
+        if kind in ("store", "code15"):
+            src = StoreSource(path) if kind == "store" else Code15Source(path)
+            X = ECGRecords.from_source(src).take(np.asarray(keys)).load(max_bytes=2**62)
+            if fs is not None:
+                from ..preprocessing import Resampler
+
+                X = Resampler(fs).fit_transform(X)
+        elif kind == "ptbxl":
+            X, _ = read_ptbxl(path, vocabulary, ecg_ids=keys, fs=fs, on_error="skip")
+        elif kind == "challenge":
+            X, _ = read_challenge_folder(path, vocabulary, records=keys, fs=fs, on_error="skip")
+        else:
+            X, _ = read_cpsc2018(path, vocabulary, fs=fs, on_error="skip")
+    return X, list(X.skipped)
+
+
+def _convert_shard(k, kind, path, keys, vocabulary, fs, steps, dest, dtype, plan):
+    X, skipped = _read_shard(kind, path, keys, vocabulary, fs)
+    if steps is not None and len(X):
+        from sklearn.base import clone
+
+        X = clone(steps).fit_transform(X)
+    writer = StoreWriter(dest, dtype=dtype, plan=plan, resume=True, overwrite=True)
+    sig = X.signals if len(X) else []
+    keep = [c for c in X.meta.columns if c not in ("n_leads", "length")]
+    writer.write_shard(k, list(sig), X.meta[keep], skipped)
+    return len(X), len(skipped)
+
+
+def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int = 1, shard_records: int = 512,
+            dtype: str = "float32", resume: bool = True, overwrite: bool = False, progress=None) -> Path:
+    """Convert a folder skecg reads into a store, shard by shard.
+
+    Parameters
+    ----------
+    src : str or Path
+        A PhysioNet/CinC WFDB folder, PTB-XL, original CPSC 2018 files, CODE-15%
+        (``exams_part*.hdf5`` + ``exams.csv``) or a store.
+    dest : str or Path
+        The new store.  Work goes to ``<dest>.partial`` and is renamed when complete,
+        so a half-written store is never mistaken for a complete one.
+    vocabulary : default='cinc2020'
+        The store's classes (``y`` is encoded from each record's codes at open).
+    fs : float, optional
+        Resample every record to this rate on the way.
+    steps : transformer or Pipeline of stateless steps, optional
+        Preprocessing applied on the way (e.g. :func:`skecg.pipelines.make_zhu_preprocessing`).
+    jobs : int, default=1
+        Shards converted in parallel processes.
+    shard_records : int, default=512
+        Records per shard.
+    dtype : {'float32', 'float16'}
+    resume : bool, default=True
+        Keep the finished shards of an interrupted run with the same settings.
+    overwrite : bool, default=False
+        Replace an existing store at ``dest``.
+
+    Returns
+    -------
+    Path of the store; records a reader skipped, with reasons, are in its
+    ``skipped.csv`` and reported in a :class:`~skecg.io.SkippedRecordsWarning`.
+    """
+    from joblib import Parallel, delayed
+
+    src, dest = Path(src), Path(dest)
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest} exists; choose another destination or pass overwrite=True")
+    kind = detect_format(src)
+    keys = _keys(kind, src)
+    vocab = get_vocabulary(vocabulary)
+    shards = [keys[a:a + shard_records] for a in range(0, len(keys), int(shard_records))]
+    plan = {"source": str(src.resolve()), "kind": kind, "n_keys": len(keys),
+            "keys_sha1": hashlib.sha1(json.dumps(keys).encode()).hexdigest(),
+            "classes": list(vocab.classes), "fs": fs, "shard_records": int(shard_records),
+            "steps": None if steps is None else repr(steps)}
+    writer = StoreWriter(dest, dtype=dtype, plan=plan, resume=resume, overwrite=True)
+    done = writer.done()
+    todo = [k for k in range(len(shards)) if k not in done]
+    bar = None
+    if progress is None or progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(len(shards[k]) for k in todo), unit="rec", desc=f"convert {src.name}",
+                   disable=None if progress is None else False)
+    t0 = time.perf_counter()
+    calls = (delayed(_convert_shard)(k, kind, src, shards[k], vocab.classes, fs, steps, dest, dtype, plan)
+             for k in todo)
+    results = Parallel(n_jobs=jobs, return_as="generator")(calls) if jobs != 1 else (
+        c[0](*c[1], **c[2]) for c in calls)
+    for k, (n_ok, n_skip) in zip(todo, results):
+        if bar is not None:
+            bar.update(len(shards[k]))
+    if bar is not None:
+        bar.close()
+    out = writer.finish(classes=vocab.classes, extra={"seconds": round(time.perf_counter() - t0, 3)})
+    import pandas as pd
+
+    skipped = pd.read_csv(out / "skipped.csv", dtype=str, keep_default_na=False)
+    if len(skipped):
+        warnings.warn(f"convert {src}: skipped {len(skipped)} record(s), listed with reasons in "
+                      f"{out / 'skipped.csv'}: " + "; ".join(f"{r}: {w}" for r, w in
+                                                             skipped.head(10).itertuples(index=False)),
+                      SkippedRecordsWarning, stacklevel=2)
+    return out
