@@ -1,11 +1,14 @@
 """The ``skecg`` command line: evaluate, train, predict.
 
     skecg evaluate --pipeline zhu DATA [DATA ...]       cross-source tables
-    skecg train --pipeline huang DATA [DATA ...] -o model.joblib
-    skecg predict model.joblib WFDB_FOLDER -o outputs/  challenge output files
+    skecg train --pipeline huang DATA [DATA ...] -o model.skecg
+    skecg predict model.skecg WFDB_FOLDER -o outputs/   challenge output files
 
 ``DATA`` is a folder of PhysioNet/CinC WFDB records, a PTB-XL folder, a folder of
-original CPSC 2018 files, or the word ``sample`` for the bundled sample.
+original CPSC 2018 files, a CODE-15% folder, a store (read lazily), or the word ``sample``
+for the bundled sample.
+
+    skecg convert SRC DEST [--fs 500] [--jobs 2]       any of those folders into a store
 """
 
 from __future__ import annotations
@@ -31,7 +34,14 @@ def load_data(paths, vocabulary, on_error="skip"):
             path = Path(p)
             if not path.is_dir():
                 raise SystemExit(f"skecg: {p} is not a folder (nor 'sample')")
-            if (path / "ptbxl_database.csv").exists():
+            from .io import detect_format, open_store, read_code15
+
+            kind = detect_format(path) if path.is_dir() else None
+            if kind == "store":  # lazy: signals stay on disk
+                X, y = open_store(path, vocabulary)
+            elif kind == "code15":
+                X, y = read_code15(path, vocabulary)
+            elif (path / "ptbxl_database.csv").exists():
                 X, y = read_ptbxl(path, vocabulary, on_error=on_error)
             elif any(path.rglob("*.hea")):
                 X, y = read_challenge_folder(path, vocabulary, on_error=on_error)
@@ -63,32 +73,128 @@ def _cmd_evaluate(args):
 
 
 def _cmd_train(args):
-    import joblib
-
     from .experiments import PIPELINE_VOCABULARY, make_named_pipeline
+    from .persistence import save_model
 
     X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
     est = make_named_pipeline(args.pipeline, max_epochs=args.epochs).fit(X, y)
-    joblib.dump({"pipeline": args.pipeline, "estimator": est}, args.output)
+    save_model(est, args.output, pipeline=args.pipeline)  # safe format: loads without running code
     print(f"trained {args.pipeline!r} on {len(X)} records; saved to {args.output}")
     return 0
 
 
+def load_estimator(path, trust_pickle: bool = False):
+    """The fitted estimator of a model file: skecg's safe format, or a pickle/joblib
+    file only when ``trust_pickle`` (loading a pickle can run any code)."""
+    from .persistence import UnsafeModelFileError, is_pickle_file, load_model, load_pickle_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"skecg: model file {path} does not exist")
+    try:
+        est = load_model(path)
+    except UnsafeModelFileError as e:
+        if not is_pickle_file(path):
+            raise SystemExit(f"skecg: {e}") from None
+        if not trust_pickle:
+            raise SystemExit(f"skecg: {path} is a pickle/joblib file, which can run any code when loaded; "
+                             "refused. Pass --trust-pickle only if you trust its origin, or retrain with "
+                             "`skecg train` (safe format).") from None
+        est = load_pickle_model(path)
+        if isinstance(est, dict) and "estimator" in est:  # the layout older skecg versions wrote
+            est = est["estimator"]
+    if not (hasattr(est, "predict_proba") and hasattr(est, "predict")
+            and getattr(est, "classes_", None) is not None):
+        raise SystemExit(f"skecg: {path} holds a {type(est).__module__}.{type(est).__qualname__}, "
+                         "not a fitted skecg estimator (make one with `skecg train`)")
+    return est
+
+
+def _predict_each(est, X):
+    """Probabilities and 0/1 outputs; when the batch fails, record by record, skipping
+    (and reporting) the records that fail."""
+    from .metrics import proba_matrix
+
+    try:
+        return np.arange(len(X)), proba_matrix(est, X), np.asarray(est.predict(X)), []
+    except Exception:  # noqa: BLE001 - find the records at fault, one by one
+        pass
+    keep, probs, preds, skipped = [], [], [], []
+    for i, rid in enumerate(X.meta["record_id"]):
+        try:
+            one = X[[i]]
+            probs.append(proba_matrix(est, one)[0])
+            preds.append(np.asarray(est.predict(one))[0])
+            keep.append(i)
+        except Exception as e:  # noqa: BLE001 - skipped and reported, like an unreadable record
+            skipped.append((str(rid), f"cannot predict: {type(e).__name__}: {e}"))
+    k = len(est.classes_)
+    return (np.asarray(keep, dtype=int), np.asarray(probs).reshape(-1, k),
+            np.asarray(preds).reshape(-1, k), skipped)
+
+
+def write_skip_report(folder, skipped) -> Path:
+    """``skipped_records.csv`` (record_id, reason) in ``folder``; written even when empty."""
+    import csv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "skipped_records.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["record_id", "reason"])
+        w.writerows(skipped)
+    return path
+
+
 def _cmd_predict(args):
-    import joblib
+    import warnings
 
-    from .io import read_challenge_folder
-    from .metrics import proba_matrix, write_challenge_outputs
+    from .io import SkippedRecordsWarning, read_challenge_folder
+    from .metrics import write_challenge_outputs
 
-    saved = joblib.load(args.model)
-    est = saved["estimator"]
+    est = load_estimator(args.model, args.trust_pickle)
     if not Path(args.data).is_dir():
         raise SystemExit(f"skecg: {args.data} is not a folder")
-    X, _ = read_challenge_folder(args.data, list(est.classes_), on_error="skip", require_dx=False)
-    proba = proba_matrix(est, X)
-    pred = est.predict(X)
-    paths = write_challenge_outputs(args.output, X.meta["record_id"].tolist(), list(est.classes_), pred, proba)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported below and in the file
+            X, _ = read_challenge_folder(args.data, list(est.classes_), on_error="skip", require_dx=False)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"skecg: {e}") from None
+    skipped = list(X.skipped)
+    if len(X):
+        keep, proba, pred, failed = _predict_each(est, X)
+        skipped += failed
+    else:
+        keep = np.zeros(0, int)
+    report = write_skip_report(args.output, skipped)
+    if len(keep) == 0:
+        raise SystemExit(f"skecg: none of the {len(skipped)} record(s) in {args.data} could be read and "
+                         f"predicted; nothing written (reasons in {report})")
+    ids = X.meta["record_id"].to_numpy()[keep].tolist()
+    paths = write_challenge_outputs(args.output, ids, list(est.classes_), pred, proba)
     print(f"wrote {len(paths)} output files to {args.output}")
+    if skipped:
+        print(f"skipped {len(skipped)} record(s), reasons in {report}:", file=sys.stderr)
+        for rid, why in skipped:
+            print(f"  {rid}: {why}", file=sys.stderr)
+    return 0
+
+
+def _cmd_convert(args):
+    from .io import convert
+    from .pipelines import make_zhu_preprocessing
+
+    steps = make_zhu_preprocessing(fs=args.fs or 500, seconds=args.seconds) if args.preprocess == "zhu" else None
+    out = convert(args.src, args.dest, vocabulary=args.vocabulary, fs=args.fs, steps=steps, jobs=args.jobs,
+                  shard_records=args.shard_records, dtype=args.dtype, resume=not args.no_resume,
+                  overwrite=args.overwrite)
+    import json
+
+    man = json.loads((out / "skecg_store.json").read_text())
+    print(f"wrote store {out}: {man['n_records']} records in {len(man['shards'])} shard(s), "
+          f"{man['n_skipped']} skipped (see {out / 'skipped.csv'}), {man.get('seconds', 0):.1f} s")
     return 0
 
 
@@ -107,13 +213,30 @@ def build_parser():
     t.add_argument("data", nargs="+")
     t.add_argument("--pipeline", choices=names, default="zhu")
     t.add_argument("--epochs", type=int, default=12)
-    t.add_argument("-o", "--output", default="skecg_model.joblib")
+    t.add_argument("-o", "--output", default="skecg_model.skecg",
+                   help="model file (skecg's safe format, see README 'Model files')")
     t.set_defaults(func=_cmd_train)
     r = sub.add_parser("predict", help="write challenge output files for a folder of WFDB records")
     r.add_argument("model")
     r.add_argument("data")
+    r.add_argument("--trust-pickle", action="store_true",
+                   help="also load a pickle/joblib model file (it can run any code: only files you trust)")
     r.add_argument("-o", "--output", default="skecg_outputs")
     r.set_defaults(func=_cmd_predict)
+    c = sub.add_parser("convert", help="convert a data folder into a store read lazily (data larger than RAM)")
+    c.add_argument("src", help="WFDB folder, PTB-XL, CPSC 2018, CODE-15% folder or store")
+    c.add_argument("dest", help="the new store (a directory)")
+    c.add_argument("--fs", type=float, help="resample to this rate on the way")
+    c.add_argument("--preprocess", choices=["none", "zhu"], default="none",
+                   help="'zhu': Zhu et al.'s chain (8 leads, bior2.6 denoising, pad/truncate) on the way")
+    c.add_argument("--seconds", type=float, default=10, help="length of --preprocess zhu")
+    c.add_argument("--vocabulary", default="cinc2020")
+    c.add_argument("--jobs", type=int, default=1, help="shards converted in parallel processes")
+    c.add_argument("--shard-records", type=int, default=512)
+    c.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    c.add_argument("--no-resume", action="store_true", help="start over instead of resuming a partial store")
+    c.add_argument("--overwrite", action="store_true")
+    c.set_defaults(func=_cmd_convert)
     return p
 
 
