@@ -56,14 +56,37 @@ def _polyphase_plan(up: int, down: int, n: int):
     return W, kmin, K, n_out, nb, pad_l, pad_r
 
 
+_BLOCK_CACHE: dict = {}
+
+
+def _blocked(W: np.ndarray, up: int, down: int, m: int, dtype) -> np.ndarray:
+    """``m`` consecutive output blocks of ``W`` as one matrix: window ``(m-1)*down + K``.
+
+    With ``up`` output columns a matrix product is too narrow for BLAS to reach speed
+    (measured 3-4x slower than with 32 columns); blocking trades zero taps for width.
+    """
+    key = (up, down, m, np.dtype(dtype).str)
+    if key not in _BLOCK_CACHE:
+        K = W.shape[0]
+        Wb = np.zeros(((m - 1) * down + K, m * up), dtype)
+        for j in range(m):
+            Wb[j * down:j * down + K, j * up:(j + 1) * up] = W
+        _BLOCK_CACHE[key] = Wb
+    return _BLOCK_CACHE[key]
+
+
 def _resample_poly_gemm(x: np.ndarray, up: int, down: int) -> np.ndarray:
     n = x.shape[-1]
     W, kmin, K, n_out, nb, pad_l, pad_r = _polyphase_plan(up, down, n)
+    m = max(1, min(-(-32 // up), nb))  # output blocks per matrix row
+    nbb = -(-nb // m)
+    pad_r += (nbb * m - nb) * down
+    Wb = _blocked(W, up, down, m, x.dtype)
     xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad_l, pad_r)])
     start = kmin + pad_l
-    win = np.lib.stride_tricks.sliding_window_view(xp, K, axis=-1)[..., start::down, :][..., :nb, :]
-    y = np.matmul(win, W.astype(x.dtype, copy=False))
-    return y.reshape(*x.shape[:-1], nb * up)[..., :n_out]
+    win = np.lib.stride_tricks.sliding_window_view(xp, Wb.shape[0], axis=-1)[..., start::m * down, :][..., :nbb, :]
+    y = np.matmul(win, Wb)
+    return y.reshape(*x.shape[:-1], nbb * m * up)[..., :n_out]
 
 
 def resample_signal(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.ndarray:
@@ -155,13 +178,121 @@ def max_wavelet_level(n_samples: int, wavelet: str = "bior2.6") -> int:
     return pywt.dwt_max_level(n_samples, pywt.Wavelet(wavelet).dec_len)
 
 
+# The discrete wavelet transform as matrix products.  pywt filters one row at a time with
+# a scalar loop; here a level of the transform is one BLAS product over all records and
+# leads: ``_DWT_BLOCK`` outputs of both filters come from one window of the
+# (symmetrically extended) input, so the work runs at matrix-product speed although the
+# matrices hold the filter taps more than once.  Same extension, lengths and phase as
+# ``pywt.dwt``/``pywt.idwt`` in their default 'symmetric' mode (tested equal to pywt up to
+# float rounding); benchmarks/preprocessing.py measures the gain over pywt.
+_DWT_BLOCK = 16
+_DWT_CACHE: dict = {}
+
+
+def _dwt_matrices(wavelet: str, dtype):
+    """Analysis matrix ``D``, synthesis matrix ``R``, filter length and synthesis window.
+
+    Analysis: outputs ``bB .. bB+B-1`` of both filters (interleaved lo, hi) are
+    ``xe[2bB+1 : 2bB+1 + 2B+F-2] @ D``, ``xe`` the input extended by ``F-1`` samples
+    on each side.  Synthesis: output samples ``2bB .. 2bB+2B-1`` of ``pywt.idwt`` are
+    ``z[2bB : 2bB + 2Kc] @ R`` with ``z`` the interleaved (approximation, detail)
+    coefficients, zero past the end.
+    """
+    key = (wavelet, np.dtype(dtype).str)
+    if key not in _DWT_CACHE:
+        import pywt
+
+        w = pywt.Wavelet(wavelet)
+        B, F = _DWT_BLOCK, w.dec_len
+        dec = (np.asarray(w.dec_lo), np.asarray(w.dec_hi))
+        rec = (np.asarray(w.rec_lo), np.asarray(w.rec_hi))
+        D = np.zeros((2 * B + F - 2, 2 * B))
+        for r in range(B):
+            for p in range(2):
+                D[2 * r:2 * r + F, 2 * r + p] = dec[p][::-1]
+        Kc = B + (F - 1) // 2
+        R = np.zeros((2 * Kc, 2 * B))
+        for j in range(Kc):
+            for s in range(2 * B):
+                t = s + F - 2 - 2 * j
+                if 0 <= t < F:
+                    R[2 * j, s], R[2 * j + 1, s] = rec[0][t], rec[1][t]
+        _DWT_CACHE[key] = (D.astype(dtype), R.astype(dtype), F, Kc)
+    return _DWT_CACHE[key]
+
+
+def _dwt_gemm(x: np.ndarray, wavelet: str) -> np.ndarray:
+    """One level of ``pywt.dwt(x, wavelet, 'symmetric', axis=-1)``, as (..., n_out, 2)."""
+    n = x.shape[-1]
+    D, _, F, _ = _dwt_matrices(wavelet, x.dtype)
+    B = _DWT_BLOCK
+    n_out = (n + F - 1) // 2
+    nb = -(-n_out // B)
+    extra = max(0, 2 * B * nb + F - 2 - (n + 2 * F - 3))  # zeros so that the last window fits
+    xe = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(F - 1, F - 1)], mode="symmetric")
+    if extra:
+        xe = np.pad(xe, [(0, 0)] * (x.ndim - 1) + [(0, extra)])
+    win = np.lib.stride_tricks.sliding_window_view(xe[..., 1:], 2 * B + F - 2, axis=-1)[..., ::2 * B, :][..., :nb, :]
+    return np.matmul(win, D).reshape(*x.shape[:-1], nb * B, 2)[..., :n_out, :]
+
+
+def _idwt_gemm(a: np.ndarray, d: np.ndarray, wavelet: str) -> np.ndarray:
+    """``pywt.idwt(a, d, wavelet, 'symmetric', axis=-1)`` (``a`` and ``d`` of one length)."""
+    n = d.shape[-1]
+    _, R, F, Kc = _dwt_matrices(wavelet, d.dtype)
+    B = _DWT_BLOCK
+    n_rec = 2 * n - F + 2
+    nb = -(-n_rec // (2 * B))
+    z = np.zeros((*d.shape[:-1], max(2 * B * (nb - 1) + 2 * Kc, 2 * n)), d.dtype)
+    z[..., 0:2 * n:2] = a
+    z[..., 1:2 * n:2] = d
+    win = np.lib.stride_tricks.sliding_window_view(z, 2 * Kc, axis=-1)[..., ::2 * B, :][..., :nb, :]
+    return np.matmul(win, R).reshape(*d.shape[:-1], nb * 2 * B)[..., :n_rec]
+
+
+def _wavedec_gemm(x: np.ndarray, wavelet: str, level: int) -> list:
+    """``pywt.wavedec(x, wavelet, level=level, axis=-1)`` by :func:`_dwt_gemm`."""
+    details = []
+    a = x
+    for _ in range(level):
+        y = _dwt_gemm(a, wavelet)
+        a = np.ascontiguousarray(y[..., 0])
+        details.append(np.ascontiguousarray(y[..., 1]))
+    return [a] + details[::-1]
+
+
+def _waverec_gemm(coeffs: list, wavelet: str) -> np.ndarray:
+    """``pywt.waverec(coeffs, wavelet, axis=-1)`` by :func:`_idwt_gemm`."""
+    a = coeffs[0]
+    for d in coeffs[1:]:
+        if a.shape[-1] == d.shape[-1] + 1:
+            a = a[..., :-1]
+        a = _idwt_gemm(a, d, wavelet)
+    return a
+
+
+def _gemm_dwt_ok(n: int, wavelet: str, level: int) -> bool:
+    """Whether every level's input is at least one filter long (else pywt runs)."""
+    import pywt
+
+    F = pywt.Wavelet(wavelet).dec_len
+    for _ in range(level):
+        if n < F - 1:
+            return False
+        n = (n + F - 1) // 2
+    return True
+
+
 def _mad_sigma(d: np.ndarray) -> np.ndarray:
     """``median(|d|) / 0.6745`` along the last axis (keepdims), one in-place selection."""
     a = np.abs(d)
     n = a.shape[-1]
-    k = [(n - 1) // 2, n // 2] if n % 2 == 0 else [n // 2]
-    a.partition(k, axis=-1)
-    med = a[..., k].mean(axis=-1, keepdims=True) if len(k) == 2 else a[..., k]
+    # one kth: numpy's partition with a list of two kth is ten times slower along the last
+    # axis; the lower middle of an even count is then the largest of the lower half
+    a.partition(n // 2, axis=-1)
+    med = a[..., n // 2:n // 2 + 1]
+    if n % 2 == 0:
+        med = (med + a[..., :n // 2].max(axis=-1, keepdims=True)) / d.dtype.type(2)
     return med / d.dtype.type(0.6745)
 
 
@@ -207,7 +338,8 @@ def wavelet_denoise(x: np.ndarray, wavelet: str = "bior2.6", level: int = 8, *,
     dtype = np.dtype(x.dtype if x.dtype in (np.float32, np.float64) else np.float32)
     x = x.astype(dtype, copy=False)
     n = x.shape[-1]
-    coeffs = pywt.wavedec(x, wavelet, level=level, axis=-1)
+    fast = x.ndim >= 1 and x.size > 0 and _gemm_dwt_ok(n, wavelet, level)
+    coeffs = _wavedec_gemm(x, wavelet, level) if fast else pywt.wavedec(x, wavelet, level=level, axis=-1)
     scale = np.sqrt(2.0 * np.log(n))
     if noise not in ("level", "finest"):
         raise ValueError(f"noise must be 'level' or 'finest', got {noise!r}")
@@ -232,7 +364,7 @@ def wavelet_denoise(x: np.ndarray, wavelet: str = "bior2.6", level: int = 8, *,
         else:
             d = np.where(np.abs(d) > thr, d, dtype.type(0))
         out.append(d.astype(dtype, copy=False))
-    y = pywt.waverec(out, wavelet, axis=-1)
+    y = _waverec_gemm(out, wavelet) if fast else pywt.waverec(out, wavelet, axis=-1)
     return y[..., :n].astype(dtype, copy=False)
 
 
