@@ -225,6 +225,23 @@ def test_gemm_dwt_equals_pywt(wavelet, n):
     np.testing.assert_allclose(_waverec_gemm(ref, wavelet), pywt.waverec(ref, wavelet, axis=-1), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("wavelet", ["bior2.6", "db2", "haar"])
+def test_gemm_single_level_at_the_shortest_lengths(wavelet):
+    import pywt
+
+    from skecg.preprocessing._functional import _dwt_gemm, _gemm_dwt_ok, _idwt_gemm
+
+    F = pywt.Wavelet(wavelet).dec_len
+    rng = np.random.default_rng(F)
+    assert not _gemm_dwt_ok(F - 2, wavelet, 1)  # shorter than the extension: pywt runs
+    for n in range(max(F - 1, 1), F + 40):
+        x = rng.normal(size=(2, n))
+        y, (a, d) = _dwt_gemm(x, wavelet), pywt.dwt(x, wavelet, axis=-1)
+        np.testing.assert_allclose(y[..., 0], a, rtol=0, atol=1e-12, err_msg=f"n={n}")
+        np.testing.assert_allclose(y[..., 1], d, rtol=0, atol=1e-12, err_msg=f"n={n}")
+        np.testing.assert_allclose(_idwt_gemm(a, d, wavelet), pywt.idwt(a, d, wavelet, axis=-1), rtol=0, atol=1e-12)
+
+
 def _pywt_denoise(z, noise="finest", mode="soft"):
     import pywt
 

@@ -229,9 +229,13 @@ def _dwt_gemm(x: np.ndarray, wavelet: str) -> np.ndarray:
     n_out = (n + F - 1) // 2
     nb = -(-n_out // B)
     extra = max(0, 2 * B * nb + F - 2 - (n + 2 * F - 3))  # zeros so that the last window fits
-    xe = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(F - 1, F - 1)], mode="symmetric")
-    if extra:
-        xe = np.pad(xe, [(0, 0)] * (x.ndim - 1) + [(0, extra)])
+    # half-sample symmetric extension written in place (np.pad costs 3x more); needs
+    # n >= F - 1, which _gemm_dwt_ok checks
+    xe = np.empty((*x.shape[:-1], n + 2 * F - 2 + extra), x.dtype)
+    xe[..., F - 1:F - 1 + n] = x
+    xe[..., :F - 1] = x[..., F - 2::-1]
+    xe[..., F - 1 + n:n + 2 * F - 2] = x[..., ::-1][..., :F - 1]
+    xe[..., n + 2 * F - 2:] = 0
     win = np.lib.stride_tricks.sliding_window_view(xe[..., 1:], 2 * B + F - 2, axis=-1)[..., ::2 * B, :][..., :nb, :]
     return np.matmul(win, D).reshape(*x.shape[:-1], nb * B, 2)[..., :n_out, :]
 
@@ -243,9 +247,10 @@ def _idwt_gemm(a: np.ndarray, d: np.ndarray, wavelet: str) -> np.ndarray:
     B = _DWT_BLOCK
     n_rec = 2 * n - F + 2
     nb = -(-n_rec // (2 * B))
-    z = np.zeros((*d.shape[:-1], max(2 * B * (nb - 1) + 2 * Kc, 2 * n)), d.dtype)
+    z = np.empty((*d.shape[:-1], max(2 * B * (nb - 1) + 2 * Kc, 2 * n)), d.dtype)
     z[..., 0:2 * n:2] = a
     z[..., 1:2 * n:2] = d
+    z[..., 2 * n:] = 0
     win = np.lib.stride_tricks.sliding_window_view(z, 2 * Kc, axis=-1)[..., ::2 * B, :][..., :nb, :]
     return np.matmul(win, R).reshape(*d.shape[:-1], nb * 2 * B)[..., :n_rec]
 
