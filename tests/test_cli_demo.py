@@ -30,7 +30,7 @@ def test_cli_evaluate(small_wfdb, capsys):
 
 
 def test_cli_train_then_predict(small_wfdb, tmp_path, capsys):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.skecg"
     assert main(["train", str(small_wfdb), "--pipeline", "huang", "--epochs", "1", "-o", str(model)]) == 0
     assert model.exists()
     outdir = tmp_path / "out"
