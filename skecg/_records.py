@@ -8,23 +8,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ._schema import META_COLUMNS, STANDARD_LEADS, normalize_lead_name
 from .labels import LabelReport, get_vocabulary
-from .sources import LazySignals, SignalSource, SourceError, max_load_bytes
+from .sources import SignalSource
+from .sources._lazy import LazyRecordsMixin, concat_lazy
 
-#: Metadata columns every container has (missing facts are NaN / None).
-META_COLUMNS = ("record_id", "source", "fs", "age", "sex", "patient_id", "leads", "dx")
+__all__ = ["ECGRecords", "META_COLUMNS", "STANDARD_LEADS", "as_signals", "concat_records", "iter_batches",
+           "normalize_lead_name", "record_names"]
 
-STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-_LEAD_ALIASES = {name.upper(): name for name in STANDARD_LEADS}
-_LEAD_ALIASES.update({"DI": "I", "DII": "II", "DIII": "III"})
-
-
-def normalize_lead_name(name: str) -> str:
-    """Canonical spelling of a lead name (``'AVR'`` -> ``'aVR'``, ``'DII'`` -> ``'II'``)."""
-    return _LEAD_ALIASES.get(str(name).strip().upper(), str(name).strip())
-
-
-class ECGRecords:
+class ECGRecords(LazyRecordsMixin):
     """ECG signals with aligned per-record metadata.
 
     Signals are float32 and leads first: a 3-D array ``(n_records, n_leads,
@@ -110,35 +102,7 @@ class ECGRecords:
         self.classes = None if classes is None else [str(c) for c in classes]
         self.skipped = list(skipped or [])
 
-    @classmethod
-    def from_source(cls, source: SignalSource, *, classes=None, skipped=None) -> "ECGRecords":
-        """A lazy container over every record of ``source`` (see :mod:`skecg.sources`).
-
-        Examples
-        --------
-        >>> from skecg.sources import ArraySource
-        >>> X = ECGRecords.from_source(ArraySource(np.zeros((5, 12, 100), np.float32)))
-        >>> X.is_lazy, X[1:3].shape, X.source.n_reads
-        (True, (2, 12, 100), 0)
-        """
-        out = cls.__new__(cls)
-        out._signals = LazySignals(source)
-        out.meta = _base_meta(source)
-        out.classes = None if classes is None else [str(c) for c in classes]
-        out.skipped = list(skipped or [])
-        return out
-
     # -- array protocol ---------------------------------------------------------------
-    @property
-    def is_lazy(self) -> bool:
-        """True when signals stay on disk and are read on demand (see :mod:`skecg.sources`)."""
-        return isinstance(self._signals, LazySignals)
-
-    @property
-    def source(self):
-        """The source of a lazy container's signals (None in memory)."""
-        return self._signals.source if self.is_lazy else None
-
     @property
     def signals(self):
         """The signals: a 3-D float32 array, or a list of 2-D float32 arrays.
@@ -146,29 +110,6 @@ class ECGRecords:
         On a lazy container this reads every record (see :meth:`load`).
         """
         return self.load()._signals if self.is_lazy else self._signals
-
-    def load(self, max_bytes: int | None = None) -> "ECGRecords":
-        """An in-memory copy of these records (the container itself when in memory).
-
-        Parameters
-        ----------
-        max_bytes : int, optional
-            Refuse to load more than this (default :func:`skecg.sources.max_load_bytes`,
-            2 GiB or ``SKECG_MAX_LOAD_BYTES``).
-        """
-        if not self.is_lazy:
-            return self
-        limit = max_load_bytes() if max_bytes is None else int(max_bytes)
-        need = int((self.meta["n_leads"].to_numpy(np.int64) * self.meta["length"].to_numpy(np.int64)).sum()) * 4
-        if need > limit:
-            raise MemoryError(
-                f"{self!r} would take {_size(need)} in memory, more than the {_size(limit)} "
-                "skecg loads at once. Pass the container itself to skecg's transformers and estimators "
-                "(they stream it in batches), read batches with X.read_signals(indices), take a subset "
-                "(X[:1000]), or raise the limit with X.load(max_bytes=...) or SKECG_MAX_LOAD_BYTES.")
-        sig = self.read_signals(np.arange(len(self)))
-        meta = self.meta.drop(columns=["n_leads", "length"], errors="ignore")
-        return self._with(sig, meta.reset_index(drop=True))
 
     @property
     def is_ragged(self) -> bool:
@@ -331,48 +272,6 @@ class ECGRecords:
             return np.stack(sig) if sig and len({x.shape for x in sig}) == 1 else sig
         return self._signals[idx]
 
-    def _read_lazy(self, idx):
-        lazy = self._signals
-        try:
-            raw = lazy.read_raw(idx)
-        except SourceError:
-            raise
-        except Exception as e:  # noqa: BLE001 - name the records whatever the failure
-            names = self.meta["record_id"].iloc[idx[:5]].tolist()
-            raise SourceError(lazy.source.name, f"reading records {names} failed: {type(e).__name__}: {e}") from e
-        if lazy.steps:
-            rows = _base_meta(lazy.source, lazy.index[idx]).drop(columns=["n_leads", "length"])
-            batch = ECGRecords(raw, rows, classes=self.classes)
-            for step in lazy.steps:
-                batch = step.transform(batch)
-            raw = batch._signals
-        _check_finite_batch(raw, self.meta["record_id"].to_numpy()[idx], lazy.source.name)
-        return raw
-
-    def with_step(self, step) -> "ECGRecords":
-        """A lazy container with ``step`` (a fitted stateless transformer) pending.
-
-        The step runs on each batch when records are read; the metadata it changes
-        (``fs``, ``leads``, ``length``) is updated now, from ``step._meta_after``.
-        """
-        if not self.is_lazy:
-            raise ValueError("with_step is for lazy containers; transform in-memory records directly")
-        out = self._with(self._signals.with_step(step), _apply_meta(self.meta, step))
-        return out
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        if self.is_lazy:
-            # a handle: the table is rebuilt from the source unless it was edited
-            if _derived_meta(self._signals).equals(self.meta):
-                state["meta"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if self.__dict__.get("meta") is None:
-            self.meta = _derived_meta(self._signals)
-
     def to_list(self) -> list:
         """Signals as a list of 2-D arrays (views, no copy; lazy containers load)."""
         return list(self.signals)
@@ -409,65 +308,6 @@ class ECGRecords:
             "age_median": g["age"].median(),
             "female": g["sex"].agg(lambda s: int((s == "F").sum())),
         })
-
-
-_LAYOUT = ("shard", "offset", "checksum", "part", "row")
-
-
-def _size(n: int) -> str:
-    for unit, k in (("GiB", 2**30), ("MB", 2**20), ("kB", 2**10)):
-        if n >= k:
-            return f"{n / k:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def _base_meta(source: SignalSource, rows=None) -> pd.DataFrame:
-    """The container table of a source's records (all, or at ``rows``)."""
-    m = source.meta if rows is None else source.meta.iloc[np.asarray(rows, dtype=np.int64)]
-    m = m.drop(columns=[c for c in _LAYOUT if c in m]).reset_index(drop=True)
-    for col in META_COLUMNS:
-        if col not in m:
-            if col == "dx":
-                m[col] = pd.Series([()] * len(m), dtype=object)
-            elif col == "leads":
-                m[col] = pd.Series([tuple(STANDARD_LEADS) if k == 12 else tuple(f"lead{j}" for j in range(k))
-                                    for k in m["n_leads"]], dtype=object)
-            else:
-                m[col] = None if col in ("source", "sex", "patient_id") else np.nan
-    m["fs"] = m["fs"].astype(float)
-    return m
-
-
-def _apply_meta(meta: pd.DataFrame, step) -> pd.DataFrame:
-    """Metadata after a pending step: the columns it changes (``step._meta_after``)."""
-    meta = meta.copy()
-    for col, val in step._meta_after(meta).items():
-        if col == "leads":
-            val = tuple(val)
-            meta[col] = pd.Series([val] * len(meta), dtype=object)
-            meta["n_leads"] = len(val)
-        else:
-            meta[col] = val
-    meta["fs"] = meta["fs"].astype(float)
-    return meta
-
-
-def _derived_meta(lazy: LazySignals) -> pd.DataFrame:
-    meta = _base_meta(lazy.source, lazy.index)
-    for step in lazy.steps:
-        meta = _apply_meta(meta, step)
-    return meta
-
-
-def _check_finite_batch(signals, names, source_name: str) -> None:
-    if isinstance(signals, np.ndarray):
-        if np.isfinite(np.sum(signals, dtype=np.float64)):
-            return
-        bad = np.flatnonzero(~np.isfinite(signals).all(axis=(1, 2)))
-    else:
-        bad = [i for i, s in enumerate(signals) if not np.isfinite(s).all()]
-    if len(bad):
-        raise SourceError(source_name, "holds NaN or inf values (a corrupted record?)", record=names[bad[0]])
 
 
 def iter_batches(X, batch_size: int = 256, *, desc: str | None = None, progress: bool | None = None):
@@ -542,7 +382,7 @@ def concat_records(parts: Sequence[ECGRecords]) -> ECGRecords:
     if len(parts) == 1:
         return parts[0]
     if any(p.is_lazy for p in parts):
-        return _concat_lazy(parts)
+        return concat_lazy(parts)
     classes = {tuple(p.classes) if p.classes is not None else None for p in parts}
     if len(classes) > 1:
         raise ValueError("cannot concatenate records labelled in different vocabularies")
@@ -555,48 +395,3 @@ def concat_records(parts: Sequence[ECGRecords]) -> ECGRecords:
     out = parts[0]._with(signals, meta)
     out.skipped = [s for p in parts for s in p.skipped]
     return out
-
-
-def _concat_lazy(parts) -> ECGRecords:
-    """Concatenate containers of which some are lazy: a lazy container over all of them."""
-    from .sources import ArraySource, ConcatSource
-
-    if any(p.is_lazy and p._signals.steps for p in parts):
-        raise ValueError("cannot concatenate lazy records with pending preprocessing steps; "
-                         "concatenate first, then preprocess")
-    classes = {tuple(p.classes) if p.classes is not None else None for p in parts}
-    if len(classes) > 1:
-        raise ValueError("cannot concatenate records labelled in different vocabularies")
-    srcs = []
-    for p in parts:
-        if p.is_lazy:
-            srcs.append(_IndexedSource(p))
-        else:
-            srcs.append(ArraySource(p._signals, p.meta))
-    out = ECGRecords.from_source(ConcatSource(srcs), classes=parts[0].classes)
-    out.skipped = [s for p in parts for s in p.skipped]
-    return out
-
-
-class _IndexedSource(SignalSource):
-    """A lazy container's rows of its source, as a source (pickles as the container)."""
-
-    def __init__(self, records: ECGRecords):
-        self.records = records
-        self.name = records.source.name
-        self.meta = records.meta.copy()
-
-    def __getstate__(self):
-        return {"records": self.records}
-
-    def __setstate__(self, state):
-        self.__init__(state["records"])
-
-    @property
-    def dtype(self):
-        return self.records.source.dtype
-
-    def _read_runs(self, rows, out):
-        got = self.records._signals.read_raw(rows)
-        for i in range(len(rows)):
-            out[i] = got[i]

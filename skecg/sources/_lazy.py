@@ -33,8 +33,12 @@ import os
 import zlib
 
 import numpy as np
+import pandas as pd
 
-from ._base import SignalSource
+from .._schema import META_COLUMNS, STANDARD_LEADS
+from ._base import SignalSource, SourceError
+from ._concat import ConcatSource
+from ._memory import ArraySource
 
 _DEFAULT_MAX_LOAD = 2 * 1024**3
 
@@ -125,3 +129,211 @@ class LazySignals:
 
     def __repr__(self):
         return f"LazySignals({self.source.name}, n={len(self)}, steps={[type(s).__name__ for s in self.steps]})"
+
+
+class LazyRecordsMixin:
+    """What makes an :class:`skecg.ECGRecords` lazy: reading, steps, loading, pickling.
+
+    ``ECGRecords`` keeps its signals in ``_signals``: an array or list in memory, or a
+    :class:`LazySignals`.  The methods here are the lazy half of the container.
+    """
+
+    @classmethod
+    def from_source(cls, source: SignalSource, *, classes=None, skipped=None) -> "LazyRecordsMixin":
+        """A lazy container over every record of ``source`` (see :mod:`skecg.sources`).
+
+        Examples
+        --------
+        >>> from skecg import ECGRecords
+        >>> from skecg.sources import ArraySource
+        >>> X = ECGRecords.from_source(ArraySource(np.zeros((5, 12, 100), np.float32)))
+        >>> X.is_lazy, X[1:3].shape, X.source.n_reads
+        (True, (2, 12, 100), 0)
+        """
+        out = cls.__new__(cls)
+        out._signals = LazySignals(source)
+        out.meta = _base_meta(source)
+        out.classes = None if classes is None else [str(c) for c in classes]
+        out.skipped = list(skipped or [])
+        return out
+
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when signals stay on disk and are read on demand (see :mod:`skecg.sources`)."""
+        return isinstance(self._signals, LazySignals)
+
+    @property
+    def source(self):
+        """The source of a lazy container's signals (None in memory)."""
+        return self._signals.source if self.is_lazy else None
+
+
+    def load(self, max_bytes: int | None = None) -> "LazyRecordsMixin":
+        """An in-memory copy of these records (the container itself when in memory).
+
+        Parameters
+        ----------
+        max_bytes : int, optional
+            Refuse to load more than this (default :func:`skecg.sources.max_load_bytes`,
+            2 GiB or ``SKECG_MAX_LOAD_BYTES``).
+        """
+        if not self.is_lazy:
+            return self
+        limit = max_load_bytes() if max_bytes is None else int(max_bytes)
+        need = int((self.meta["n_leads"].to_numpy(np.int64) * self.meta["length"].to_numpy(np.int64)).sum()) * 4
+        if need > limit:
+            raise MemoryError(
+                f"{self!r} would take {_size(need)} in memory, more than the {_size(limit)} "
+                "skecg loads at once. Pass the container itself to skecg's transformers and estimators "
+                "(they stream it in batches), read batches with X.read_signals(indices), take a subset "
+                "(X[:1000]), or raise the limit with X.load(max_bytes=...) or SKECG_MAX_LOAD_BYTES.")
+        sig = self.read_signals(np.arange(len(self)))
+        meta = self.meta.drop(columns=["n_leads", "length"], errors="ignore")
+        return self._with(sig, meta.reset_index(drop=True))
+
+
+    def _read_lazy(self, idx):
+        lazy = self._signals
+        try:
+            raw = lazy.read_raw(idx)
+        except SourceError:
+            raise
+        except Exception as e:  # noqa: BLE001 - name the records whatever the failure
+            names = self.meta["record_id"].iloc[idx[:5]].tolist()
+            raise SourceError(lazy.source.name, f"reading records {names} failed: {type(e).__name__}: {e}") from e
+        if lazy.steps:
+            rows = _base_meta(lazy.source, lazy.index[idx]).drop(columns=["n_leads", "length"])
+            batch = type(self)(raw, rows, classes=self.classes)
+            for step in lazy.steps:
+                batch = step.transform(batch)
+            raw = batch._signals
+        _check_finite_batch(raw, self.meta["record_id"].to_numpy()[idx], lazy.source.name)
+        return raw
+
+    def with_step(self, step) -> "LazyRecordsMixin":
+        """A lazy container with ``step`` (a fitted stateless transformer) pending.
+
+        The step runs on each batch when records are read; the metadata it changes
+        (``fs``, ``leads``, ``length``) is updated now, from ``step._meta_after``.
+        """
+        if not self.is_lazy:
+            raise ValueError("with_step is for lazy containers; transform in-memory records directly")
+        out = self._with(self._signals.with_step(step), _apply_meta(self.meta, step))
+        return out
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self.is_lazy:
+            # a handle: the table is rebuilt from the source unless it was edited
+            if _derived_meta(self._signals).equals(self.meta):
+                state["meta"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.__dict__.get("meta") is None:
+            self.meta = _derived_meta(self._signals)
+
+
+_LAYOUT = ("shard", "offset", "checksum", "part", "row")
+
+
+def _size(n: int) -> str:
+    for unit, k in (("GiB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n >= k:
+            return f"{n / k:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _base_meta(source: SignalSource, rows=None) -> pd.DataFrame:
+    """The container table of a source's records (all, or at ``rows``)."""
+    m = source.meta if rows is None else source.meta.iloc[np.asarray(rows, dtype=np.int64)]
+    m = m.drop(columns=[c for c in _LAYOUT if c in m]).reset_index(drop=True)
+    for col in META_COLUMNS:
+        if col not in m:
+            if col == "dx":
+                m[col] = pd.Series([()] * len(m), dtype=object)
+            elif col == "leads":
+                m[col] = pd.Series([tuple(STANDARD_LEADS) if k == 12 else tuple(f"lead{j}" for j in range(k))
+                                    for k in m["n_leads"]], dtype=object)
+            else:
+                m[col] = None if col in ("source", "sex", "patient_id") else np.nan
+    m["fs"] = m["fs"].astype(float)
+    return m
+
+
+def _apply_meta(meta: pd.DataFrame, step) -> pd.DataFrame:
+    """Metadata after a pending step: the columns it changes (``step._meta_after``)."""
+    meta = meta.copy()
+    for col, val in step._meta_after(meta).items():
+        if col == "leads":
+            val = tuple(val)
+            meta[col] = pd.Series([val] * len(meta), dtype=object)
+            meta["n_leads"] = len(val)
+        else:
+            meta[col] = val
+    meta["fs"] = meta["fs"].astype(float)
+    return meta
+
+
+def _derived_meta(lazy: LazySignals) -> pd.DataFrame:
+    meta = _base_meta(lazy.source, lazy.index)
+    for step in lazy.steps:
+        meta = _apply_meta(meta, step)
+    return meta
+
+
+def _check_finite_batch(signals, names, source_name: str) -> None:
+    if isinstance(signals, np.ndarray):
+        if np.isfinite(np.sum(signals, dtype=np.float64)):
+            return
+        bad = np.flatnonzero(~np.isfinite(signals).all(axis=(1, 2)))
+    else:
+        bad = [i for i, s in enumerate(signals) if not np.isfinite(s).all()]
+    if len(bad):
+        raise SourceError(source_name, "holds NaN or inf values (a corrupted record?)", record=names[bad[0]])
+
+
+
+def concat_lazy(parts):
+    """Concatenate containers of which some are lazy: a lazy container over all of them."""
+    if any(p.is_lazy and p._signals.steps for p in parts):
+        raise ValueError("cannot concatenate lazy records with pending preprocessing steps; "
+                         "concatenate first, then preprocess")
+    classes = {tuple(p.classes) if p.classes is not None else None for p in parts}
+    if len(classes) > 1:
+        raise ValueError("cannot concatenate records labelled in different vocabularies")
+    srcs = []
+    for p in parts:
+        if p.is_lazy:
+            srcs.append(_IndexedSource(p))
+        else:
+            srcs.append(ArraySource(p._signals, p.meta))
+    out = type(parts[0]).from_source(ConcatSource(srcs), classes=parts[0].classes)
+    out.skipped = [s for p in parts for s in p.skipped]
+    return out
+
+
+class _IndexedSource(SignalSource):
+    """A lazy container's rows of its source, as a source (pickles as the container)."""
+
+    def __init__(self, records):
+        self.records = records
+        self.name = records.source.name
+        self.meta = records.meta.copy()
+
+    def __getstate__(self):
+        return {"records": self.records}
+
+    def __setstate__(self, state):
+        self.__init__(state["records"])
+
+    @property
+    def dtype(self):
+        return self.records.source.dtype
+
+    def _read_runs(self, rows, out):
+        got = self.records._signals.read_raw(rows)
+        for i in range(len(rows)):
+            out[i] = got[i]
