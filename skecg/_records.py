@@ -175,27 +175,8 @@ class ECGRecords(LazyRecordsMixin):
             )
         return self._signals if dtype is None else self._signals.astype(dtype)
 
-    def _normalize_key(self, key):
-        if isinstance(key, tuple):
-            rest = key[1:]
-            if any(k is not Ellipsis and k != slice(None) for k in rest):
-                raise IndexError("ECGRecords only supports indexing along records (axis 0)")
-            key = key[0]
-        if isinstance(key, numbers.Integral):
-            return np.array([int(key)]), True
-        if isinstance(key, slice):
-            return np.arange(len(self))[key], False
-        key = np.asarray(key)
-        if key.dtype == bool:
-            if key.shape != (len(self),):
-                raise IndexError(f"boolean index of shape {key.shape} for {len(self)} records")
-            return np.flatnonzero(key), False
-        if key.dtype.kind not in "iu":
-            raise IndexError(f"records can be indexed by integers, slices or masks, not {key.dtype}")
-        return key.astype(np.intp).ravel(), False
-
     def __getitem__(self, key):
-        idx, scalar = self._normalize_key(key)
+        idx, scalar = record_index(key, len(self))
         if scalar:
             # a single record: its 2-D signal, as numpy would give
             if self.is_lazy:
@@ -308,6 +289,27 @@ class ECGRecords(LazyRecordsMixin):
             "age_median": g["age"].median(),
             "female": g["sex"].agg(lambda s: int((s == "F").sum())),
         })
+
+
+def record_index(key, n: int) -> tuple:
+    """``(indices, is_scalar)`` for a key of records: int, slice, mask, index array, or ``(key, ...)``."""
+    if isinstance(key, tuple):
+        rest = key[1:]
+        if any(k is not Ellipsis and k != slice(None) for k in rest):
+            raise IndexError("ECGRecords only supports indexing along records (axis 0)")
+        key = key[0]
+    if isinstance(key, numbers.Integral):
+        return np.array([int(key)]), True
+    if isinstance(key, slice):
+        return np.arange(n)[key], False
+    key = np.asarray(key)
+    if key.dtype == bool:
+        if key.shape != (n,):
+            raise IndexError(f"boolean index of shape {key.shape} for {n} records")
+        return np.flatnonzero(key), False
+    if key.dtype.kind not in "iu":
+        raise IndexError(f"records can be indexed by integers, slices or masks, not {key.dtype}")
+    return key.astype(np.intp).ravel(), False
 
 
 def iter_batches(X, batch_size: int = 256, *, desc: str | None = None, progress: bool | None = None):
