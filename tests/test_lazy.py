@@ -325,3 +325,41 @@ def test_cross_validation_on_lazy_data(store):
     scores = cross_val_score(pipe, Xs, ys[:, keep], groups=Xs.meta["patient_id"], cv=GroupKFold(2),
                              scoring="f1_macro", error_score="raise")
     assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+TEST_DATA = __import__("conftest").TEST_DATA
+
+
+@pytest.mark.parametrize("kind", ["challenge", "ptbxl", "cpsc2018"])
+def test_every_reader_through_a_store_equals_memory(kind, tmp_path):
+    """Convert the tests' real fixtures of each format; the store gives what the reader gives."""
+    from skecg.io import read_challenge_folder, read_cpsc2018, read_ptbxl
+
+    src = {"challenge": TEST_DATA / "cinc2021", "ptbxl": TEST_DATA / "ptbxl", "cpsc2018": TEST_DATA / "cpsc2018"}[kind]
+    read = {"challenge": lambda: read_challenge_folder(src, on_error="skip"),
+            "ptbxl": lambda: read_ptbxl(src, sampling_rate=100, on_error="skip"),
+            "cpsc2018": lambda: read_cpsc2018(src, on_error="skip")}[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedRecordsWarning)
+        X, y = read()
+        out = convert(src, tmp_path / "st", shard_records=3, progress=False)
+    Xs, ys = open_store(out)
+    order = pd.Index(Xs.meta["record_id"]).get_indexer(X.meta["record_id"])
+    assert (order >= 0).all() and len(Xs) == len(X)
+    assert (ys[order] == y).all()
+    for i, j in enumerate(order):
+        assert np.array_equal(Xs[int(j)], X.signals[i])
+    _same_meta(Xs[order], X)
+
+
+def test_code15_equals_the_in_memory_tnmg_reader(tmp_path):
+    from skecg.io import read_tnmg_hdf5
+
+    _code15(tmp_path, [6, 5])
+    X, y = read_code15(tmp_path)
+    parts = [read_tnmg_hdf5(tmp_path / f"exams_part{k}.hdf5", tmp_path / "exams.csv") for k in (0, 1)]
+    Xm = concat_records([p[0] for p in parts])
+    ym = np.concatenate([p[1] for p in parts])
+    assert (y == ym).all() and np.array_equal(X.read_signals(np.arange(len(X))), Xm.signals)
+    for col in ("record_id", "fs", "age", "sex", "leads", "dx"):
+        assert X.meta[col].tolist() == Xm.meta[col].tolist(), col

@@ -63,7 +63,8 @@ def _read_shard(kind, path, keys, vocabulary, fs):
 
                 X = Resampler(fs).fit_transform(X)
         elif kind == "ptbxl":
-            X, _ = read_ptbxl(path, vocabulary, ecg_ids=keys, fs=fs, on_error="skip")
+            rate = 500 if (Path(path) / "records500").is_dir() else 100  # the higher rate present
+            X, _ = read_ptbxl(path, vocabulary, ecg_ids=keys, sampling_rate=rate, fs=fs, on_error="skip")
         elif kind == "challenge":
             X, _ = read_challenge_folder(path, vocabulary, records=keys, fs=fs, on_error="skip")
         else:
@@ -91,7 +92,8 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     Parameters
     ----------
     src : str or Path
-        A PhysioNet/CinC WFDB folder, PTB-XL, original CPSC 2018 files, CODE-15%
+        A PhysioNet/CinC WFDB folder, PTB-XL (``records500/`` when present, else
+        ``records100/``), original CPSC 2018 files, CODE-15%
         (``exams_part*.hdf5`` + ``exams.csv``) or a store.
     dest : str or Path
         The new store.  Work goes to ``<dest>.partial`` and is renamed when complete,
