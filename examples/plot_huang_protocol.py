@@ -19,13 +19,14 @@ Run: ``python examples/plot_huang_protocol.py``
 
 import numpy as np
 import pandas as pd
+from imblearn.pipeline import Pipeline
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from skecg.datasets import load_sample
 from skecg.metrics import SCORING, classification_table
 from skecg.models import ECGClassifier
 from skecg.preprocessing import PadTruncate, Resampler
-from skecg.sampling import Pipeline, TrainingSubsetSampler
+from skecg.sampling import TrainingSubsetSampler
 
 X, y = load_sample("tnmg")
 train = X.meta.source.isin(["PTB-XL", "PTB"]).to_numpy() & X.meta.age.notna().to_numpy()  # III needs ages

@@ -18,13 +18,13 @@ Run: ``python examples/plot_zhu_ablation.py``
 """
 
 import numpy as np
+from imblearn.pipeline import Pipeline
 
 from skecg.datasets import load_sample
 from skecg.ensemble import BradycardiaRuleGate, LengthEnsemble, PseudoLabelRelabeler, SinusRhythmFallback
 from skecg.metrics import bootstrap_ci, challenge_score, per_class_scores
 from skecg.models import ECGClassifier
 from skecg.preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
-from skecg.sampling import Pipeline
 
 X, y = load_sample("cinc2020")
 classes = list(X.classes)

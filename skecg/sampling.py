@@ -1,20 +1,24 @@
-"""Training-subset samplers of Huang et al. (Table 2) and a Pipeline that applies them in fit only.
+"""Training-subset samplers of Huang et al. (Table 2).
 
 The samplers follow imbalanced-learn's protocol (``fit_resample(X, y)``,
 ``sample_indices_``, ``random_state``) but accept 3-D ECG input and multilabel ``y``,
-which imbalanced-learn's own validation rejects.
+which imbalanced-learn's own samplers reject.  Put them in
+:class:`imblearn.pipeline.Pipeline`: it needs only ``fit_resample``, resamples in
+``fit`` only (never test folds, ``predict`` or ``transform``), and brings caching
+(``memory=``) and metadata routing.
 """
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.pipeline import Pipeline as _SkPipeline
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._records import ECGRecords
+from .utils.validation import check_indicator_matrix
 
 STRATEGIES = ("I", "II", "III", "IV")
 
@@ -63,7 +67,27 @@ class TrainingSubsetSampler(BaseEstimator):
     >>> Xs, ys = TrainingSubsetSampler("I", n_per_class=3, random_state=0).fit_resample(X, y)
     >>> len(Xs), ys.sum(0).tolist(), int((ys.sum(1) == 0).sum())
     (12, [3, 3, 3], 3)
+
+    In imbalanced-learn's Pipeline the subset is drawn in ``fit`` only; ``predict`` sees
+    every record:
+
+    >>> from imblearn.pipeline import Pipeline
+    >>> from sklearn.dummy import DummyClassifier
+    >>> pipe = Pipeline([("subset", TrainingSubsetSampler("IV", n_total=6, random_state=0)),
+    ...                  ("clf", DummyClassifier())])
+    >>> X2 = np.zeros((30, 4))
+    >>> pipe.fit(X2, y).predict(X2).shape, len(pipe.named_steps["subset"].sample_indices_)
+    ((30, 3), 6)
     """
+
+    _parameter_constraints: dict = {
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "n_per_class": [Interval(Integral, 1, None, closed="left"), None],
+        "n_total": [Interval(Integral, 1, None, closed="left"), None],
+        "normal_class": [Interval(Integral, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "allow_smaller": ["boolean"],
+    }
 
     def __init__(self, strategy="I", n_per_class=None, n_total=None, normal_class=None, random_state=None,
                  allow_smaller=False):
@@ -75,17 +99,10 @@ class TrainingSubsetSampler(BaseEstimator):
         self.random_state = random_state
 
     def _validate(self, X, y):
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        y = np.asarray(y)
-        if y.ndim != 2:
-            raise ValueError("y must be a 2-D 0/1 indicator matrix (n_records, n_classes)")
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} records but y has {len(y)} rows")
-        for name in ("n_per_class", "n_total"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Integral) or v < 1):
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self._validate_params()
+        y = check_indicator_matrix(y, n_rows=len(X))
+        if self.normal_class is not None and self.normal_class >= y.shape[1]:
+            raise ValueError(f"normal_class={self.normal_class} but y has {y.shape[1]} columns")
         return y > 0
 
     def _class_masks(self, y):
@@ -99,7 +116,20 @@ class TrainingSubsetSampler(BaseEstimator):
         return [abn[:, j] for j in range(abn.shape[1])] + [normal]
 
     def fit_resample(self, X, y):
-        """Return ``(X[idx], y[idx])`` for the chosen subset; metadata stays aligned."""
+        """Return ``(X[idx], y[idx])`` for the chosen subset; metadata stays aligned.
+
+        Parameters
+        ----------
+        X : ECGRecords, ndarray or list of records
+            Records; strategy ``'III'`` needs :class:`~skecg.ECGRecords` with ``meta['age']``.
+        y : array-like of shape (n_records, n_classes)
+            0/1 indicator matrix.
+
+        Returns
+        -------
+        X_resampled, y_resampled
+            The chosen records, in the container kind of ``X``, and their labels.
+        """
         yb = self._validate(X, y)
         rng = check_random_state(self.random_state)
         masks = self._class_masks(yb)
@@ -164,62 +194,6 @@ class TrainingSubsetSampler(BaseEstimator):
         return Xs, np.asarray(y)[idx]
 
     def fit(self, X, y):
+        """Choose the subset (see :meth:`fit_resample`); returns self."""
         self.fit_resample(X, y)
         return self
-
-
-class Pipeline(_SkPipeline):
-    """A scikit-learn Pipeline whose samplers (steps with ``fit_resample``) act in
-    ``fit`` only: test folds, ``predict`` and ``transform`` never see them.
-
-    Examples
-    --------
-    >>> from sklearn.dummy import DummyClassifier
-    >>> import numpy as np
-    >>> y = np.eye(2, dtype=int)[np.arange(20) % 2]
-    >>> pipe = Pipeline([("subset", TrainingSubsetSampler("IV", n_total=6, random_state=0)),
-    ...                  ("clf", DummyClassifier())])
-    >>> pipe.fit(np.zeros((20, 3)), y).predict(np.zeros((4, 3))).shape
-    (4, 2)
-    >>> len(pipe.named_steps["subset"].sample_indices_)
-    6
-    """
-
-    def _iter(self, with_final=True, filter_passthrough=True):
-        for idx, name, trans in super()._iter(with_final=with_final, filter_passthrough=filter_passthrough):
-            if hasattr(trans, "fit_resample") and not getattr(self, "_fitting", False):
-                continue
-            yield idx, name, trans
-
-    def fit(self, X, y=None, **params):
-        """Fit the steps in order; samplers resample the training data only."""
-        step_params = {name: {} for name, _ in self.steps}
-        for key, val in params.items():
-            step, _, p = key.partition("__")
-            if step not in step_params:
-                raise ValueError(f"fit parameter {key!r} does not name a step")
-            step_params[step][p] = val
-        Xt, yt = X, y
-        steps = list(self.steps)
-        for i, (name, step) in enumerate(steps[:-1]):
-            if step is None or step == "passthrough":
-                continue
-            fitted = clone(step)
-            if hasattr(fitted, "fit_resample"):
-                Xt, yt = fitted.fit_resample(Xt, yt, **step_params[name])
-            else:
-                Xt = fitted.fit_transform(Xt, yt, **step_params[name])
-            steps[i] = (name, fitted)
-        self.steps = steps
-        last_name, last = self.steps[-1]
-        if last is not None and last != "passthrough":
-            last.fit(Xt, yt, **step_params[last_name])
-        return self
-
-    def fit_transform(self, X, y=None, **params):
-        """Fit (samplers act), then transform all of ``X`` (samplers skipped)."""
-        return self.fit(X, y, **params).transform(X)
-
-    def fit_predict(self, X, y=None, **params):
-        """Fit (samplers act), then predict all of ``X`` (samplers skipped)."""
-        return self.fit(X, y, **params).predict(X)

@@ -1,0 +1,197 @@
+"""Input checks shared by every skecg estimator, reader and scorer: one place for each.
+
+Parameters are validated by scikit-learn's own mechanism (``_parameter_constraints``
+checked by ``BaseEstimator._validate_params`` at the start of ``fit``); this module holds
+the checks of *data*: finite signals, 0/1 indicator labels, 3-D shape, lead names, and the
+mixin that tags an estimator as taking 3-D ECG input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._schema import STANDARD_LEADS, normalize_lead_name
+
+__all__ = [
+    "ECGInputMixin",
+    "STANDARD_LEADS",
+    "check_3d",
+    "check_finite_records",
+    "check_finite_signals",
+    "check_indicator_matrix",
+    "check_lead_names",
+    "check_same_length",
+]
+
+_SHOWN = 5  # records named in an error message
+
+
+def _name_list(names, idx) -> str:
+    shown = ", ".join(str(names[i]) if names is not None else f"record {i}" for i in idx[:_SHOWN])
+    return shown + (" ..." if len(idx) > _SHOWN else "")
+
+
+def check_finite_signals(signals, names: Sequence | None = None) -> None:
+    """Raise a ValueError naming the first records whose signals hold NaN or inf.
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_records, n_leads, n_samples) or list of 2-D arrays
+        The signals to check.
+    names : sequence of str, optional
+        A name per record for the message; default ``record <index>``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((3, 1, 4), np.float32); X[2, 0, 1] = np.nan
+    >>> check_finite_signals(X, ["a", "b", "c"])
+    Traceback (most recent call last):
+    ...
+    ValueError: 1 record(s) hold NaN or inf values: c; repair or drop them
+    """
+    if isinstance(signals, np.ndarray):
+        # fast path: a finite sum means every value is finite (ECG values are far from
+        # float32 overflow); only a failing input pays for the per-record scan
+        if np.isfinite(np.sum(signals, dtype=np.float64)):
+            return
+        bad = np.flatnonzero(~np.isfinite(signals).reshape(len(signals), -1).all(axis=1)) if signals.ndim else \
+            np.zeros(1, int)
+    else:
+        bad = np.array([i for i, s in enumerate(signals) if not np.isfinite(s).all()], dtype=int)
+    if bad.size:
+        raise ValueError(f"{bad.size} record(s) hold NaN or inf values: {_name_list(names, bad)}; "
+                         "repair or drop them")
+
+
+def check_finite_records(X, signals=None) -> None:
+    """:func:`check_finite_signals` on ``X`` (array, list or :class:`~skecg.ECGRecords`),
+    naming records by their ``record_id``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_finite_records(np.zeros((2, 1, 4)))
+    """
+    from .._records import as_signals, record_names
+
+    if signals is None:
+        signals, _ = as_signals(X)
+    if isinstance(signals, np.ndarray) and np.isfinite(np.sum(signals, dtype=np.float64)):
+        return
+    check_finite_signals(signals, record_names(X, len(signals)))
+
+
+def check_indicator_matrix(y, name: str = "y", *, n_rows: int | None = None) -> np.ndarray:
+    """Check that ``y`` is a 2-D 0/1 indicator matrix ``(n_records, n_classes)``; return it
+    as an array (booleans become 0/1 of the same layout, values are not copied otherwise).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_records, n_classes)
+    name : str, default='y'
+        The name used in messages.
+    n_rows : int, optional
+        The number of rows ``y`` must have (the number of records of ``X``).
+
+    Examples
+    --------
+    >>> check_indicator_matrix([[0, 1], [1, 1]]).shape
+    (2, 2)
+    >>> check_indicator_matrix([[0, 0.7]])
+    Traceback (most recent call last):
+    ...
+    ValueError: y must be a 0/1 indicator matrix, found values [0.7]; threshold probabilities first (e.g. estimator.predict)
+    """
+    a = np.asarray(y)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D 0/1 indicator matrix (n_records, n_classes), got shape {a.shape}")
+    if n_rows is not None and len(a) != n_rows:
+        raise ValueError(f"X has {n_rows} records but {name} has {len(a)} rows")
+    if a.dtype == bool:
+        return a
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a 0/1 indicator matrix, got dtype {a.dtype}")
+    vals = np.unique(a)
+    wrong = vals[~np.isin(vals, (0, 1))]
+    if wrong.size:
+        raise ValueError(f"{name} must be a 0/1 indicator matrix, found values {wrong[:_SHOWN]}; "
+                         "threshold probabilities first (e.g. estimator.predict)")
+    return a
+
+
+def check_same_length(X, y, y_name: str = "y") -> None:
+    """Raise a ValueError when ``X`` and ``y`` have a different number of records.
+
+    Examples
+    --------
+    >>> check_same_length([1, 2], [[0], [1]])
+    """
+    if y is not None and len(X) != len(y):
+        raise ValueError(f"X has {len(X)} records but {y_name} has {len(y)} rows")
+
+
+def check_3d(X, name: str = "X", *, dtype=None) -> np.ndarray:
+    """Return ``X`` as a 3-D array ``(n_records, n_leads, n_samples)``, or raise a ValueError
+    saying what shape it has and what to do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_3d(np.zeros((2, 12, 100))).shape
+    (2, 12, 100)
+    >>> check_3d(np.zeros((12, 100)))
+    Traceback (most recent call last):
+    ...
+    ValueError: X must be 3-D (n_records, n_leads, n_samples), got shape (12, 100); for one record use X[None]
+    """
+    a = np.asarray(X, dtype=dtype)
+    if a.ndim != 3:
+        hint = "; for one record use X[None]" if a.ndim == 2 else ""
+        raise ValueError(f"{name} must be 3-D (n_records, n_leads, n_samples), got shape {a.shape}{hint}")
+    return a
+
+
+def check_lead_names(leads, *, n_leads: int | None = None) -> tuple[str, ...]:
+    """Normalise lead names (``'avr'`` -> ``'aVR'``) and check they are unique and, when
+    ``n_leads`` is given, that there is one per lead.
+
+    Examples
+    --------
+    >>> check_lead_names(["i", "AVR", "v1"])
+    ('I', 'aVR', 'V1')
+    """
+    if isinstance(leads, str):
+        raise TypeError(f"leads must be a sequence of lead names, got the string {leads!r}")
+    names = tuple(normalize_lead_name(v) for v in leads)
+    dup = sorted({v for v in names if names.count(v) > 1})
+    if dup:
+        raise ValueError(f"lead name(s) {dup} appear more than once in {list(names)}")
+    if n_leads is not None and len(names) != n_leads:
+        raise ValueError(f"{len(names)} lead names given for {n_leads} leads: {list(names)}")
+    return names
+
+
+class ECGInputMixin:
+    """Tags an estimator as taking 3-D ECG input ``(n_records, n_leads, n_samples)`` (or
+    :class:`~skecg.ECGRecords`, or a list of 2-D records) and not 2-D tables.
+
+    Put it first among the bases, before scikit-learn's mixins.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> class Est(ECGInputMixin, BaseEstimator):
+    ...     pass
+    >>> tags = Est().__sklearn_tags__()
+    >>> tags.input_tags.three_d_array, tags.input_tags.two_d_array
+    (True, False)
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
