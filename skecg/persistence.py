@@ -51,7 +51,7 @@ TRUSTED_TYPES = (
     "skecg.preprocessing._transformers.Resampler",
     "skecg.preprocessing._transformers.WaveletDenoiser",
     "skecg.preprocessing._transformers.RRFeatureExtractor",
-    "skecg.sampling.Pipeline",
+    "imblearn.pipeline.Pipeline",
     "skecg.sampling.TrainingSubsetSampler",
     "skecg.tuning.MultilabelThresholdTuner",
     "sklearn.pipeline.Pipeline",
