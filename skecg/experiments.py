@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from imblearn.pipeline import Pipeline
 from sklearn.base import clone
 
 from .baselines import make_catboost_baseline
@@ -15,7 +16,7 @@ from .labels import get_vocabulary
 from .metrics import bootstrap_ci, challenge_score, classification_table, per_class_scores, proba_matrix
 from .models import ECGClassifier
 from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
-from .sampling import Pipeline, TrainingSubsetSampler
+from .sampling import TrainingSubsetSampler
 
 #: vocabulary each named pipeline predicts
 PIPELINE_VOCABULARY = {"zhu": "cinc2020", "huang": "tnmg", "huang-attention": "tnmg", "catboost": "tnmg"}
