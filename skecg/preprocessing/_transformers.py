@@ -4,46 +4,23 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+import pywt
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._records import ECGRecords, as_signals, iter_batches, normalize_lead_name, record_names
+from ..utils.validation import ECGInputMixin, check_finite_records
 from . import _functional as F
 from ._rr import HRV_FEATURES, detect_r_peaks_batch, hrv_features, rr_intervals
 
 
-def check_finite_records(X, signals=None) -> None:
-    """Raise a ValueError naming the first records that hold NaN or inf."""
-    if signals is None:
-        signals, _ = as_signals(X)
-    # fast path: a finite sum means every value is finite (ECG values are far from
-    # float32 overflow); only a failing input pays for the per-record scan
-    if isinstance(signals, np.ndarray):
-        if np.isfinite(np.sum(signals, dtype=np.float64)):
-            return
-        bad = np.flatnonzero(~np.isfinite(signals).all(axis=(1, 2)))
-    else:
-        bad = np.array([i for i, s in enumerate(signals) if not np.isfinite(s).all()], dtype=int)
-    if bad.size:
-        names = record_names(X, len(signals))
-        shown = ", ".join(names[i] for i in bad[:5])
-        raise ValueError(
-            f"{bad.size} record(s) hold NaN or inf values: {shown}{' ...' if bad.size > 5 else ''}; "
-            "repair or drop them"
-        )
-
-
 def _n_jobs(n_jobs) -> int:
-    if n_jobs is None:
-        return 1
-    if n_jobs < 0:
-        import os
-
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return int(n_jobs)
+    return effective_n_jobs(n_jobs)  # None -> 1 (or the active joblib backend's), -1 -> all cores
 
 
 _CHUNK = 32  # records per chunk: keeps intermediate arrays in cache
@@ -76,15 +53,22 @@ def _rebuild(X, signals, **meta_updates):
     return signals
 
 
-class _SignalTransformer(TransformerMixin, BaseEstimator):
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_N_JOBS = [Integral, None]
+
+
+class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator):
     """Shared fit: validate parameters and input, remember the lead count."""
 
-    def _validate_params_(self):  # overridden
-        pass
+    _parameter_constraints: dict = {}
+
+    def _check_params(self):
+        """Checks across parameters that ``_parameter_constraints`` cannot state (overridden)."""
 
     def fit(self, X, y=None):
         """Validate the parameters and the input; returns self."""
-        self._validate_params_()
+        self._validate_params()
+        self._check_params()
         if _is_lazy(X):  # nothing to learn: values are checked when batches are read
             self.n_leads_in_ = X.shape[1] if X.shape[1] is not None else int(X.meta["n_leads"].iat[0])
             return self
@@ -97,13 +81,6 @@ class _SignalTransformer(TransformerMixin, BaseEstimator):
     def _meta_after(self, meta) -> dict:
         """Metadata columns this step changes, for lazy input (``{}``: none)."""
         return {}
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        tags.requires_fit = False
-        return tags
 
     def transform(self, X):
         check_is_fitted(self, "n_leads_in_")
@@ -158,13 +135,7 @@ class Resampler(_SignalTransformer):
         self.fs_in = fs_in
         self.n_jobs = n_jobs
 
-    def _validate_params_(self):
-        for name in ("fs_out", "fs_in"):
-            v = getattr(self, name)
-            if v is None and name == "fs_in":
-                continue
-            if not isinstance(v, numbers.Real) or not np.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
+    _parameter_constraints: dict = {"fs_out": [_POSITIVE], "fs_in": [_POSITIVE, None], "n_jobs": _N_JOBS}
 
     def _rates(self, X, n):
         if self.fs_in is not None:
@@ -256,7 +227,13 @@ class LeadSelector(_SignalTransformer):
             raise ValueError("leads is empty")
         return leads
 
-    def _validate_params_(self):
+    _parameter_constraints: dict = {
+        "leads": [StrOptions(set(F.LEAD_PRESETS)), "array-like"],
+        "input_leads": ["array-like", None],
+        "derive": ["boolean"],
+    }
+
+    def _check_params(self):
         self._out_leads()
 
     def _in_leads(self, X, n_leads):
@@ -336,19 +313,15 @@ class WaveletDenoiser(_SignalTransformer):
         self.remove_baseline = remove_baseline
         self.n_jobs = n_jobs
 
-    def _validate_params_(self):
-        import pywt
-
-        if self.wavelet not in pywt.wavelist(kind="discrete"):
-            raise ValueError(f"unknown discrete wavelet {self.wavelet!r}")
-        if not isinstance(self.level, numbers.Integral) or self.level < 1:
-            raise ValueError(f"level must be a positive integer, got {self.level!r}")
-        if self.mode not in ("soft", "hard"):
-            raise ValueError(f"mode must be 'soft' or 'hard', got {self.mode!r}")
-        if self.noise not in ("level", "finest"):
-            raise ValueError(f"noise must be 'level' or 'finest', got {self.noise!r}")
-        if isinstance(self.threshold, str) and self.threshold != "universal":
-            raise ValueError(f"threshold must be 'universal' or a number, got {self.threshold!r}")
+    _parameter_constraints: dict = {
+        "wavelet": [StrOptions(set(pywt.wavelist(kind="discrete")))],
+        "level": [Interval(Integral, 1, None, closed="left")],
+        "threshold": [StrOptions({"universal"}), Interval(Real, 0, None, closed="left")],
+        "mode": [StrOptions({"soft", "hard"})],
+        "noise": [StrOptions({"level", "finest"})],
+        "remove_baseline": ["boolean"],
+        "n_jobs": _N_JOBS,
+    }
 
     def _level_for(self, n, X, which):
         cap = F.max_wavelet_level(n, self.wavelet)
@@ -406,15 +379,16 @@ class PadTruncate(_SignalTransformer):
         self.fs = fs
         self.mode = mode
 
-    def _validate_params_(self):
+    _parameter_constraints: dict = {
+        "length": [Interval(Integral, 1, None, closed="left"), None],
+        "seconds": [_POSITIVE, None],
+        "fs": [_POSITIVE, None],
+        "mode": [StrOptions({"end", "center"})],
+    }
+
+    def _check_params(self):
         if (self.length is None) == (self.seconds is None):
             raise ValueError("set exactly one of length (samples) and seconds")
-        if self.length is not None and (not isinstance(self.length, numbers.Integral) or self.length < 1):
-            raise ValueError(f"length must be a positive integer, got {self.length!r}")
-        if self.seconds is not None and not (isinstance(self.seconds, numbers.Real) and self.seconds > 0):
-            raise ValueError(f"seconds must be positive, got {self.seconds!r}")
-        if self.mode not in ("end", "center"):
-            raise ValueError(f"mode must be 'end' or 'center', got {self.mode!r}")
 
     def _n(self, X):
         if self.length is not None:
@@ -487,9 +461,13 @@ class RRFeatureExtractor(_SignalTransformer):
         self.demographics = demographics
         self.n_jobs = n_jobs
 
-    def _validate_params_(self):
-        if not isinstance(self.min_beats, numbers.Integral) or self.min_beats < 2:
-            raise ValueError(f"min_beats must be an integer >= 2, got {self.min_beats!r}")
+    _parameter_constraints: dict = {
+        "lead": [str, Interval(Integral, 0, None, closed="left")],
+        "fs": [_POSITIVE, None],
+        "min_beats": [Interval(Integral, 2, None, closed="left")],
+        "demographics": ["boolean"],
+        "n_jobs": _N_JOBS,
+    }
 
     def _lead_index(self, leads) -> int:
         if isinstance(self.lead, numbers.Integral):
