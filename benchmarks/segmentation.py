@@ -1,0 +1,62 @@
+"""WaveSegmenter with default settings on LUDB lead II: held-out onset/offset F1 per wave.
+
+Run: flock /tmp/skecg-heavy.lock .venv/bin/python benchmarks/segmentation.py [--threads 2]
+     [--save segmenter.pt] [--test-every 5]
+
+Split: records whose LUDB number is a multiple of ``--test-every`` (default 5: 32 of
+160 records) are held out; the others train (of which ``valid_size`` go to early
+stopping).  Scores: 150 ms tolerance, only inside each record's annotated region.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import LUDB  # noqa: E402
+
+from skecg.io import read_ludb  # noqa: E402
+from skecg.preprocessing import LeadSelector  # noqa: E402
+from skecg.segmentation import WaveSegmenter, delineation_scores, waves_to_masks  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--test-every", type=int, default=5)
+p.add_argument("--save", default=None)
+p.add_argument("--max-epochs", type=int, default=None)
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--filters", default=None, help="e.g. 8,16,32,64")
+args = p.parse_args()
+torch.set_num_threads(args.threads)
+
+X, _, waves = read_ludb(LUDB, annotation_leads=["ii"])
+X2 = LeadSelector(["II"]).fit_transform(X)
+masks = waves_to_masks(waves, X2, X2.shape[-1], lead="II")
+test = (X.meta["ludb_id"] % args.test_every == 0).to_numpy()
+kw = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+if args.filters:
+    kw["module__filters"] = tuple(int(f) for f in args.filters.split(","))
+seg = WaveSegmenter(random_state=args.seed, verbose=1, **kw)
+t0 = time.perf_counter()
+seg.fit(X2[~test], masks[~test])
+train_s = time.perf_counter() - t0
+t0 = time.perf_counter()
+pred = seg.predict_waves(X2[test])
+pred_s = time.perf_counter() - t0
+true = waves[waves["record_id"].isin(X.meta["record_id"][test])]
+scores = delineation_scores(true, pred, fs=500, tolerance=0.15)
+pd.set_option("display.width", 140)
+print(f"\ntrained on {int((~test).sum())} records ({len(seg.history)} epochs, {train_s:.0f} s on "
+      f"{args.threads} threads); held out {int(test.sum())} records (LUDB ids % {args.test_every} == 0); "
+      f"prediction {pred_s:.1f} s")
+print(scores.round({"se": 4, "ppv": 4, "f1": 4, "mean_error_ms": 1, "sd_error_ms": 1}).to_string())
+print("F1 per wave (mean of onset and offset):",
+      {w: round(float(scores.loc[w, "f1"].mean()), 4) for w in ("P", "QRS", "T")})
+if args.save:
+    seg.save_weights(args.save)
+    print("saved", args.save)
