@@ -64,11 +64,9 @@ def _cmd_evaluate(args):
         raise SystemExit(f"skecg: cross-source evaluation needs at least two sources; found {sources}")
     print(f"{len(X)} records from {sources}; pipeline {args.pipeline!r}")
     est = make_named_pipeline(args.pipeline, max_epochs=args.epochs)
-    for res in evaluate_cross_source(est, X, y, groups, n_resamples=args.resamples):
+    for res in evaluate_cross_source(est, X, y, groups, n_seeds=args.n_seeds, n_resamples=args.resamples):
         print(f"\nheld out {'+'.join(res.test_sources)}:")
-        t = res.table
-        print(t[[c for c in t.columns if c == "macro" or t.loc["support", c] > 0]].to_string())
-        print(f"challenge score {res.challenge}, macro F1 {res.f1_macro}")
+        print(res.report())  # per-class table, reference rows, intervals by patient
     return 0
 
 
@@ -208,7 +206,11 @@ def build_parser():
     e.add_argument("--test-source", action="append", help="hold out only this source (repeatable)")
     e.add_argument("--epochs", type=int, default=12)
     e.add_argument("--resamples", type=int, default=200)
+    e.add_argument("--n-seeds", type=int, default=1, help="training seeds (tables show mean +- sd)")
     e.set_defaults(func=_cmd_evaluate)
+    from .reproduce import add_parser as _add_reproduce
+
+    _add_reproduce(sub)  # skecg reproduce huang|zhu DATA... -o report/
     t = sub.add_parser("train", help="train a named pipeline and save it")
     t.add_argument("data", nargs="+")
     t.add_argument("--pipeline", choices=names, default="zhu")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import load_sample
-from .experiments import PIPELINE_VOCABULARY, evaluate_cross_source, make_named_pipeline
+from .experiments import PIPELINE_VOCABULARY, compare_folds, evaluate_cross_source, make_named_pipeline
 
 TEST_GROUPS = [["Chapman-Ningbo"], ["Georgia"], ["CPSC", "CPSC-Extra"]]
 SYSTEMS = [("zhu", "Zhu et al. (SE-ResNet, Sign Loss, rule gate, fallback)"),
@@ -39,10 +39,8 @@ SYSTEMS = [("zhu", "Zhu et al. (SE-ResNet, Sign Loss, rule gate, fallback)"),
            ("catboost", "CatBoost on HRV features + age, sex")]
 
 
-def _print_table(res):
-    t = res.table
-    present = [c for c in t.columns if c == "macro" or t.loc["support", c] > 0]
-    print(t[present].to_string())
+#: pairs of systems compared on the same held-out records (same vocabulary)
+PAIRS = [("huang-attention", "huang"), ("huang", "catboost"), ("huang-attention", "catboost")]
 
 
 def main(argv=None) -> int:
@@ -50,6 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="skecg_demo_output", help="folder for the figures")
     ap.add_argument("--quick", action="store_true", help="2 epochs, one held-out group (a smoke run)")
     ap.add_argument("--resamples", type=int, default=200, help="bootstrap resamples")
+    ap.add_argument("--n-seeds", type=int, default=1, help="training seeds per system (tables show mean +- sd)")
     args = ap.parse_args(argv)
     import matplotlib
 
@@ -70,20 +69,31 @@ def main(argv=None) -> int:
         X, y = load_sample(PIPELINE_VOCABULARY[name])
         print(f"== {title}: {len(X)} records, vocabulary {PIPELINE_VOCABULARY[name]!r} ({y.shape[1]} classes)")
         est = make_named_pipeline(name, max_epochs=epochs)
-        results = evaluate_cross_source(est, X, y, groups, n_resamples=args.resamples,
+        results = evaluate_cross_source(est, X, y, groups, n_seeds=args.n_seeds, n_resamples=args.resamples,
                                         keep_estimators=True, log=lambda m: print(m, flush=True))
         for res in results:
             print(f"\n-- {title}, held out {'+'.join(res.test_sources)} "
                   f"(classes present in the held-out records):")
-            _print_table(res)
-            print(f"challenge score {res.challenge} (95% CI), macro F1 {res.f1_macro}\n")
+            print(res.report() + "\n")
         all_results[name] = (X, y, results)
-    print("== summary: challenge score [95% bootstrap CI] per held-out source group")
-    header = f"{'system':<18}" + "".join(f"{'+'.join(g):>28}" for g in groups)
+    print("== summary: challenge score [95% CI, resampling patients] per held-out source group")
+    header = f"{'system':<34}" + "".join(f"{'+'.join(g):>28}" for g in groups)
     print(header)
     for name, _ in SYSTEMS:
-        row = f"{name:<18}" + "".join(f"{str(r.challenge):>28}" for r in all_results[name][2])
+        row = f"{name:<34}" + "".join(f"{str(r.challenge):>28}" for r in all_results[name][2])
         print(row)
+    for vocab in dict.fromkeys(PIPELINE_VOCABULARY[n] for n, _ in SYSTEMS):
+        rep = next(n for n, _ in SYSTEMS if PIPELINE_VOCABULARY[n] == vocab)
+        for ref in all_results[rep][2][0].references.index:
+            row = f"{(ref + ' (' + vocab + ')'):<34}" + "".join(
+                f"{r.references.loc[ref, 'challenge']:>28.3f}" for r in all_results[rep][2])
+            print(row)
+    print("\n== paired differences in challenge score on the same records "
+          "(95% CI, resampling patients; an interval covering 0 is not significant)")
+    for a, b in PAIRS:
+        for ra, rb in zip(all_results[a][2], all_results[b][2]):
+            d = compare_folds(ra, rb, names=(a, b), n_resamples=args.resamples)
+            print(f"  held out {'+'.join(ra.test_sources):<22} {d}")
     _figures(all_results, out)
     print(f"\nfigures written to {out.resolve()}")
     print(f"total time {time.perf_counter() - t_start:.0f} s")

@@ -1,7 +1,9 @@
 """Metrics: the official 2020 challenge numbers, per-class tables, scorers, bootstrap CIs."""
 
 from ._challenge import challenge_metrics, challenge_score
+from ._compare import PairedDifference, SeedSummary, grouped_bootstrap_ci, paired_bootstrap, seed_summary, with_seed
 from ._perclass import classification_table, per_class_scores
+from ._reference import REFERENCE_LABELS, REFERENCES, reference_predictions, reference_table
 from ._scorers import (
     SCORING,
     AUROCScorer,
@@ -22,4 +24,7 @@ __all__ = [
     "auroc_scorer", "bootstrap_ci", "challenge_metrics", "challenge_score", "challenge_scorer",
     "classification_table", "f1_macro_scorer", "per_class_scores", "proba_matrix", "read_challenge_outputs",
     "write_challenge_outputs",
+    # reference classifiers, seeds and paired intervals
+    "REFERENCES", "REFERENCE_LABELS", "reference_predictions", "reference_table",
+    "PairedDifference", "SeedSummary", "grouped_bootstrap_ci", "paired_bootstrap", "seed_summary", "with_seed",
 ]

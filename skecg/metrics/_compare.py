@@ -1,0 +1,221 @@
+"""Comparing systems honestly: several seeds, and paired bootstrap intervals that resample
+patients, for the difference between two systems on the same records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+
+from ._scorers import BootstrapResult
+
+
+@dataclass
+class SeedSummary:
+    """Mean and standard deviation of a score over training seeds."""
+
+    values: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else float("nan")
+
+    def __str__(self):
+        if len(self.values) == 1:
+            return f"{self.mean:.3f} (1 seed)"
+        return f"{self.mean:.3f} ± {self.sd:.3f} ({len(self.values)} seeds)"
+
+
+def seed_summary(values) -> SeedSummary:
+    """Mean ± sd (ddof=1) of per-seed scores.
+
+    Examples
+    --------
+    >>> str(seed_summary([0.30, 0.34, 0.32]))
+    '0.320 ± 0.020 (3 seeds)'
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        raise ValueError("no per-seed values")
+    return SeedSummary(v)
+
+
+def with_seed(estimator, seed: int):
+    """A clone of ``estimator`` with every ``random_state`` parameter (nested ones too)
+    set to ``seed``: one training run of a multi-seed experiment.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from sklearn.decomposition import PCA
+    >>> p = with_seed(make_pipeline(PCA(random_state=0), RandomForestClassifier(random_state=0)), 7)
+    >>> sorted(v for k, v in p.get_params().items() if k.endswith("random_state"))
+    [7, 7]
+    """
+    est = clone(estimator)
+    keys = [k for k in est.get_params(deep=True) if k == "random_state" or k.endswith("__random_state")]
+    # set the deepest parameters last: setting an outer estimator replaces nothing inside it
+    return est.set_params(**{k: int(seed) for k in sorted(keys, key=lambda k: k.count("__"))})
+
+
+def _group_index(groups, n):
+    if groups is None:
+        return [np.array([i]) for i in range(n)]
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries for {n} records")
+    _, inv = np.unique(groups.astype(str), return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(inv[order])) + 1)
+
+
+def _resample(rng, members):
+    pick = rng.randint(0, len(members), len(members))
+    return np.concatenate([members[g] for g in pick])
+
+
+def grouped_bootstrap_ci(metric: Callable, *arrays, groups=None, n_resamples: int = 1000, confidence: float = 0.95,
+                         random_state=None) -> BootstrapResult:
+    """Percentile bootstrap interval of a score, resampling patients (``groups``).
+
+    All records of a drawn patient enter the resample together, so records of one
+    patient do not count as independent evidence.  With ``groups=None`` each record
+    is its own group (the plain record bootstrap).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([[1], [1], [0], [0], [1], [0]])
+    >>> r = grouped_bootstrap_ci(lambda a, b: float((a == b).mean()), y, y, groups=[0, 0, 1, 1, 2, 2],
+    ...                          n_resamples=20, random_state=0)
+    >>> (r.estimate, r.low, r.high)
+    (1.0, 1.0, 1.0)
+    """
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0])
+    if n == 0 or any(len(a) != n for a in arrays):
+        raise ValueError(f"arrays must be non-empty and aligned, got lengths {[len(a) for a in arrays]}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    members = _group_index(groups, n)
+    rng = check_random_state(random_state)
+    est = metric(*arrays)
+    dist = []
+    for _ in range(int(n_resamples)):
+        idx = _resample(rng, members)
+        try:
+            dist.append(metric(*[a[idx] for a in arrays]))
+        except ValueError:
+            dist.append(np.full(np.shape(est), np.nan))
+    dist = np.asarray(dist, dtype=float)
+    a = (1 - confidence) / 2
+    low, high = np.nanpercentile(dist, 100 * a, axis=0), np.nanpercentile(dist, 100 * (1 - a), axis=0)
+    if np.ndim(est) == 0:
+        low, high = float(low), float(high)
+    return BootstrapResult(est, low, high, confidence, int(n_resamples), dist)
+
+
+@dataclass
+class PairedDifference:
+    """Score of system A minus score of system B on the same records, with a paired
+    bootstrap interval.  ``significant`` is False when the interval covers zero."""
+
+    name_a: str
+    name_b: str
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    n_resamples: int
+    n_groups: int
+
+    @property
+    def significant(self) -> bool:
+        return not (self.low <= 0 <= self.high)
+
+    @property
+    def verdict(self) -> str:
+        if not self.significant:
+            return "not significant"
+        return f"{self.name_a} better" if self.estimate > 0 else f"{self.name_b} better"
+
+    def __str__(self):
+        return (f"{self.name_a} - {self.name_b}: {self.estimate:+.3f} "
+                f"[{self.low:+.3f}, {self.high:+.3f}] ({self.verdict})")
+
+
+def _seed_mean(metric, y, preds, idx):
+    return float(np.mean([metric(y[idx], p[idx]) for p in preds]))
+
+
+def paired_bootstrap(metric: Callable, y_true, pred_a, pred_b, *, groups=None, names=("A", "B"),
+                     n_resamples: int = 1000, confidence: float = 0.95, random_state=None) -> PairedDifference:
+    """Paired bootstrap interval for ``metric(y, pred_a) - metric(y, pred_b)``.
+
+    Both systems are scored on the same resample of patients each time, so the
+    interval is for their difference on these records, not for each score apart.
+    ``pred_a`` or ``pred_b`` may be a list of per-seed predictions: a system's score is
+    then the mean over its seeds in every resample.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(y_true, y_pred) -> float``, e.g. :func:`challenge_score`.
+    y_true : array-like of shape (n_records, n_classes)
+    pred_a, pred_b : array-like of shape (n_records, n_classes), or lists of them
+    groups : array-like of shape (n_records,), optional
+        Patient of each record (default: each record its own patient).
+    names : (str, str)
+    n_resamples : int, default=1000
+    confidence : float, default=0.95
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    PairedDifference
+        ``str()`` reads e.g. ``"zhu - catboost: +0.120 [-0.020, +0.260] (not significant)"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random((80, 3)) < 0.3).astype(int)
+    >>> noisy = np.where(rng.random(y.shape) < 0.1, 1 - y, y)
+    >>> acc = lambda t, p: float((t == p).mean())
+    >>> d = paired_bootstrap(acc, y, y, noisy, names=("perfect", "noisy"), n_resamples=200, random_state=0)
+    >>> d.significant, d.verdict
+    (True, 'perfect better')
+    """
+    y = np.asarray(y_true)
+    A = [np.asarray(p) for p in pred_a] if isinstance(pred_a, (list, tuple)) else [np.asarray(pred_a)]
+    B = [np.asarray(p) for p in pred_b] if isinstance(pred_b, (list, tuple)) else [np.asarray(pred_b)]
+    n = len(y)
+    if n == 0:
+        raise ValueError("no records to compare on")
+    for p in A + B:
+        if p.shape[0] != n:
+            raise ValueError(f"predictions cover {p.shape[0]} records but y_true has {n}: "
+                             "two systems can only be compared on the same records")
+    members = _group_index(groups, n)
+    rng = check_random_state(random_state)
+    full = np.arange(n)
+    est = _seed_mean(metric, y, A, full) - _seed_mean(metric, y, B, full)
+    dist = np.empty(int(n_resamples))
+    for i in range(int(n_resamples)):
+        idx = _resample(rng, members)
+        try:
+            dist[i] = _seed_mean(metric, y, A, idx) - _seed_mean(metric, y, B, idx)
+        except ValueError:
+            dist[i] = np.nan
+    a = (1 - confidence) / 2
+    low, high = np.nanpercentile(dist, [100 * a, 100 * (1 - a)])
+    return PairedDifference(str(names[0]), str(names[1]), float(est), float(low), float(high), confidence,
+                            int(n_resamples), len(members))
