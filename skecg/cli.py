@@ -36,7 +36,10 @@ def load_data(paths, vocabulary, on_error="skip"):
                 raise SystemExit(f"skecg: {p} is not a folder (nor 'sample')")
             from .io import detect_format, open_store, read_code15
 
-            kind = detect_format(path) if path.is_dir() else None
+            try:
+                kind = detect_format(path)
+            except ValueError as e:  # nothing recognisable in the folder: one sentence, non-zero exit
+                raise SystemExit(f"skecg: {e}") from None
             if kind == "store":  # lazy: signals stay on disk
                 X, y = open_store(path, vocabulary)
             elif kind == "code15":
@@ -132,14 +135,16 @@ def _predict_each(est, X):
 
 
 def write_skip_report(folder, skipped) -> Path:
-    """``skipped_records.csv`` (record_id, reason) in ``folder``; written even when empty."""
+    """``skipped_records.tsv`` (record_id, reason; tab-separated, not ``.csv`` so that
+    readers of the challenge outputs never take it for one) in ``folder``; written even
+    when empty."""
     import csv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "skipped_records.csv"
+    path = folder / "skipped_records.tsv"
     with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, delimiter="\t")
         w.writerow(["record_id", "reason"])
         w.writerows(skipped)
     return path

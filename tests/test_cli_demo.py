@@ -43,7 +43,7 @@ def test_cli_train_then_predict(small_wfdb, tmp_path, capsys):
 def test_cli_errors(tmp_path):
     with pytest.raises(SystemExit, match="is not a folder"):
         main(["evaluate", str(tmp_path / "nope")])
-    with pytest.raises(SystemExit, match="no WFDB, PTB-XL or CPSC 2018 records"):
+    with pytest.raises(SystemExit, match="PTB-XL, WFDB or CPSC 2018 records found"):
         main(["evaluate", str(tmp_path)])
 
 
@@ -70,3 +70,56 @@ def test_plots_return_figures():
     assert plot_confusion_counts(y, p > 0.5, X.classes).axes
     hist = [{"epoch": 1, "train_loss": 1.0, "valid_loss": 1.1}, {"epoch": 2, "train_loss": 0.8, "valid_loss": 0.9}]
     assert plot_learning_curves(hist).axes[0].get_lines()
+
+
+@pytest.fixture(scope="module")
+def net_model(tmp_path_factory):
+    """A tiny network without padding (it needs 5000 samples), saved in the safe format."""
+    from skecg.io import read_challenge_folder
+    from skecg.models import ECGClassifier
+    from skecg.persistence import save_model
+
+    X, y = read_challenge_folder(TEST_DATA / "cinc2021", "tnmg", records=["E00001", "E00002", "JS00001", "HR00001"])
+    net = ECGClassifier("resnet1d", module__filters=(8, 8), module__kernel_size=5, max_epochs=1, batch_size=4,
+                        random_state=0).fit(X, y)
+    return save_model(net, tmp_path_factory.mktemp("model") / "net.skecg")
+
+
+def test_cli_predict_skips_and_reports_a_too_short_record(net_model, tmp_path, capsys):
+    import scipy.io
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for rec in ("E00001", "E00002", "JS00001"):
+        for ext in (".hea", ".mat"):
+            (data / f"{rec}{ext}").symlink_to(TEST_DATA / "cinc2021" / f"{rec}{ext}")
+    # E09999: the first 3000 samples of E00001 (a correct record, but too short for the model)
+    val = scipy.io.loadmat(TEST_DATA / "cinc2021" / "E00001.mat")["val"][:, :3000]
+    lines = (TEST_DATA / "cinc2021" / "E00001.hea").read_text().splitlines()
+    from skecg.io._challenge import _wfdb_checksum
+
+    cks = _wfdb_checksum(val)
+    head = ["E09999 12 500 3000"] + [" ".join(["E09999.mat"] + ln.split()[1:6] + [str(int(cks[i]))] + ln.split()[7:])
+                                     for i, ln in enumerate(lines[1:13])] + lines[13:]
+    (data / "E09999.hea").write_text("\n".join(head) + "\n")
+    scipy.io.savemat(data / "E09999.mat", {"val": val}, format="4")
+    (data / "BAD1.hea").write_text("BAD1 12 0 5000\n")  # unreadable: impossible rate
+    out = tmp_path / "out"
+    assert main(["predict", str(net_model), str(data), "-o", str(out)]) == 0
+    ids, *_ = read_challenge_outputs(out)
+    assert sorted(ids) == ["E00001", "E00002", "JS00001"]
+    report = (out / "skipped_records.tsv").read_text()
+    assert "E09999\tcannot predict: ValueError: X has 3000 samples" in report and "BAD1\t" in report
+    err = capsys.readouterr().err
+    assert "skipped 2 record(s)" in err and "E09999" in err
+
+
+def test_cli_predict_nothing_readable(net_model, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("X1", "X2"):
+        (data / f"{name}.hea").write_text(f"{name} 12 500 5000\n")  # 12 signals declared, none listed
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"none of the 2 record\(s\) in .* could be read and predicted"):
+        main(["predict", str(net_model), str(data), "-o", str(out)])
+    assert "X1\theader declares 12 signals" in (out / "skipped_records.tsv").read_text()

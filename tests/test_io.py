@@ -1,5 +1,6 @@
 """Readers against real files (tests/data fixtures, and ../shared/data where present), and bad input."""
 
+import re
 import shutil
 
 import h5py
@@ -283,7 +284,7 @@ def test_tnmg_hdf5(tmp_path):
 def test_tnmg_bad_layout(tmp_path):
     with h5py.File(tmp_path / "bad.hdf5", "w") as f:
         f["tracings"] = np.zeros((2, 12, 4096), np.float32)
-    with pytest.raises(ValueError, match=r"shape \(2, 12, 4096\); expected \(N, n_samples, 12\)"):
+    with pytest.raises(RecordReadError, match=r"bad.hdf5: tracings has shape \(2, 12, 4096\).*expected .*\(N, n_samples, 12\)"):
         read_tnmg_hdf5(tmp_path / "bad.hdf5")
 
 
@@ -295,3 +296,169 @@ def test_every_shared_record_loads():
     C, _ = read_cpsc2018(CPSC_ORIG)
     assert (len(X), len(P5), len(P1), len(C)) == (120, 500, 500, 10)
     assert not (X.skipped or P5.skipped or P1.skipped or C.skipped)
+
+
+# --- no silent loss, impossible values, declared sizes (issue 13) ---------------------------
+def _write_record(folder, name, val, fs=500, gain="1000/mV", dx="426783006", n_samples=None, ext=".mat"):
+    """A challenge record with a correct header (checksums included) for digital ``val``."""
+    import scipy.io
+
+    from skecg.io._challenge import _wfdb_checksum
+
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"][:val.shape[0]]
+    n = val.shape[1] if n_samples is None else n_samples
+    cks = _wfdb_checksum(val) if val.size else [0] * val.shape[0]
+    lines = [f"{name} {val.shape[0]} {fs} {n}"]
+    for i, lead in enumerate(leads):
+        first = int(val[i, 0]) if val.shape[1] else 0
+        lines.append(f"{name}{ext} 16{'+24' if ext == '.mat' else ''} {gain} 16 0 {first} {int(cks[i])} 0 {lead}")
+    if dx is not None:
+        lines.append(f"#Dx: {dx}")
+    (folder / f"{name}.hea").write_text("\n".join(lines) + "\n")
+    if ext == ".mat":
+        scipy.io.savemat(folder / f"{name}.mat", {"val": val.astype(np.int16)}, format="4")
+    else:
+        val.T.astype("<i2").tofile(folder / f"{name}.dat")
+    return folder / f"{name}.hea"
+
+
+def test_duplicate_record_names_across_subfolders(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        _copy(tmp_path / sub)
+    with pytest.raises(ValueError, match=r"E00001 in a, b.*must be unique"):
+        read_challenge_folder(tmp_path)
+    X, _ = read_challenge_folder(tmp_path / "a")  # each sub-folder alone is fine
+    assert len(X) == 1
+
+
+def test_empty_dx_line_is_unlabelled_not_negative(tmp_path):
+    hea = _copy(tmp_path)
+    _copy(tmp_path, "E00002")
+    hea.write_text(re.sub(r"#\s*Dx:.*", "#Dx:", hea.read_text()))
+    with pytest.raises(RecordReadError, match="E00001: the Dx line is empty: an unlabelled record"):
+        read_challenge_folder(tmp_path)
+    X, y = read_challenge_folder(tmp_path, require_dx=False)
+    m = X.meta.set_index("record_id")
+    assert m.at["E00001", "labelled"] == False and m.at["E00001", "dx"] == ()  # noqa: E712
+    assert m.at["E00002", "labelled"] == True  # noqa: E712
+    # a header without any Dx line is unlabelled too, and every reader has the column
+    assert read_ptbxl(FIX_PTBXL, ecg_ids=[1])[0].meta["labelled"].tolist() == [True]
+
+
+def test_zero_length_record(tmp_path):
+    _write_record(tmp_path, "Z1", np.zeros((12, 0), np.int16), n_samples=0)
+    with pytest.raises(RecordReadError, match="Z1: header declares 0 samples"):
+        read_challenge_folder(tmp_path)
+    hea = _write_record(tmp_path, "Z1", np.zeros((12, 0), np.int16))
+    hea.write_text(hea.read_text().replace("Z1 12 500 0", "Z1 12 500"))  # no count: the file decides
+    with pytest.raises(RecordReadError, match="Z1: .*0 samples"):
+        read_challenge_folder(tmp_path)
+
+
+@pytest.mark.parametrize("gain", ["1e999/mV", "-1000/mV", "nan/mV", "1e400(0)/mV"])
+def test_absurd_gain_is_rejected(tmp_path, gain):
+    hea = _copy(tmp_path)
+    hea.write_text(hea.read_text().replace("1000/mV", gain, 1))
+    with pytest.raises(RecordReadError, match="E00001: (impossible|cannot read) gain"):
+        read_challenge_folder(tmp_path)
+
+
+@pytest.mark.parametrize("fs", ["0", "-500", "nan", "1e12", "inf"])
+def test_impossible_sampling_rate_named(tmp_path, fs):
+    hea = _copy(tmp_path)
+    hea.write_text(hea.read_text().replace("E00001 12 500 5000", f"E00001 12 {fs} 5000"))
+    with pytest.raises(RecordReadError, match=f"E00001: impossible sampling rate '{fs}'"):
+        read_challenge_folder(tmp_path)
+
+
+@pytest.mark.parametrize("fs", ["abc", 0, -1, float("nan"), [500]])
+def test_fs_argument_checked(tmp_path, fs):
+    with pytest.raises(ValueError, match="fs must be a sampling rate in Hz"):
+        read_challenge_folder(FIX_CINC, records=["A0002"], fs=fs)
+    with pytest.raises(ValueError, match="fs must be a sampling rate in Hz"):
+        read_ptbxl(FIX_PTBXL, ecg_ids=[1], fs=fs)
+
+
+def _ptbxl_copy(tmp_path):
+    dst = tmp_path / "ptbxl"
+    shutil.copytree(FIX_PTBXL, dst)
+    return dst
+
+
+def test_ptbxl_filename_outside_folder(tmp_path):
+    root = _ptbxl_copy(tmp_path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for ext in (".hea", ".dat"):
+        shutil.copy(root / "records500/00000" / f"00001_hr{ext}", outside / f"00001_hr{ext}")
+    db = pd.read_csv(root / "ptbxl_database.csv")
+    db.loc[db.ecg_id == 1, "filename_hr"] = "../elsewhere/00001_hr"
+    db.to_csv(root / "ptbxl_database.csv", index=False)
+    with pytest.raises(RecordReadError, match=r"ptbxl-1: filename_hr '../elsewhere/00001_hr' points outside"):
+        read_ptbxl(root)
+    with pytest.warns(SkippedRecordsWarning):
+        X, _ = read_ptbxl(root, on_error="skip")
+    assert len(X) == 2 and X.skipped[0][0] == "ptbxl-1"
+
+
+@pytest.mark.parametrize("cell", ["NORM", "[1, 2]", "{'NORM': 'x'}", "{'NORM': 100.0"])
+def test_ptbxl_scp_codes_not_a_dict(tmp_path, cell):
+    root = _ptbxl_copy(tmp_path)
+    db = pd.read_csv(root / "ptbxl_database.csv")
+    db.loc[db.ecg_id == 2, "scp_codes"] = cell
+    db.to_csv(root / "ptbxl_database.csv", index=False)
+    with pytest.raises(RecordReadError, match=r"^ptbxl-2: scp_codes cell .* is not a dict"):
+        read_ptbxl(root)
+
+
+def test_ptbxl_header_declaring_huge_size(tmp_path):
+    root = _ptbxl_copy(tmp_path)
+    hea = root / "records500/00000/00001_hr.hea"
+    lines = hea.read_text().splitlines()
+    lines[0] = lines[0].replace(" 5000", " 1000000000000")
+    hea.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordReadError, match=r"ptbxl-1: header declares 1000000000000 samples .* has 120,000 bytes"):
+        read_ptbxl(root, ecg_ids=[1])
+
+
+def test_challenge_header_declaring_huge_size(tmp_path):
+    hea = _copy(tmp_path)
+    hea.write_text(hea.read_text().replace("E00001 12 500 5000", "E00001 12 500 1000000000000"))
+    with pytest.raises(RecordReadError, match="E00001: header declares 1000000000000 samples"):
+        read_challenge_folder(tmp_path)
+
+
+def test_hdf5_not_hdf5(tmp_path):
+    (tmp_path / "junk.hdf5").write_bytes(b"this is not an HDF5 file" * 10)
+    with pytest.raises(RecordReadError, match="junk.hdf5: not a readable HDF5 file"):
+        read_tnmg_hdf5(tmp_path / "junk.hdf5")
+
+
+def test_hdf5_exam_id_length_mismatch(tmp_path):
+    with h5py.File(tmp_path / "m.hdf5", "w") as f:
+        f["tracings"] = np.zeros((2, 64, 12), np.float32)
+        f["exam_id"] = np.array([1, 2, 3])
+    with pytest.raises(RecordReadError, match="m.hdf5: exam_id has 3 entries but tracings has 2 tracings"):
+        read_tnmg_hdf5(tmp_path / "m.hdf5")
+
+
+def test_hdf5_declared_size_checked_before_allocating(tmp_path):
+    with h5py.File(tmp_path / "huge.hdf5", "w") as f:
+        f.create_dataset("tracings", shape=(10**6, 4096, 12), dtype=np.float32)  # nothing written
+    assert (tmp_path / "huge.hdf5").stat().st_size < 10_000
+    with pytest.raises(RecordReadError, match=r"huge.hdf5: tracings declares shape \(1000000, 4096, 12\) \(183 GiB"):
+        read_tnmg_hdf5(tmp_path / "huge.hdf5")
+
+
+def test_hdf5_on_error_skip(tmp_path):
+    tr = np.ones((3, 64, 12), np.float32)
+    tr[1, 5, 2] = np.nan
+    with h5py.File(tmp_path / "t.hdf5", "w") as f:
+        f["tracings"] = tr
+        f["exam_id"] = np.array([7, 8, 9])
+    with pytest.raises(RecordReadError, match=r"t.hdf5\[1\] \(exam 8\): signal has 1 non-finite"):
+        read_tnmg_hdf5(tmp_path / "t.hdf5")
+    with pytest.warns(SkippedRecordsWarning, match="exam 8"):
+        X, y = read_tnmg_hdf5(tmp_path / "t.hdf5", on_error="skip")
+    assert X.meta.record_id.tolist() == ["exam-7", "exam-9"] and len(X.skipped) == 1

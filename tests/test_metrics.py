@@ -174,3 +174,30 @@ def test_scorers_in_grid_search_with_refit():
         assert np.all(np.isfinite(res[key])), key
     assert res["mean_test_challenge"].max() > 0.5 and res["mean_test_auroc"].max() > 0.8
     assert gs.best_index_ == int(np.argmax(res["mean_test_challenge"]))
+
+
+def test_write_outputs_stay_inside_folder(tmp_path):
+    out = tmp_path / "out"
+    y = np.zeros((1, 2))
+    for rid in ("../evil", "a/b", "..", "", "C:evil", "..\\evil"):
+        with pytest.raises(ValueError, match="cannot name an output file inside"):
+            write_challenge_outputs(out, [rid], ["1", "2"], y, y)
+    assert not (tmp_path / "evil.csv").exists() and not list(tmp_path.rglob("evil*"))
+    with pytest.raises(ValueError, match=r"\['A1'\] occur more than once"):
+        write_challenge_outputs(out, ["A1", "A1"], ["1", "2"], np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+def test_auroc_scorer_rejects_nan_probabilities():
+    from skecg.metrics import auroc_scorer
+
+    class NaNProba:
+        classes_ = np.array(["1", "2"])
+
+        def predict_proba(self, X):
+            p = np.full((len(X), 2), 0.5)
+            p[1, 0] = np.nan
+            return p
+
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    with pytest.raises(ValueError, match=r"1 non-finite value.*record 1, class 0; AUROC is undefined"):
+        auroc_scorer(NaNProba(), np.zeros((4, 1)), y)

@@ -1,7 +1,8 @@
-"""PhysioNet/CinC Challenge 2020/2021 WFDB records (``.hea`` + ``.mat``)."""
+"""PhysioNet/CinC Challenge WFDB records (``.hea`` + ``.mat`` of 2020/2021, ``.hea`` + ``.dat`` of 2024)."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 import scipy.io
 
 from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_signal, read_many
+from ._common import RecordReadError, assemble, check_fs, check_signal, read_many
 
 #: Record-name prefix -> source database of the challenge data.
 SOURCE_PREFIXES = (
@@ -52,9 +53,16 @@ class WFDBHeader:
     units: list = field(default_factory=list)
     initial: list = field(default_factory=list)
     checksums: list = field(default_factory=list)
+    formats: list = field(default_factory=list)
     leads: list = field(default_factory=list)
     comments: dict = field(default_factory=dict)
 
+
+#: Highest sampling rate a header may declare (Hz); higher is rejected as impossible.
+MAX_FS = 100_000.0
+#: Bytes per sample of the WFDB signal formats (for checking declared sizes against files).
+_BYTES_PER_SAMPLE = {"8": 1, "16": 2, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3,
+                     "24": 3, "32": 4, "508": 1, "516": 2, "524": 3}
 
 _GAIN = re.compile(r"^([-+0-9.eE]+)(?:\(([-+0-9]+)\))?(?:/(\S+))?$")
 
@@ -93,6 +101,13 @@ def parse_header(text: str, name: str = "header") -> WFDBHeader:
         n_samples = int(rec[3]) if len(rec) > 3 else -1
     except ValueError:
         raise RecordReadError(name, f"malformed record line {body[0]!r}") from None
+    if not (math.isfinite(fs) and 0 < fs <= MAX_FS):
+        raise RecordReadError(name, f"impossible sampling rate {rec[2]!r} Hz in the record line "
+                              f"(must be in (0, {MAX_FS:g}])")
+    if n_sig <= 0:
+        raise RecordReadError(name, f"header declares {n_sig} signals")
+    if n_samples == 0:
+        raise RecordReadError(name, "header declares 0 samples (zero-length record)")
     h = WFDBHeader(_strip_ext(rec[0].split("/")[0]), n_sig, fs, n_samples)
     sig_lines = body[1:]
     if len(sig_lines) != n_sig:
@@ -107,13 +122,23 @@ def parse_header(text: str, name: str = "header") -> WFDBHeader:
         m = _GAIN.match(parts[2])
         if not m:
             raise RecordReadError(name, f"cannot read gain {parts[2]!r} in signal line {ln!r}")
-        gain = float(m.group(1)) or 200.0  # WFDB: a gain of 0 means the default, 200
-        adc_zero = int(parts[4]) if len(parts) > 4 else 0
+        try:
+            gain = float(m.group(1)) or 200.0  # WFDB: a gain of 0 means the default, 200
+        except ValueError:
+            raise RecordReadError(name, f"cannot read gain {parts[2]!r} in signal line {ln!r}") from None
+        if not (math.isfinite(gain) and 0 < gain < 1e12):
+            raise RecordReadError(name, f"impossible gain {m.group(1)!r} in signal line {ln!r} "
+                                  "(must be a positive finite number of ADC units per physical unit)")
+        try:
+            adc_zero = int(parts[4]) if len(parts) > 4 else 0
+            h.baselines.append(int(m.group(2)) if m.group(2) is not None else adc_zero)
+            h.initial.append(int(parts[5]) if len(parts) > 5 else None)
+            h.checksums.append(int(parts[6]) if len(parts) > 6 else None)
+        except ValueError:
+            raise RecordReadError(name, f"malformed signal line {ln!r}") from None
         h.gains.append(gain)
-        h.baselines.append(int(m.group(2)) if m.group(2) is not None else adc_zero)
+        h.formats.append(parts[1].split("x")[0].split(":")[0].split("+")[0])
         h.units.append(m.group(3) or "mV")
-        h.initial.append(int(parts[5]) if len(parts) > 5 else None)
-        h.checksums.append(int(parts[6]) if len(parts) > 6 else None)
         h.leads.append(normalize_lead_name(parts[8]) if len(parts) > 8 else f"lead{len(h.leads)}")
     for ln in lines:
         if ln.startswith("#"):
@@ -149,14 +174,19 @@ def _wfdb_checksum(x: np.ndarray) -> np.ndarray:
 def read_challenge_record(
     path, require_dx: bool = True, verify_checksum: bool = True
 ) -> tuple[np.ndarray, dict]:
-    """Read one challenge record (``.hea`` + ``.mat``).
+    """Read one challenge record (``.hea`` + ``.mat``, or ``.hea`` + ``.dat``).
+
+    The signal file is the one the header's signal lines name: a MATLAB ``.mat``
+    (``val``, the 2020/2021 challenges) or a WFDB ``.dat`` (the 2024 challenge; read by
+    ``wfdb``).  Labels come from ``# Dx:`` or ``# Labels:`` (2024); an empty label line
+    means *unlabelled* (``meta['labelled']`` False), never "all negative".
 
     Parameters
     ----------
     path : str or Path
         The ``.hea`` file, or the record path without extension.
     require_dx : bool, default=True
-        Raise when the header has no ``Dx`` line.
+        Raise when the header has no ``Dx``/``Labels`` line or an empty one.
     verify_checksum : bool, default=True
         Compare every lead against the header's WFDB checksum (catches truncated or
         corrupted files).
@@ -173,21 +203,19 @@ def read_challenge_record(
     if not hea.exists():
         raise RecordReadError(name, f"header file {hea} does not exist")
     h = parse_header(hea.read_text(errors="replace"), name)
-    dx_text = h.comments.get("dx")
-    if dx_text is None and require_dx:
-        raise RecordReadError(name, "header has no Dx line ('# Dx: <SNOMED codes>')")
-    mat_name = h.files[0] if h.files else name + ".mat"
-    mat = hea.with_name(mat_name if mat_name.lower().endswith(".mat") else name + ".mat")
-    if not mat.exists():
-        raise RecordReadError(name, f"signal file {mat.name} is missing")
-    try:
-        val = scipy.io.loadmat(str(mat))["val"]
-    except KeyError:
-        raise RecordReadError(name, f"{mat.name} has no 'val' variable") from None
-    except Exception as e:  # truncated or not a MATLAB file
-        raise RecordReadError(name, f"cannot read {mat.name} ({type(e).__name__}: {e}); "
-                              "the file may be truncated") from None
-    val = np.asarray(val)
+    dx_text = h.comments.get("dx", h.comments.get("labels"))
+    if require_dx and dx_text is None:
+        raise RecordReadError(name, "header has no Dx line ('# Dx: <SNOMED codes>' or '# Labels: ...')")
+    if require_dx and not dx_text.strip():
+        raise RecordReadError(name, "the Dx line is empty: an unlabelled record (read it with "
+                              "require_dx=False to predict on it)")
+    sig_name = Path(h.files[0]).name if h.files else name + ".mat"
+    if sig_name.lower().endswith(".dat"):
+        val = _read_dat(hea, h, name, sig_name)
+    else:
+        val = _read_mat(hea, h, name, sig_name)
+    if val.ndim == 2 and val.shape[1] == 0:
+        raise RecordReadError(name, "the signal file holds 0 samples (zero-length record)")
     if val.ndim != 2 or val.shape[0] != h.n_sig:
         raise RecordReadError(
             name, f"signal file has {val.shape[0] if val.ndim == 2 else val.shape} leads "
@@ -213,6 +241,8 @@ def read_challenge_record(
     sig = ((val.astype(np.float32) - base) / gains).astype(np.float32, copy=False)
     check_signal(name, sig)
     dx = tuple(c.strip() for c in (dx_text or "").split(",") if c.strip())
+    if not (math.isfinite(h.fs) and 0 < h.fs <= MAX_FS):  # a WFDBHeader built by hand
+        raise RecordReadError(name, f"impossible sampling rate {h.fs!r} Hz")
     meta = {
         "record_id": name,
         "source": source_of_record(name),
@@ -222,8 +252,55 @@ def read_challenge_record(
         "patient_id": name,  # the challenge data do not identify patients
         "leads": tuple(h.leads),
         "dx": dx,
+        "labelled": bool(dx),
     }
     return sig, meta
+
+
+def _check_declared_size(name, h: WFDBHeader, file: Path) -> None:
+    """Refuse a header whose declared size exceeds what the signal file can hold,
+    before anything is allocated (a header declaring 10**12 samples)."""
+    if h.n_samples < 0:
+        return
+    per = sum(_BYTES_PER_SAMPLE.get(f, 2) for f in h.formats) or 2 * h.n_sig
+    need = per * h.n_samples
+    have = file.stat().st_size
+    # only a gross excess is refused here (a slightly short file gets the reader's own,
+    # more precise message); MATLAB files may also store samples wider than declared
+    if need > 2 * have + (1 << 20):
+        raise RecordReadError(name, f"header declares {h.n_samples} samples x {h.n_sig} signals "
+                              f"(~{need:,.0f} bytes) but {file.name} has {have:,} bytes (truncated file "
+                              "or impossible header)")
+
+
+def _read_mat(hea: Path, h: WFDBHeader, name: str, mat_name: str) -> np.ndarray:
+    mat = hea.with_name(mat_name if mat_name.lower().endswith(".mat") else name + ".mat")
+    if not mat.exists():
+        raise RecordReadError(name, f"signal file {mat.name} is missing")
+    _check_declared_size(name, h, mat)
+    try:
+        val = scipy.io.loadmat(str(mat))["val"]
+    except KeyError:
+        raise RecordReadError(name, f"{mat.name} has no 'val' variable") from None
+    except Exception as e:  # truncated or not a MATLAB file
+        raise RecordReadError(name, f"cannot read {mat.name} ({type(e).__name__}: {e}); "
+                              "the file may be truncated") from None
+    return np.asarray(val)
+
+
+def _read_dat(hea: Path, h: WFDBHeader, name: str, dat_name: str) -> np.ndarray:
+    """Digital samples (leads first) of a WFDB ``.dat`` record, read by wfdb."""
+    import wfdb
+
+    dat = hea.with_name(dat_name)
+    if not dat.exists():
+        raise RecordReadError(name, f"signal file {dat.name} is missing")
+    _check_declared_size(name, h, dat)
+    try:
+        rec = wfdb.rdrecord(str(hea.with_suffix("")), physical=False, return_res=32)
+    except Exception as e:  # noqa: BLE001 - wfdb's own errors, named with the record
+        raise RecordReadError(name, f"cannot read {dat.name} ({type(e).__name__}: {e})") from None
+    return np.ascontiguousarray(np.asarray(rec.d_signal).T)
 
 
 def read_challenge_folder(
@@ -246,7 +323,9 @@ def read_challenge_folder(
     Parameters
     ----------
     path : str or Path
-        Folder holding ``*.hea`` and ``*.mat`` files (searched recursively).
+        Folder holding ``*.hea`` with ``*.mat`` or ``*.dat`` files (searched recursively).
+        Two records of the same name in different sub-folders raise a ``ValueError``
+        (their outputs would overwrite each other); read such sub-folders separately.
     vocabulary : str, Vocabulary or list of str, default='cinc2020'
         Columns of ``y``: ``'cinc2020'`` (24 merged scored classes), ``'cinc2020_27'``,
         ``'tnmg'`` or a list of SNOMED codes.
@@ -259,8 +338,10 @@ def read_challenge_folder(
         warns with each name and reason.
     verify_checksum : bool, default=True
     require_dx : bool, default=True
-        Raise on a header without a ``Dx`` line; ``False`` reads unlabelled records
-        (an all-zero row of ``y``), e.g. for prediction.
+        Raise on a header without a ``Dx``/``Labels`` line or with an empty one;
+        ``False`` reads such records as unlabelled: ``meta['labelled']`` is False
+        (their row of ``y`` is all zero but means "unknown", not "all negative"),
+        e.g. for prediction.
     n_jobs : int, default=1
         Threads for reading.
 
@@ -280,6 +361,15 @@ def read_challenge_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
     heas = sorted(root.rglob("*.hea"))
+    by_name: dict = {}
+    for hp in heas:
+        by_name.setdefault(hp.stem, []).append(hp)
+    dups = {k: v for k, v in by_name.items() if len(v) > 1}
+    if dups:
+        shown = "; ".join(f"{k} in " + ", ".join(str(p.parent.relative_to(root)) or "." for p in v)
+                          for k, v in sorted(dups.items())[:5])
+        raise ValueError(f"{len(dups)} record name(s) occur in more than one sub-folder of {root} ({shown}); "
+                         "record ids must be unique: read those sub-folders separately")
     if records is not None:
         wanted = {_strip_ext(str(r)) for r in records}
         heas = [h for h in heas if h.stem in wanted]

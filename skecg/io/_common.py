@@ -78,7 +78,28 @@ def read_many(
     return signals, rows, skipped
 
 
+def check_fs(fs, what: str = "fs"):
+    """``fs`` as a float, or a ValueError that names the argument and the value.
+
+    Examples
+    --------
+    >>> check_fs("500"), check_fs(None)
+    (500.0, None)
+    """
+    if fs is None:
+        return None
+    try:
+        f = float(fs)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a sampling rate in Hz (a positive number), got {fs!r}") from None
+    if not (np.isfinite(f) and 0 < f <= 100_000):
+        raise ValueError(f"{what} must be a sampling rate in Hz in (0, 100000], got {fs!r}")
+    return f
+
+
 def check_signal(name: str, sig: np.ndarray) -> None:
+    if sig.ndim != 2 or sig.shape[1] == 0:
+        raise RecordReadError(name, f"signal has shape {sig.shape}: a zero-length or malformed record")
     if not np.all(np.isfinite(sig)):
         bad = np.argwhere(~np.isfinite(sig))
         lead, t = bad[0]
@@ -94,11 +115,19 @@ def assemble(
     vocabulary,
     fs: float | None = None,
 ) -> tuple[ECGRecords, np.ndarray]:
-    """Build (records, y): optional resampling to ``fs``, 3-D when shapes agree, label report."""
+    """Build (records, y): optional resampling to ``fs``, 3-D when shapes agree, label report.
+
+    Every reader's ``meta`` has a boolean ``labelled`` column: False marks a record
+    without labels (its all-zero row of ``y`` means "unknown", not "all negative")."""
+    fs = check_fs(fs)
     vocab = get_vocabulary(vocabulary)
     meta = pd.DataFrame(rows)
     if len(meta) == 0:
-        meta = pd.DataFrame(columns=["record_id", "source", "fs", "age", "sex", "patient_id", "leads", "dx"])
+        meta = pd.DataFrame(columns=["record_id", "source", "fs", "age", "sex", "patient_id", "leads", "dx",
+                                     "labelled"])
+    if "labelled" not in meta:
+        meta["labelled"] = True
+    meta["labelled"] = meta["labelled"].astype(bool)
     if fs is not None:
         from ..preprocessing._functional import resample_signal
 

@@ -12,7 +12,8 @@ import scipy.io
 from .._records import normalize_lead_name
 from ..labels import CPSC2018_TO_SNOMED, HEART_AXIS_TO_SNOMED, SCP_TO_SNOMED, TNMG_TO_SNOMED
 from ..labels._vocab import get_vocabulary
-from ._common import RecordReadError, assemble, check_signal, read_many
+from ._challenge import _check_declared_size, parse_header
+from ._common import RecordReadError, _check_on_error, assemble, check_fs, check_signal, read_many
 
 
 # --- PTB-XL -------------------------------------------------------------------------
@@ -99,20 +100,48 @@ def read_ptbxl(
             raise ValueError(f"ecg_id(s) {unknown} are not in {db_file}")
         db = db.loc[ids]
     col = "filename_hr" if sampling_rate == 500 else "filename_lr"
+    fs = check_fs(fs)
+    real_root = root.resolve()
 
     def read_one(ecg_id):
-        row = db.loc[ecg_id]
-        rec_path = root / row[col]
         name = f"ptbxl-{ecg_id}"
-        if not rec_path.with_suffix(".hea").exists():
-            raise RecordReadError(name, f"header {rec_path.with_suffix('.hea')} is missing")
+        try:
+            return _read_one(ecg_id, name)
+        except RecordReadError:
+            raise
+        except Exception as e:  # noqa: BLE001 - anything else, named with the record
+            raise RecordReadError(name, f"{type(e).__name__}: {e}") from None
+
+    def _read_one(ecg_id, name):
+        row = db.loc[ecg_id]
+        rel = str(row[col])
+        rec_path = root / rel
+        try:  # a database row must not send the reader outside the PTB-XL folder
+            rec_path.resolve().relative_to(real_root)
+        except ValueError:
+            raise RecordReadError(name, f"{col} {rel!r} points outside the PTB-XL folder {root}") from None
+        try:
+            scp = ast.literal_eval(str(row["scp_codes"]))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            scp = None
+        if not (isinstance(scp, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
+                                              and not isinstance(v, bool) for k, v in scp.items())):
+            raise RecordReadError(name, f"scp_codes cell {str(row['scp_codes'])[:80]!r} is not a dict of "
+                                  "statement: likelihood")
+        hea = rec_path.with_name(rec_path.name + ".hea")
+        if not hea.exists():
+            raise RecordReadError(name, f"header {hea} is missing")
+        h = parse_header(hea.read_text(errors="replace"), name)  # rejects impossible rates
+        dat = hea.with_name(Path(h.files[0]).name) if h.files else None
+        if dat is None or not dat.exists():
+            raise RecordReadError(name, f"signal file {dat.name if dat else '(none named)'} is missing")
+        _check_declared_size(name, h, dat)  # before wfdb allocates what the header declares
         try:
             sig, fields = wfdb.rdsamp(str(rec_path))
         except Exception as e:
             raise RecordReadError(name, f"cannot read {rec_path.name} ({type(e).__name__}: {e})") from None
         sig = np.ascontiguousarray(sig.T, dtype=np.float32)
         check_signal(name, sig)
-        scp = ast.literal_eval(row["scp_codes"])
         sex = {0: "M", 1: "F"}.get(int(row["sex"])) if pd.notna(row["sex"]) else None
         return sig, {
             "record_id": name,
@@ -220,6 +249,7 @@ def read_tnmg_hdf5(
     dataset: str = "tracings",
     fs: float | None = None,
     source: str = "TNMG",
+    on_error: str = "raise",
 ):
     """Read a TNMG/CODE HDF5 file as Ribeiro et al. publish it.
 
@@ -231,8 +261,11 @@ def read_tnmg_hdf5(
     matched by exam id (CODE-15% pads each file with an all-zero row of exam id 0,
     which is dropped); otherwise the CSV rows follow the tracings' order.
 
-    The whole array is read into memory; an HDF5-backed lazy container can wrap the
-    same file without changing user code.
+    The declared shape is checked against the file's size before anything is
+    allocated, and only the kept rows are read.  File-level problems (not HDF5, wrong
+    layout, ``exam_id`` of another length, a declared size the file cannot hold) raise
+    :class:`RecordReadError` naming the file; a bad tracing raises naming the exam, or
+    with ``on_error='skip'`` is skipped and reported like in every other reader.
 
     Returns
     -------
@@ -242,18 +275,44 @@ def read_tnmg_hdf5(
     import h5py
 
     hdf5_path = Path(hdf5_path)
+    _check_on_error(on_error)
+    fs = check_fs(fs)
     if not hdf5_path.exists():
         raise FileNotFoundError(f"{hdf5_path} does not exist")
-    with h5py.File(hdf5_path, "r") as f:
+    fname = hdf5_path.name
+    try:
+        f = h5py.File(hdf5_path, "r")
+    except OSError as e:
+        raise RecordReadError(fname, f"not a readable HDF5 file ({e})") from None
+    with f:
         if dataset not in f:
-            raise ValueError(f"{hdf5_path} has no dataset {dataset!r} (it has {list(f.keys())})")
+            raise RecordReadError(fname, f"no dataset {dataset!r} (it has {list(f.keys())})")
         tr = f[dataset]
-        if tr.ndim != 3 or tr.shape[2] != 12:
-            raise ValueError(f"{hdf5_path}:{dataset} has shape {tr.shape}; expected (N, n_samples, 12)")
-        exam_ids = np.asarray(f["exam_id"]) if "exam_id" in f else None
+        if not isinstance(tr, h5py.Dataset) or tr.ndim != 3 or tr.shape[2] != 12 or tr.dtype.kind not in "iuf":
+            raise RecordReadError(fname, f"{dataset} has shape {getattr(tr, 'shape', None)} and dtype "
+                                  f"{getattr(tr, 'dtype', None)}; expected numbers of shape (N, n_samples, 12)")
+        if tr.shape[1] == 0:
+            raise RecordReadError(fname, f"{dataset} has shape {tr.shape}: zero-length tracings")
+        _check_hdf5_size(fname, hdf5_path, tr, dataset)
+        exam_ids = None
+        if "exam_id" in f:
+            e = f["exam_id"]
+            if not isinstance(e, h5py.Dataset) or e.ndim != 1 or e.dtype.kind not in "iu":
+                raise RecordReadError(fname, f"exam_id has shape {getattr(e, 'shape', None)} and dtype "
+                                      f"{getattr(e, 'dtype', None)}; expected integers of shape (N,)")
+            if e.shape[0] != tr.shape[0]:
+                raise RecordReadError(fname, f"exam_id has {e.shape[0]} entries but {dataset} has "
+                                      f"{tr.shape[0]} tracings")
+            exam_ids = np.asarray(e[...])
         keep = np.flatnonzero(exam_ids != 0) if exam_ids is not None else np.arange(tr.shape[0])
-        x = np.asarray(tr[...], dtype=np.float32)[keep]
+        x = np.empty((len(keep), tr.shape[1], 12), np.float32)
+        step = max(1, (64 << 20) // (tr.shape[1] * 12 * 4))  # ~64 MB of rows at a time
+        for a in range(0, len(keep), step):
+            idx = keep[a:a + step]
+            block = np.asarray(tr[int(idx[0]):int(idx[-1]) + 1], dtype=np.float32)
+            x[a:a + len(idx)] = block[idx - idx[0]]
     sig = np.ascontiguousarray(x.transpose(0, 2, 1))
+    del x
     n = sig.shape[0]
     ids = exam_ids[keep] if exam_ids is not None else None
     if exams is not None:
@@ -271,8 +330,15 @@ def read_tnmg_hdf5(
         df = pd.DataFrame(index=range(n))
     if ids is None:
         ids = df["exam_id"].to_numpy() if "exam_id" in df else np.arange(n)
+    bad, skipped = [], []
     for i in range(n):
-        check_signal(f"{hdf5_path.name}[{i}] (exam {ids[i]})", sig[i])
+        try:
+            check_signal(f"{fname}[{i}] (exam {ids[i]})", sig[i])
+        except RecordReadError as e:
+            if on_error == "raise":
+                raise
+            bad.append(i)
+            skipped.append((e.record, e.reason))
     label_cols = [c for c in TNMG_TO_SNOMED if c in df]
     dx = [tuple(TNMG_TO_SNOMED[c] for c in label_cols if int(df.at[i, c]) == 1) for i in range(n)]
     meta = pd.DataFrame({
@@ -288,4 +354,24 @@ def read_tnmg_hdf5(
         "dx": pd.Series(dx, dtype=object),
     })
     rows = meta.to_dict("records")
-    return assemble(list(sig), rows, [], get_vocabulary(vocabulary), fs)
+    if bad:
+        import warnings
+
+        from ._common import SkippedRecordsWarning
+
+        warnings.warn(f"skipped {len(skipped)} record(s): " + "; ".join(f"{r}: {w}" for r, w in skipped),
+                      SkippedRecordsWarning, stacklevel=2)
+        good = [i for i in range(n) if i not in set(bad)]
+        return assemble([sig[i] for i in good], [rows[i] for i in good], skipped, get_vocabulary(vocabulary), fs)
+    return assemble(list(sig), rows, skipped, get_vocabulary(vocabulary), fs)
+
+
+def _check_hdf5_size(fname, path, ds, dataset) -> None:
+    """Refuse a dataset whose declared size the file cannot hold (before allocating):
+    uncompressed data must fit in the file; compressed data may expand at most 1000x."""
+    declared = int(np.prod(ds.shape, dtype=np.float64)) * 4  # read as float32
+    size = path.stat().st_size
+    limit = size * (1000 if ds.compression else 2) + (1 << 20)
+    if declared > limit:
+        raise RecordReadError(fname, f"{dataset} declares shape {ds.shape} ({declared / 2**30:.3g} GiB as "
+                              f"float32) but the file has {size:,} bytes; truncated or hostile file")

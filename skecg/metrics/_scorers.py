@@ -79,7 +79,12 @@ class AUROCScorer(_Scorer):
 
     def __call__(self, estimator, X, y):
         y = _as_matrix(y, "y").astype(float)
-        auroc, _ = _auc_per_class(y, proba_matrix(estimator, X).astype(float))
+        proba = proba_matrix(estimator, X).astype(float)
+        if not np.all(np.isfinite(proba)):
+            bad = np.argwhere(~np.isfinite(proba))
+            raise ValueError(f"predict_proba returned {len(bad)} non-finite value(s) (NaN or inf), first at "
+                             f"record {bad[0][0]}, class {bad[0][1]}; AUROC is undefined")
+        auroc, _ = _auc_per_class(y, proba)
         return _nanmean(auroc)
 
 
@@ -184,6 +189,8 @@ def write_challenge_outputs(folder, record_ids: Sequence[str], classes: Sequence
 
     Each ``<record>.csv`` holds ``#<record>``, then the codes, the binary outputs and
     the probabilities, comma-separated, so the official evaluator can read them.
+    Files stay inside ``folder``: a record id that is empty, holds a path separator or
+    ``..``, or occurs twice (one file would overwrite the other) raises ``ValueError``.
 
     Returns
     -------
@@ -195,10 +202,25 @@ def write_challenge_outputs(folder, record_ids: Sequence[str], classes: Sequence
     if y_pred.shape != y_prob.shape or y_pred.shape != (len(record_ids), len(classes)):
         raise ValueError(f"y_pred {y_pred.shape} and y_prob {y_prob.shape} must both be "
                          f"({len(record_ids)} records, {len(classes)} classes)")
+    ids = [str(r) for r in record_ids]
+    for rid in ids:
+        if (not rid or rid in (".", "..") or "/" in rid or "\\" in rid or "\x00" in rid
+                or rid.startswith("~") or ":" in rid):
+            raise ValueError(f"record id {rid!r} cannot name an output file inside {folder} "
+                             "(path separators, '..', ':' and empty ids are refused)")
+    seen: dict = {}
+    dups = sorted({r for r in ids if r.lower() in seen or seen.setdefault(r.lower(), r) is None})
+    if dups:
+        raise ValueError(f"record id(s) {dups[:10]} occur more than once (ignoring case); their output "
+                         "files would overwrite each other")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
+    for rid in ids:
+        if (folder / f"{rid}.csv").resolve().parent != root:
+            raise ValueError(f"record id {rid!r} would write outside {folder}")
     paths = []
-    for rid, b, p in zip(record_ids, y_pred, y_prob):
+    for rid, b, p in zip(ids, y_pred, y_prob):
         path = folder / f"{rid}.csv"
         with path.open("w") as fh:
             fh.write(f"#{rid}\n")
