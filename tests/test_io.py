@@ -462,3 +462,91 @@ def test_hdf5_on_error_skip(tmp_path):
     with pytest.warns(SkippedRecordsWarning, match="exam 8"):
         X, y = read_tnmg_hdf5(tmp_path / "t.hdf5", on_error="skip")
     assert X.meta.record_id.tolist() == ["exam-7", "exam-9"] and len(X.skipped) == 1
+
+
+# --- new formats: WFDB .dat + '# Labels:' (2024 challenge layout), SPH -------------------------
+def test_challenge_folder_reads_dat_and_labels_lines(tmp_path):
+    """PTB-XL's real WFDB .dat records in a challenge folder, with 2024-style '# Labels:' lines."""
+    src = FIX_PTBXL / "records500" / "00000"
+    for i, labels in ((1, "NORM"), (2, "NORM, SB")):
+        for ext in (".hea", ".dat"):
+            shutil.copy(src / f"{i:05d}_hr{ext}", tmp_path / f"{i:05d}_hr{ext}")
+        hea = tmp_path / f"{i:05d}_hr.hea"
+        hea.write_text(hea.read_text() + f"# Labels: {labels}\n")
+    X, y = read_challenge_folder(tmp_path)
+    P, _ = read_ptbxl(FIX_PTBXL, ecg_ids=[1, 2])
+    np.testing.assert_allclose(X.signals, P.signals, atol=1e-6)  # the same samples as wfdb's reader
+    assert X.meta.dx.tolist() == [("NORM",), ("NORM", "SB")] and X.meta.labelled.all()
+    assert X.leads == P.leads
+    # a .dat record with a corrupted sample fails its checksum, named
+    dat = tmp_path / "00001_hr.dat"
+    raw = bytearray(dat.read_bytes())
+    raw[100] ^= 0x40
+    dat.write_bytes(bytes(raw))
+    with pytest.raises(RecordReadError, match="00001_hr: checksum mismatch"):
+        read_challenge_folder(tmp_path)
+
+
+def test_dat_record_written_by_hand(tmp_path):
+    val = (np.arange(12 * 800).reshape(12, 800) % 97 - 40).astype(np.int16)
+    _write_record(tmp_path, "D1", val, ext=".dat", dx="164889003")
+    X, y = read_challenge_folder(tmp_path)
+    np.testing.assert_allclose(X.signals[0], val / 1000.0, atol=1e-6)
+    assert X.meta.dx[0] == ("164889003",)
+
+
+def _write_sph(root, n=3, with_snomed=True, lengths=None):
+    """Synthetic SPH files in the documented layout (no SPH files are available here)."""
+    import h5py
+
+    rng = np.random.default_rng(0)
+    (root / "records").mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        rid = f"A{i + 1:05d}"
+        sig = rng.normal(0, 0.2, (12, (lengths or [5000] * n)[i])).astype(np.float32)
+        with h5py.File(root / "records" / f"{rid}.h5", "w") as f:
+            f["ecg"] = sig
+        rows.append({"ECG_ID": rid, "AHA_Code": ["1", "50+346", "21;22"][i % 3],
+                     "Patient_ID": f"{100 + i // 2}", "Age": 40 + i, "Sex": "MF"[i % 2], "N": sig.shape[1],
+                     "Date": "2020-01-01"})
+        if with_snomed:
+            rows[-1]["SNOMED_Code"] = ["426783006", "164889003", "427084000;426177001"][i % 3]
+    pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def test_read_sph_synthetic(tmp_path):
+    import h5py
+
+    from skecg.io import read_sph
+
+    root = _write_sph(tmp_path / "sph")
+    X, y = read_sph(root, "tnmg")
+    assert X.shape == (3, 12, 5000) and X.meta.fs.eq(500).all() and X.meta.source.eq("SPH").all()
+    with h5py.File(root / "records" / "A00002.h5") as f:
+        np.testing.assert_array_equal(X.signals[1], f["ecg"][...])
+    assert X.meta.dx.tolist() == [("426783006",), ("164889003",), ("427084000", "426177001")]
+    assert X.meta.aha.tolist() == [("1",), ("50+346",), ("21", "22")]
+    assert y.tolist()[1] == [0, 0, 0, 0, 1, 0] and y.tolist()[2] == [0, 0, 0, 1, 0, 1]  # AF; SB + ST
+    assert X.meta.patient_id.tolist() == ["sph-p100", "sph-p100", "sph-p101"] and X.meta.sex.tolist() == ["M", "F", "M"]
+    # without SNOMED codes, AHA statements are kept as text, never guessed
+    root2 = _write_sph(tmp_path / "sph2", with_snomed=False, lengths=[5000, 6000, 5000])
+    X2, y2 = read_sph(root2, records=["A00002"])
+    assert X2.meta.dx[0] == ("aha:50+346",) and y2.sum() == 0 and X2.label_report().outside_vocabulary
+
+
+def test_read_sph_bad_files(tmp_path):
+    import h5py
+
+    from skecg.io import read_sph
+
+    root = _write_sph(tmp_path / "sph")
+    (root / "records" / "A00001.h5").write_bytes(b"junk")
+    with h5py.File(root / "records" / "A00002.h5", "w") as f:
+        f["ecg"] = np.zeros((5000, 12), np.float32)  # leads last: wrong layout
+    with pytest.raises(RecordReadError, match="A00001: A00001.h5 is not a readable HDF5 file"):
+        read_sph(root)
+    with pytest.warns(SkippedRecordsWarning, match=r"A00002: 'ecg' in A00002.h5 has shape \(5000, 12\)"):
+        X, _ = read_sph(root, on_error="skip")
+    assert X.meta.record_id.tolist() == ["A00003"] and [r for r, _ in X.skipped] == ["A00001", "A00002"]
