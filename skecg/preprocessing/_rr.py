@@ -1,11 +1,14 @@
-"""Pan-Tompkins R-peak detection and HRV features (time and frequency domain)."""
+"""R-peak detection (Pan-Tompkins front end, robust thresholds) and HRV features."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from scipy import signal as sps
 
 
+@functools.lru_cache(maxsize=32)  # designing the filter costs more than running it on 10 s
 def _bandpass_sos(fs: float):
     hi = min(15.0, 0.45 * fs)
     return sps.butter(2, [5.0, hi], btype="bandpass", fs=fs, output="sos")
@@ -23,7 +26,7 @@ def pan_tompkins_features(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndar
         The moving-window integral (where QRS complexes are detected).
     """
     x = np.asarray(x, dtype=np.float64)
-    filtered = sps.sosfiltfilt(_bandpass_sos(fs), x, axis=-1)
+    filtered = sps.sosfiltfilt(_bandpass_sos(float(fs)), x, axis=-1)
     # five-point derivative of Pan & Tompkins (1985)
     deriv = np.zeros_like(filtered)
     deriv[..., 2:-2] = (-filtered[..., :-4] - 2 * filtered[..., 1:-3]
@@ -36,75 +39,116 @@ def pan_tompkins_features(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndar
     return filtered, integrated
 
 
-def _detect_from_integrated(filtered: np.ndarray, integrated: np.ndarray, fs: float) -> np.ndarray:
-    """Adaptive-threshold decision rules of Pan & Tompkins on one lead."""
+#: neurokit2's R-peak methods that ``method=`` accepts (``ecg_clean`` + ``ecg_peaks``).
+NEUROKIT_METHODS = ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010", "engzeemod2012",
+                    "christov2004", "kalidas2017", "nabian2018", "rodrigues2021", "emrich2023", "promac")
+_NK_CLEANERS = ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010", "engzeemod2012")
+
+# Decision constants of skecg's detector, chosen on LUDB records 1-100 (lead II) and
+# checked on records 101-160 (benchmarks/rpeak_accuracy.py).
+_REFRACTORY = 0.20   # s: no two beats closer than this
+_THRESHOLD = 0.25    # fraction of the reference QRS energy a beat must exceed
+_SEARCH = 0.10       # s: R peak searched within +-_SEARCH of the energy peak
+_QS_RATIO = 0.30     # an upward deflection smaller than this fraction of the downward one: a QS complex
+_QS_BACK = 0.08      # s: how far before a QS trough its start is searched
+_QS_DROP = 0.20      # the QS "peak" is where the signal has fallen by this fraction of the complex
+_BLOCK = 10.0        # s: the reference energy is taken per block of this length
+_MIN_RATE = 0.6      # beats/s (36 bpm): the reference is the median of the top _MIN_RATE * seconds
+#                      candidates of a block, a typical beat even when tall PVCs are many
+
+
+@functools.lru_cache(maxsize=32)
+def _broadband_sos(fs: float):
+    return sps.butter(2, [0.5, min(40.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+
+
+def _detect_one(broad: np.ndarray, integrated: np.ndarray, fs: float) -> np.ndarray:
+    """Beats from the QRS energy of one lead, R peaks located on the broadband signal.
+
+    1. Candidates: peaks of the integrated energy at least ``_REFRACTORY`` apart.
+    2. A candidate is a beat when its energy exceeds ``_THRESHOLD`` times a reference:
+       the median energy of the ``_MIN_RATE * seconds`` largest candidates of its
+       ``_BLOCK``-second block (the energy of a typical beat at any rate above 36 bpm,
+       robust to tall PVCs and artifacts, and to amplitude changes along long records).
+    3. The R peak is the maximum of the 0.5-40 Hz signal within ``_SEARCH`` of the
+       energy peak; in a QS complex (no upward deflection worth ``_QS_RATIO`` of the
+       downward one) it is the start of the downstroke, where LUDB's cardiologists
+       mark it.
+    4. Peaks closer than ``_REFRACTORY`` keep the one of larger energy.
+    """
     n = integrated.shape[-1]
     if n < int(0.5 * fs) or not np.any(integrated > 0):
         return np.zeros(0, dtype=np.int64)
-    refractory = int(round(0.2 * fs))
-    cand, _ = sps.find_peaks(integrated, distance=refractory)
+    refr = max(1, int(round(_REFRACTORY * fs)))
+    cand, _ = sps.find_peaks(integrated, distance=refr)
     if cand.size == 0:
         return np.zeros(0, dtype=np.int64)
-    heights = integrated[cand]
-    # learning phase: the first 2 s set the signal and noise levels
-    init = integrated[: int(2 * fs)]
-    spk = 0.25 * init.max()
-    npk = 0.5 * np.mean(init)
-    qrs: list[int] = []
-    rr_avg = None
-    # steepest band-passed slope in the integration window before each candidate
-    slope_all = np.abs(np.diff(filtered, prepend=filtered[0]))
-    w = max(1, int(round(0.150 * fs)))
-    slopes = np.array([slope_all[max(0, c - w):c + 1].max() for c in cand])
-    last_slope = None
-    t_wave_gap = int(round(0.36 * fs))
-    for c, h, sl in zip(cand, heights, slopes):
-        thr1 = npk + 0.25 * (spk - npk)
-        if h > thr1 and qrs and c - qrs[-1] < t_wave_gap and last_slope is not None and sl < 0.5 * last_slope:
-            # within 360 ms of a QRS with less than half its slope: a T wave
-            npk = 0.125 * h + 0.875 * npk
+    h = integrated[cand]
+    block = max(1, int(round(_BLOCK * fs)))
+    n_blocks = max(1, int(round(n / block)))
+    which = np.minimum(cand // block, n_blocks - 1)
+    keep = np.zeros(cand.size, dtype=bool)
+    for b in range(n_blocks):
+        sel = which == b
+        hb = h[sel] if sel.sum() >= 3 else h
+        seconds = (min(n, (b + 1) * block) - b * block) / fs if b < n_blocks - 1 else (n - b * block) / fs
+        k = max(3, int(_MIN_RATE * seconds))
+        ref = np.median(np.sort(hb)[::-1][:k])
+        keep[sel] = h[sel] > _THRESHOLD * ref
+    beats, energy = cand[keep], h[keep]
+    half = int(round(_SEARCH * fs))
+    back = int(round(_QS_BACK * fs))
+    peaks = np.empty(beats.size, dtype=np.int64)
+    for k, c in enumerate(beats):
+        lo, hi = max(0, c - half), min(n, c + half + 1)
+        seg = broad[lo:hi]
+        base = np.median(broad[max(0, c - int(fs)):c + int(fs)])
+        up, down = seg.max() - base, base - seg.min()
+        if up >= _QS_RATIO * down:
+            peaks[k] = lo + int(np.argmax(seg))
             continue
-        if h > thr1:
-            # search back for a missed beat when the gap exceeds 166% of the mean RR
-            if qrs and rr_avg is not None and c - qrs[-1] > 1.66 * rr_avg:
-                lo, hi = qrs[-1] + refractory, c - refractory
-                if hi > lo:
-                    inside = cand[(cand > lo) & (cand < hi)]
-                    if inside.size:
-                        best = inside[np.argmax(integrated[inside])]
-                        if integrated[best] > 0.5 * thr1:
-                            qrs.append(int(best))
-                            spk = 0.25 * integrated[best] + 0.75 * spk
-            qrs.append(int(c))
-            last_slope = sl
-            spk = 0.125 * h + 0.875 * spk
-            if len(qrs) >= 2:
-                recent = np.diff(qrs[-9:])
-                rr_avg = float(np.mean(recent))
-        else:
-            npk = 0.125 * h + 0.875 * npk
-    qrs_arr = np.asarray(sorted(set(qrs)), dtype=np.int64)
-    # locate the R peak: the largest |band-passed| value in the QRS window before the
-    # integrator's peak (the integrator lags the QRS by up to its window length)
-    half = int(round(0.15 * fs))
-    peaks = []
-    mag = np.abs(filtered)
-    for q in qrs_arr:
-        lo, hi = max(0, q - half), min(n, q + int(round(0.05 * fs)) + 1)
-        peaks.append(lo + int(np.argmax(mag[lo:hi])))
-    peaks = np.asarray(sorted(set(peaks)), dtype=np.int64)
-    if peaks.size > 1:  # merge detections closer than the refractory period
-        keep = np.r_[True, np.diff(peaks) >= refractory]
-        peaks = peaks[keep]
-    return peaks
+        m = lo + int(np.argmin(seg))
+        a = max(0, m - back)
+        j = a + int(np.argmax(broad[a:m + 1]))
+        level = broad[j] - _QS_DROP * (broad[j] - broad[m])
+        below = np.flatnonzero(broad[j:m + 1] < level)
+        peaks[k] = j + (int(below[0]) - 1 if below.size else 0)
+    # localisation can bring two beats closer than the refractory period: keep the stronger
+    order = np.argsort(-energy, kind="stable")
+    taken = np.zeros(0, dtype=np.int64)
+    for o in order:
+        if not np.any(np.abs(peaks[taken] - peaks[o]) < refr):
+            taken = np.append(taken, o)
+    return np.unique(peaks[taken])
 
 
-def detect_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
-    """R-peak sample indices of one lead by the Pan-Tompkins algorithm (1985).
+def _check_method(method: str) -> None:
+    if method != "skecg" and method not in NEUROKIT_METHODS:
+        raise ValueError(f"unknown R-peak method {method!r}; choose 'skecg' or one of neurokit2's "
+                         f"{list(NEUROKIT_METHODS)}")
 
-    Band-pass, derivative, squaring, 150-ms moving-window integration, adaptive
-    thresholds with search-back, 200-ms refractory period.  A flat or too short
-    signal gives no peaks.
+
+def _neurokit_peaks(x: np.ndarray, fs: float, method: str) -> np.ndarray:
+    import neurokit2 as nk
+
+    clean = nk.ecg_clean(x, sampling_rate=int(round(fs)),
+                         method=method if method in _NK_CLEANERS else "neurokit")
+    _, info = nk.ecg_peaks(clean, sampling_rate=int(round(fs)), method=method)
+    return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
+
+
+def detect_r_peaks(x: np.ndarray, fs: float, method: str = "skecg") -> np.ndarray:
+    """R-peak sample indices of one lead.
+
+    ``method='skecg'`` (default): the Pan-Tompkins front end (5-15 Hz band-pass,
+    derivative, squaring, 150 ms moving-window integration) finds the beats, with a
+    robust per-block energy threshold and a 200 ms refractory period; the R peak is
+    located on the 0.5-40 Hz signal (the start of the downstroke in a QS complex).
+    On LUDB lead II (cardiologists' QRS annotations, 75 ms tolerance) it reaches
+    Se and PPV above 0.997 with a mean timing error under 4 ms, more than twice as
+    fast as neurokit2 (``benchmarks/rpeak_accuracy.py``).  Any of neurokit2's
+    methods (:data:`NEUROKIT_METHODS`) runs its ``ecg_clean`` + ``ecg_peaks``
+    instead.  A flat or too short signal gives no peaks.
 
     Examples
     --------
@@ -115,26 +159,35 @@ def detect_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
     >>> detect_r_peaks(ecg, fs).size
     10
     """
+    _check_method(method)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"detect_r_peaks takes one lead (1-D), got shape {x.shape}")
     if x.size < 0.5 * fs or np.ptp(x) == 0:
         return np.zeros(0, dtype=np.int64)
-    filtered, integrated = pan_tompkins_features(x, fs)
-    return _detect_from_integrated(filtered, integrated, fs)
+    if method != "skecg":
+        return _neurokit_peaks(x, fs, method)
+    _, integrated = pan_tompkins_features(x, fs)
+    broad = sps.sosfiltfilt(_broadband_sos(float(fs)), x)
+    return _detect_one(broad, integrated, fs)
 
 
-def detect_r_peaks_batch(x: np.ndarray, fs: float) -> list[np.ndarray]:
+def detect_r_peaks_batch(x: np.ndarray, fs: float, method: str = "skecg") -> list[np.ndarray]:
     """:func:`detect_r_peaks` for many single-lead records of one length at once
     (the filtering is vectorised across records)."""
+    _check_method(method)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"expected (n_records, n_samples), got shape {x.shape}")
-    flat = np.ptp(x, axis=1) == 0
+    flat = np.ptp(x, axis=1) == 0 if x.shape[1] else np.ones(len(x), bool)
     if x.shape[1] < 0.5 * fs:
         return [np.zeros(0, dtype=np.int64) for _ in range(len(x))]
-    filtered, integrated = pan_tompkins_features(x, fs)
-    return [np.zeros(0, dtype=np.int64) if flat[i] else _detect_from_integrated(filtered[i], integrated[i], fs)
+    if method != "skecg":
+        return [np.zeros(0, dtype=np.int64) if flat[i] else _neurokit_peaks(x[i], fs, method)
+                for i in range(len(x))]
+    _, integrated = pan_tompkins_features(x, fs)
+    broad = sps.sosfiltfilt(_broadband_sos(float(fs)), x, axis=-1)
+    return [np.zeros(0, dtype=np.int64) if flat[i] else _detect_one(broad[i], integrated[i], fs)
             for i in range(len(x))]
 
 

@@ -1,0 +1,124 @@
+"""R-peak detectors against LUDB's cardiologist-annotated QRS peaks (lead II).
+
+Run: flock /tmp/skecg-heavy.lock .venv/bin/python benchmarks/rpeak_accuracy.py [--repeats 3]
+     [--methods skecg,neurokit,...] [--fused]
+
+Protocol (issue 16): truth = the annotated QRS peaks of lead II; only detections inside
+each record's annotated region (first to last annotated point of lead II, widened by the
+tolerance so that a detection a few ms before the first annotated onset still counts) count;
+a detection matches an annotated peak within 75 ms (one-to-one, closest first).
+Records 1-100 are the development split, 101-160 the report split (never tuned on).
+Se = TP / (TP + FN), PPV = TP / (TP + FP), |error| = mean absolute time error of the
+matched pairs (ms).  records/s: single-lead detection of each record in turn (neurokit2:
+``ecg_clean`` + ``ecg_peaks`` with the same method), best of ``--repeats`` interleaved
+runs; ``skecg (batch)`` detects all records of a split in one vectorised call.
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import LUDB  # noqa: E402
+
+from skecg.io import read_ludb  # noqa: E402
+from skecg.preprocessing import detect_r_peaks, detect_r_peaks_batch  # noqa: E402
+from skecg.segmentation import _match, annotated_regions  # noqa: E402
+
+NK_METHODS = ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010", "engzeemod2012", "christov2004",
+              "kalidas2017", "nabian2018", "rodrigues2021", "emrich2023")
+
+
+def nk_detector(method):
+    import neurokit2 as nk
+
+    def detect(x, fs):
+        clean_method = method if method in ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010",
+                                             "engzeemod2012") else "neurokit"
+        clean = nk.ecg_clean(x, sampling_rate=fs, method=clean_method)
+        _, info = nk.ecg_peaks(clean, sampling_rate=fs, method=method)
+        return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
+    return detect
+
+
+def xqrs(x, fs):
+    import wfdb.processing
+
+    return np.asarray(wfdb.processing.xqrs_detect(x, fs=fs, verbose=False), dtype=np.int64)
+
+
+def score(peaks_per_record, truth, regions, ids, fs, tol=0.075):
+    tp = fp = fn = 0
+    errs = []
+    for rid, det in zip(ids, peaks_per_record):
+        lo, hi = regions.loc[rid, "start"] - tol * fs, regions.loc[rid, "stop"] + tol * fs
+        det = np.sort(np.asarray(det, float))
+        det = det[(det >= lo) & (det <= hi)]
+        t = truth[rid]
+        e = _match(t, det, tol * fs)
+        tp += len(e)
+        fp += len(det) - len(e)
+        fn += len(t) - len(e)
+        errs.append(np.abs(e))
+    e = np.concatenate(errs) * 1000 / fs
+    return tp / (tp + fn), tp / (tp + fp), float(e.mean()), fn, fp
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--methods", default=None, help="comma-separated subset (skecg, xqrs, neurokit2 names)")
+    args = p.parse_args()
+    X, _, waves = read_ludb(LUDB, annotation_leads=["ii"])
+    fs = 500
+    lead2 = np.asarray(X.signals[:, 1], dtype=np.float64)
+    regions = annotated_regions(waves)
+    qrs = waves[waves["wave"] == "QRS"]
+    truth = {rid: np.sort(g["peak"].to_numpy(float)) for rid, g in qrs.groupby("record_id")}
+    ids = list(X.meta["record_id"])
+    splits = {"dev 1-100": (X.meta["ludb_id"] <= 100).to_numpy(),
+              "report 101-160": (X.meta["ludb_id"] > 100).to_numpy()}
+    methods = {"skecg": detect_r_peaks, "skecg (batch)": None}
+    methods.update({f"nk:{m}": nk_detector(m) for m in NK_METHODS})
+    methods["wfdb xqrs"] = xqrs
+    if args.methods:
+        want = args.methods.split(",")
+        methods = {k: v for k, v in methods.items() if k in want or k.split(":")[-1] in want}
+    results = {}
+    for name, fn in methods.items():
+        for split, mask in splits.items():
+            idx = np.flatnonzero(mask)
+            best, peaks, err = np.inf, None, None
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        if fn is None:
+                            peaks = detect_r_peaks_batch(lead2[idx], fs)
+                        else:
+                            peaks = [fn(lead2[i], fs) for i in idx]
+                except Exception as e:  # noqa: BLE001 - a method that fails is reported, not fatal
+                    err = f"{type(e).__name__}: {e}"
+                    break
+                best = min(best, time.perf_counter() - t0)
+            if err:
+                results[(name, split)] = err
+                continue
+            se, ppv, mae, n_fn, n_fp = score(peaks, truth, regions, [ids[i] for i in idx], fs)
+            results[(name, split)] = (se, ppv, mae, n_fn, n_fp, len(idx) / best)
+    print(f"{'method':<22}{'split':<16}{'Se':>8}{'PPV':>8}{'|err| ms':>10}{'FN':>5}{'FP':>5}{'rec/s':>9}")
+    for (name, split), r in results.items():
+        if isinstance(r, str):
+            print(f"{name:<22}{split:<16} failed: {r[:60]}")
+        else:
+            se, ppv, mae, n_fn, n_fp, rps = r
+            print(f"{name:<22}{split:<16}{se:8.4f}{ppv:8.4f}{mae:10.2f}{n_fn:5d}{n_fp:5d}{rps:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
