@@ -20,7 +20,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 
 from ._records import ECGRecords
-from .preprocessing._transformers import check_finite_records
+from .utils.validation import check_finite_records
 from .models._unet import UNet1d
 
 #: Class names of LUDB masks: 0 none, 1 P, 2 QRS, 3 T.

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._records import ECGRecords, as_signals, iter_batches, normalize_lead_name, record_names
 from ..utils.validation import ECGInputMixin, check_finite_records
 from . import _functional as F
-from ._rr import HRV_FEATURES, detect_r_peaks_batch, hrv_features, rr_intervals
+from ._rr import HRV_FEATURES, NEUROKIT_METHODS, detect_r_peaks_batch, hrv_features, rr_intervals
 
 
 def _n_jobs(n_jobs) -> int:
@@ -443,6 +443,10 @@ class RRFeatureExtractor(_SignalTransformer):
     demographics : bool, default=True
     n_jobs : int, optional
         Threads over records.
+    method : str, default='skecg'
+        R-peak detector: skecg's (:func:`skecg.preprocessing.detect_r_peaks`) or one
+        of neurokit2's methods (``'neurokit'``, ``'pantompkins1985'``, ...; see
+        ``skecg.preprocessing._rr.NEUROKIT_METHODS``), run as ``ecg_clean`` + ``ecg_peaks``.
 
     Examples
     --------
@@ -454,12 +458,13 @@ class RRFeatureExtractor(_SignalTransformer):
     """
 
     def __init__(self, lead="II", fs: float | None = None, min_beats: int = 3, demographics: bool = True,
-                 n_jobs: int | None = None):
+                 n_jobs: int | None = None, method: str = "skecg"):
         self.lead = lead
         self.fs = fs
         self.min_beats = min_beats
         self.demographics = demographics
         self.n_jobs = n_jobs
+        self.method = method
 
     _parameter_constraints: dict = {
         "lead": [str, Interval(Integral, 0, None, closed="left")],
@@ -467,6 +472,7 @@ class RRFeatureExtractor(_SignalTransformer):
         "min_beats": [Interval(Integral, 2, None, closed="left")],
         "demographics": ["boolean"],
         "n_jobs": _N_JOBS,
+        "method": [StrOptions({"skecg", *NEUROKIT_METHODS})],
     }
 
     def _lead_index(self, leads) -> int:
@@ -513,7 +519,7 @@ class RRFeatureExtractor(_SignalTransformer):
         nj = _n_jobs(self.n_jobs)
 
         def run(idx, fs):
-            return detect_r_peaks_batch(np.stack([signals[i][lead_idx[i]] for i in idx]), fs)
+            return detect_r_peaks_batch(np.stack([signals[i][lead_idx[i]] for i in idx]), fs, self.method)
 
         jobs = []
         for (fs, _), idx in groups.items():
