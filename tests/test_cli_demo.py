@@ -123,3 +123,19 @@ def test_cli_predict_nothing_readable(net_model, tmp_path):
     with pytest.raises(SystemExit, match=r"none of the 2 record\(s\) in .* could be read and predicted"):
         main(["predict", str(net_model), str(data), "-o", str(out)])
     assert "X1\theader declares 12 signals" in (out / "skipped_records.tsv").read_text()
+
+
+def test_cli_predict_on_wfdb_dat_records(net_model, tmp_path):
+    """A WFDB folder with .dat signal files (PTB-XL's real records, no label lines)."""
+    import shutil
+
+    data = tmp_path / "dat"
+    data.mkdir()
+    for i in (1, 2, 8):
+        for ext in (".hea", ".dat"):
+            shutil.copy(TEST_DATA / "ptbxl" / "records500" / "00000" / f"{i:05d}_hr{ext}", data)
+    out = tmp_path / "out"
+    assert main(["predict", str(net_model), str(data), "-o", str(out)]) == 0
+    ids, classes, pred, prob = read_challenge_outputs(out)
+    assert ids == ["00001_hr", "00002_hr", "00008_hr"] and prob.shape == (3, 6)
+    assert (out / "skipped_records.tsv").read_text() == "record_id\treason\n"
