@@ -46,6 +46,32 @@ def paper_order(n_jobs=None):
                      ("denoise", WaveletDenoiser(n_jobs=n_jobs)), ("pad", PadTruncate(seconds=10))])
 
 
+def _one_thread(_worker_id=None):
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(1)
+
+
+def loader_pass(R, workers, batch_size=64):
+    """The streaming path: the Zhu chain pending on a lazy container, run per batch by
+    ``ECGRecords.read_signals`` inside torch DataLoader workers (one thread each)."""
+    import torch
+
+    from skecg import ECGRecords
+    from skecg.models._data import BatchSampler, ECGDataset, collate_batch
+    from skecg.sources import ArraySource
+
+    lazy = ECGRecords.from_source(ArraySource(np.asarray(R), R.meta))
+    Z = make_zhu_preprocessing(400, 10).fit_transform(lazy)  # nothing runs yet: steps pending
+    loader = torch.utils.data.DataLoader(ECGDataset(Z), batch_sampler=BatchSampler(len(Z), batch_size),
+                                         collate_fn=collate_batch, num_workers=workers,
+                                         worker_init_fn=_one_thread if workers else None)
+    n = 0
+    for xb, _ in loader:
+        n += len(xb)
+    return n
+
+
 def best(f, repeat):
     ts = []
     for _ in range(repeat):
@@ -99,6 +125,16 @@ def main():
     print(f"two cores vs one: {t_fast / t_two:.2f}x;  max |skecg - plain| = {err:.2e} mV "
           f"(plain loop: {n_nan} NaN samples from pywt.threshold's 0/0, skecg: 0)")
     print(note_te + "\n")
+
+    # --- the same chain per batch in DataLoader workers (the streaming path) ----------------
+    print(f"{'Zhu chain per batch of 64, DataLoader':<42}{'seconds':>9}{'records/s':>11}{'x 0 wkr':>9}")
+    t0 = None
+    for workers in (0, 1, 2):
+        with threadpoolctl.threadpool_limits(1):
+            t, n = best(lambda: loader_pass(R, workers), args.repeat)
+        t0 = t0 or t
+        print(f"{f'num_workers={workers} (worker start included)':<42}{t:>9.3f}{n / t:>11.0f}{t0 / t:>9.2f}")
+    print()
 
     # --- RR peaks against neurokit2 ------------------------------------------------------
     import neurokit2 as nk
