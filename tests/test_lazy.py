@@ -364,3 +364,27 @@ def test_code15_equals_the_in_memory_tnmg_reader(tmp_path):
     assert (y == ym).all() and np.array_equal(X.read_signals(np.arange(len(X))), Xm.signals)
     for col in ("record_id", "fs", "age", "sex", "leads", "dx"):
         assert X.meta[col].tolist() == Xm.meta[col].tolist(), col
+
+
+def test_wfdb_folder_read_on_demand_equals_reader(tmp_path):
+    from skecg.io import open_wfdb_folder, read_challenge_folder
+
+    src = TEST_DATA / "cinc2021"
+    X, y = read_challenge_folder(src)
+    L, yl = open_wfdb_folder(src)
+    assert L.is_lazy and (yl == y).all()
+    _same_meta(L, X)
+    for i in range(len(X)):
+        assert np.array_equal(L[i], X.signals[i])
+    back = pickle.loads(pickle.dumps(L[[2, 0]]))
+    assert np.array_equal(back[1], X.signals[0])
+    # a header that cannot be parsed is skipped and reported; a signal file that breaks later names its record
+    for f in src.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "E00001.hea").write_text("garbage\n")
+    (tmp_path / "A0002.mat").write_bytes(b"not a mat file")
+    with pytest.warns(SkippedRecordsWarning, match="E00001"):
+        L2, _ = open_wfdb_folder(tmp_path, on_error="skip")
+    i = int(np.flatnonzero(L2.meta["record_id"] == "A0002")[0])
+    with pytest.raises(SourceError, match="record A0002"):
+        L2.read_signals([i])

@@ -240,10 +240,20 @@ def read_challenge_record(
     base = np.asarray(h.baselines, dtype=np.float32)[:, None]
     sig = ((val.astype(np.float32) - base) / gains).astype(np.float32, copy=False)
     check_signal(name, sig)
+    return sig, header_meta(h, name)
+
+
+def header_meta(h: WFDBHeader, name: str) -> dict:
+    """The metadata row of a challenge record, from its parsed header alone.
+
+    Used by :func:`read_challenge_record` and by lazy folders, which read headers up
+    front and signals on demand.
+    """
+    dx_text = h.comments.get("dx", h.comments.get("labels"))
     dx = tuple(c.strip() for c in (dx_text or "").split(",") if c.strip())
     if not (math.isfinite(h.fs) and 0 < h.fs <= MAX_FS):  # a WFDBHeader built by hand
         raise RecordReadError(name, f"impossible sampling rate {h.fs!r} Hz")
-    meta = {
+    return {
         "record_id": name,
         "source": source_of_record(name),
         "fs": h.fs,
@@ -254,7 +264,6 @@ def read_challenge_record(
         "dx": dx,
         "labelled": bool(dx),
     }
-    return sig, meta
 
 
 def _check_declared_size(name, h: WFDBHeader, file: Path) -> None:
@@ -357,6 +366,16 @@ def read_challenge_folder(
     >>> X.shape, y.shape                                                                  # doctest: +SKIP
     ((2, 12, None), (2, 24))
     """
+    heas = list_headers(path, records)
+    signals, rows, skipped = read_many(
+        heas, lambda h: read_challenge_record(h, require_dx=require_dx, verify_checksum=verify_checksum),
+        on_error, n_jobs
+    )
+    return assemble(signals, rows, skipped, vocabulary, fs)
+
+
+def list_headers(path, records=None) -> list:
+    """The ``.hea`` files under ``path`` (of ``records`` when given), record names unique."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
@@ -378,8 +397,4 @@ def read_challenge_folder(
             raise FileNotFoundError(f"no header for record(s) {sorted(missing)} under {root}")
     if not heas:
         raise FileNotFoundError(f"no .hea files under {root}")
-    signals, rows, skipped = read_many(
-        heas, lambda h: read_challenge_record(h, require_dx=require_dx, verify_checksum=verify_checksum),
-        on_error, n_jobs
-    )
-    return assemble(signals, rows, skipped, vocabulary, fs)
+    return heas
