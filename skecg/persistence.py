@@ -69,7 +69,9 @@ _TRUSTED_PARAM_TYPE_MODULES = ("torch.optim.", "torch.nn.modules.loss", "torch.u
 _CATBOOST_TYPES = ("CatBoostClassifier", "CatBoostRegressor", "CatBoost")
 
 _MAX_MEMBER_BYTES = 4 << 30  # refuse archives whose members claim more than 4 GiB
-_PICKLE_MAGIC = (b"\x80",)   # pickle protocol >= 2; joblib files start with it too
+#: First bytes of pickle (protocol >= 2) and of joblib's compressed pickles
+#: (zlib, gzip, bz2, xz, lz4).
+_PICKLE_MAGIC = (b"\x80", b"x", b"ZF", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x04\x22\x4d\x18")
 
 
 class UnsafeModelFileError(ValueError):
@@ -361,8 +363,8 @@ class _Reader:
 def is_pickle_file(path) -> bool:
     """Whether ``path`` looks like a pickle or joblib file (by its first bytes)."""
     with open(path, "rb") as fh:
-        head = fh.read(2)
-    return head[:1] in _PICKLE_MAGIC or head[:1] == b"x"  # x: zlib-compressed joblib
+        head = fh.read(8)
+    return head.startswith(_PICKLE_MAGIC)
 
 
 def load_model(path, *, return_info: bool = False):
@@ -401,15 +403,18 @@ def load_model(path, *, return_info: bool = False):
             doc = json.loads(zf.read("model.json"))
         except KeyError:
             raise UnsafeModelFileError(f"{path} is a zip file without model.json; not a skecg model file") from None
-        except ValueError as e:
-            raise UnsafeModelFileError(f"{path}: model.json is not valid JSON ({e})") from None
+        except (ValueError, RecursionError) as e:
+            raise UnsafeModelFileError(f"{path}: model.json is not valid JSON ({type(e).__name__})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise UnsafeModelFileError(f"{path} is not a skecg model file (format {doc.get('format')!r})"
                                        if isinstance(doc, dict) else f"{path}: malformed model.json")
         if doc.get("version") != FORMAT_VERSION:
             raise UnsafeModelFileError(f"{path}: model file version {doc.get('version')!r}; this skecg "
                                        f"reads version {FORMAT_VERSION}")
-        est = _Reader(zf, str(path)).estimator(doc.get("estimator") or {})
+        try:
+            est = _Reader(zf, str(path)).estimator(doc.get("estimator") or {})
+        except (TypeError, KeyError, AttributeError, RecursionError, zipfile.BadZipFile) as e:
+            raise UnsafeModelFileError(f"{path}: malformed model file ({type(e).__name__}: {e})") from None
     return (est, doc.get("info", {})) if return_info else est
 
 

@@ -149,3 +149,24 @@ def test_wrong_object_gives_clear_error(tmp_path):
     (tmp_path / "junk.skecg").write_bytes(b"not a model")
     with pytest.raises(SystemExit, match="not a skecg model file"):
         main(["predict", str(tmp_path / "junk.skecg"), str(TEST_DATA / "cinc2021")])
+
+
+@pytest.mark.parametrize("doc", ['[' * 100000 + ']' * 100000, '{"format": "skecg-model", "version": 1, "estimator": 5}',
+                                 '{"format": "skecg-model", "version": 1, "estimator": {"__estimator__": '
+                                 '"skecg.preprocessing._transformers.PadTruncate", "params": {"length": {"x": 1}}}}',
+                                 '{"format": "other"}', '{"format": "skecg-model", "version": 99}'])
+def test_malformed_model_json_is_refused(tmp_path, doc):
+    with zipfile.ZipFile(tmp_path / "m.skecg", "w") as zf:
+        zf.writestr("model.json", doc)
+    with pytest.raises(UnsafeModelFileError):
+        load_model(tmp_path / "m.skecg")
+
+
+def test_compressed_joblib_is_recognised_as_pickle(tmp_path):
+    from skecg.persistence import is_pickle_file
+
+    for compress in (0, 3, ("gzip", 3), ("bz2", 3), ("xz", 3)):
+        joblib.dump({"a": 1}, tmp_path / "m.joblib", compress=compress)
+        assert is_pickle_file(tmp_path / "m.joblib"), compress
+        with pytest.raises(UnsafeModelFileError, match="pickle/joblib"):
+            load_model(tmp_path / "m.joblib")
