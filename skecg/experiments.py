@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from imblearn.pipeline import Pipeline
-from sklearn.base import clone
 
 from .baselines import make_catboost_baseline
 from .ensemble import BradycardiaRuleGate, SinusRhythmFallback

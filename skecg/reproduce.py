@@ -289,7 +289,7 @@ def _run_cell(est, X, y, train_idx, tests: dict, n_seeds, random_state, log):
             out[name]["probas"].append(proba_matrix(fitted, Xte).astype(np.float32))
             out[name]["preds"].append(np.asarray(fitted.predict(Xte)).astype(np.int8))
     return first, {"classes": classes, "histories": histories, "seconds": time.perf_counter() - t0,
-                   "n_train": int(len(train_idx)), "tests": out}
+                   "n_train": int(len(train_idx)), "train_index": [int(i) for i in train_idx], "tests": out}
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -360,7 +360,7 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     classes_all = [str(c) for c in X.classes]
     config = {"protocol": protocol, "data": list(data), "test_only": list(test_only), "scale": sc.__dict__,
               "sources": sorted(sources) if sources else None, "held_out": held_out, "train_source": train_source,
-              "n_seeds": n_seeds, "random_state": random_state, "n_records": len(X)}
+              "n_seeds": n_seeds, "random_state": random_state, "n_records": len(X), "cell_format": 2}
     cfg_hash = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
     all_systems = huang_systems(sc, random_state) if protocol == "huang" else zhu_systems(sc, random_state)
     if systems:
@@ -439,10 +439,9 @@ def _folds(X, y, results, n_resamples, random_state):
             groups = None if pid is None else np.asarray(
                 [str(v) if v == v else f"_record{i}" for i, v in zip(idx, pid[idx])], dtype=object)
             label = tname if cell["train"].startswith("held out") else f"{tname} ({cell['train']})"
-            trmask = np.ones(len(y), bool)
-            trmask[idx] = False
+            y_train = y[np.asarray(cell["train_index"], dtype=int)]  # for the majority reference
             fr = fold_result(y[idx], t["preds"], t["probas"], cell["classes"], test_sources=[tname],
-                             n_train=cell["n_train"], groups=groups, record_ids=rid[idx], y_train=None,
+                             n_train=cell["n_train"], groups=groups, record_ids=rid[idx], y_train=y_train,
                              seconds=cell["seconds"], n_resamples=n_resamples, random_state=random_state)
             fr.histories = cell.get("histories", [])
             folds.setdefault(label, {})[cell["system"]] = fr
@@ -576,9 +575,12 @@ class _Doc:
         self.md.append(text + "\n")
         self.html.append(f"<p>{html.escape(text)}</p>")
 
-    def pre(self, text):
-        self.md.append("```\n" + text + "\n```\n")
-        self.html.append(f"<pre>{html.escape(text)}</pre>")
+    def pre(self, text, summary=None):
+        self.md.append((f"*{summary}*\n\n" if summary else "") + "```\n" + text + "\n```\n")
+        block = f"<pre>{html.escape(text)}</pre>"
+        if summary:  # long: folded in the HTML page
+            block = f"<details><summary>{html.escape(summary)}</summary>{block}</details>"
+        self.html.append(block)
 
     def table(self, df, index=True, caption=None):
         if caption:
@@ -651,10 +653,7 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
              ", never trained on)" if info["test_only_sources"] else "")
           + f". {len(X)} records; vocabulary {VOCABULARY[protocol]!r} ({len(classes)} classes).")
     doc.table(tab, caption="Records per source and class")
-    try:
-        doc.pre(str(X.label_report()))
-    except Exception as e:  # the label report is informative only; say why it is missing
-        doc.p(f"(label report unavailable: {e})")
+    doc.pre(str(X.label_report()), summary="Label report: codes outside the vocabulary, kept and counted")
     skipped = getattr(X, "skipped", None)
     if skipped is not None and len(skipped):
         doc.p(f"{len(skipped)} record(s) could not be read and were skipped; see the label report above "

@@ -7,10 +7,9 @@ matplotlib.use("Agg")
 import json
 import re
 
-import numpy as np
 import pytest
-
 from conftest import LUDB, needs_shared
+
 from skecg.cli import main
 from skecg.reproduce import Scale, run
 
@@ -34,22 +33,21 @@ def _check_report(out, *texts):
 
 def test_reproduce_huang_tiny_grid_and_resume(tmp_path):
     out = tmp_path / "r"
-    systems = ["ResNet-1d, subset I", "attention ResNet-1d, subset I"]
+    kw = dict(scale=TINY, n_resamples=20, sources=["PTB-XL", "Georgia", "CPSC"])
     logs = []
-    run("huang", ["sample"], out, scale=TINY, n_resamples=20, systems=systems, log=logs.append,
-        sources=["PTB-XL", "Georgia", "CPSC"])
-    html, md = _check_report(out, "precision, recall, specificity, F1", "Tested on Georgia",
-                             "Attention over a 12-lead plot")
-    assert sum("done" in m for m in logs) == 2
-    # an interrupted run (one cell unfinished: no json) resumes: only that cell trains
-    cell = sorted((out / "cells").glob("*attention*.json"))[0]
-    cell.unlink()
-    logs2 = []
-    run("huang", ["sample"], out, scale=TINY, n_resamples=20, systems=systems, log=logs2.append,
-        sources=["PTB-XL", "Georgia", "CPSC"])
-    assert sum("done" in m for m in logs2) == 1 and sum(m.endswith("cached") for m in logs2) == 1
-    grid = (out / "report.md").read_text().split("## The grid run")[1].split("## Results")[0]
+    # a run that stopped after its first cell ...
+    run("huang", ["sample"], out, systems=["attention ResNet-1d, subset I"], log=logs.append, **kw)
+    assert sum("done" in m for m in logs) == 1
+    # ... resumes: the finished cell is read back, only the other one trains
+    logs = []
+    run("huang", ["sample"], out, systems=["ResNet-1d, subset I", "attention ResNet-1d, subset I"],
+        log=logs.append, **kw)
+    assert sum("done" in m for m in logs) == 1 and sum(m.endswith("cached") for m in logs) == 1
+    _check_report(out, "precision, recall, specificity, F1", "Tested on Georgia", "Attention over a 12-lead plot")
+    md = (out / "report.md").read_text()
+    grid = md.split("## The grid run")[1].split("## Results")[0]
     assert grid.count("cached") == 1 and grid.count("ran in") == 1
+    assert "attention ResNet-1d, subset I | ResNet-1d, subset I" in md  # the paired comparison
     assert json.loads((out / "config.json").read_text())["protocol"] == "huang"
 
 

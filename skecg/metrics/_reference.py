@@ -11,8 +11,8 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from ..labels import NORMAL_CLASS
-from ._challenge import _as_matrix, _default_classes, challenge_score
-from ._perclass import classification_table, per_class_scores
+from ._challenge import _as_matrix, _default_classes
+from ._perclass import classification_table
 
 #: the reference classifiers, in the order tables show them
 REFERENCES = ("all_sinus_rhythm", "random", "majority")
