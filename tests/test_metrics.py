@@ -201,3 +201,10 @@ def test_auroc_scorer_rejects_nan_probabilities():
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     with pytest.raises(ValueError, match=r"1 non-finite value.*record 1, class 0; AUROC is undefined"):
         auroc_scorer(NaNProba(), np.zeros((4, 1)), y)
+
+
+def test_per_class_one_column_is_one_class():
+    # scikit-learn reads a single column as a binary target with two classes; per_class_scores
+    # scores its positives only
+    s = per_class_scores(np.array([[1], [0], [1], [0]]), np.array([[1], [1], [0], [0]]))
+    assert s["precision"].tolist() == [0.5] and s["specificity"].tolist() == [0.5] and s["support"].tolist() == [2]
