@@ -90,10 +90,13 @@ class BradycardiaRuleGate(_Wrapper):
     min_fraction : float, default=0.5
     fs : float, optional
         Sampling rate of plain-array input.
+    method : str, default='skecg'
+        R-peak detector, as :class:`~skecg.preprocessing.RRFeatureExtractor`'s
+        ``method`` (skecg's own, or one of neurokit2's).
     """
 
     def __init__(self, estimator, gated_class="426177001", mode="veto", lead="I", low=1.0, high=1.6,
-                 min_fraction=0.5, fs=None):
+                 min_fraction=0.5, fs=None, method="skecg"):
         self.estimator = estimator
         self.gated_class = gated_class
         self.mode = mode
@@ -102,6 +105,7 @@ class BradycardiaRuleGate(_Wrapper):
         self.high = high
         self.min_fraction = min_fraction
         self.fs = fs
+        self.method = method
 
     def fit(self, X, y, **fit_params):
         if self.mode not in ("veto", "rescue"):
@@ -114,7 +118,7 @@ class BradycardiaRuleGate(_Wrapper):
 
     def rule(self, X) -> np.ndarray:
         """The rule's verdict for every record (bool array)."""
-        ext = RRFeatureExtractor(lead=self.lead, fs=self.fs).fit(X)
+        ext = RRFeatureExtractor(lead=self.lead, fs=self.fs, method=self.method).fit(X)
         return np.array([bradycardia_rule(rr, self.low, self.high, self.min_fraction) for rr in ext.rr_intervals(X)])
 
     def predict(self, X):
@@ -319,3 +323,6 @@ class DeepFeatures(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
         return tags
+
+
+from ._segment_rule import SegmentRuleClassifier  # noqa: E402  (Zhu's Model 8 rule)

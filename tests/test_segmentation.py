@@ -145,3 +145,63 @@ def test_validation_errors():
     seg = WaveSegmenter(module__filters=(4,), max_epochs=1, fs=100, valid_size=0).fit(X + 1, m)
     with pytest.raises(ValueError, match="fitted on 1"):
         seg.predict(np.zeros((1, 2, 100), np.float32))
+
+
+# --- SegmentRuleClassifier (Zhu's Model 8 rule) ------------------------------------------------
+@pytest.fixture(scope="module")
+def wide_narrow():
+    """Records with one class of blobs: positives hold a 0.6 s blob, negatives 0.15 s ones."""
+    rng = np.random.default_rng(0)
+    n, L, fs = 16, 300, 100
+    X = rng.normal(scale=0.3, size=(n, 1, L)).astype("float32")
+    masks = np.zeros((n, L), int)
+    y = np.zeros((n, 1), int)
+    for i in range(n):
+        a = int(rng.integers(20, 200))
+        width = 60 if i % 2 == 0 else 15
+        X[i, 0, a:a + width] += 3
+        masks[i, a:a + width] = 1
+        y[i, 0] = i % 2 == 0
+    seg = WaveSegmenter(module__filters=(4, 8), max_epochs=25, lr=1e-2, fs=fs, classes=["none", "blob"],
+                        valid_size=0, random_state=0).fit(X, masks)
+    return X, masks, y, seg
+
+
+def test_segment_rule_gridsearch_over_min_length(wide_narrow):
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from skecg.ensemble import SegmentRuleClassifier
+    from skecg.metrics import auroc_scorer, f1_macro_scorer
+
+    X, _, y, seg = wide_narrow
+    clf = SegmentRuleClassifier(FrozenEstimator(seg), segment_class="blob", classes=["164909002"])
+    c2 = clone(clf)
+    assert c2.get_params()["min_length"] == 0.0 and c2.segmenter.estimator is seg  # frozen: weights kept
+    gs = GridSearchCV(clf, {"min_length": [0.0, 0.4, 1.0]}, cv=KFold(2), scoring=f1_macro_scorer).fit(X, y)
+    # any blob makes every record positive (F1 of the positives 2/3); 0.4 s separates them;
+    # 1.0 s leaves none positive
+    assert gs.best_params_ == {"min_length": 0.4}
+    assert gs.best_score_ > 0.9 > gs.cv_results_["mean_test_score"][0]
+    best = gs.best_estimator_
+    assert list(best.classes_) == ["164909002"]
+    assert best.predict(X).shape == (16, 1) and (best.predict(X) == y).mean() > 0.9
+    p = best.predict_proba(X)
+    assert p.shape == (16, 1) and ((p > 0) == best.predict(X)).all() and (p <= 1).all()
+    assert auroc_scorer(best, X, y) > 0.9
+
+
+def test_segment_rule_fits_an_unfitted_segmenter_and_checks(wide_narrow):
+    from skecg.ensemble import SegmentRuleClassifier
+
+    X, masks, y, seg = wide_narrow
+    with pytest.raises(ValueError, match="not fitted: pass masks="):
+        SegmentRuleClassifier(WaveSegmenter(fs=100), segment_class="blob").fit(X, y)
+    with pytest.raises(ValueError, match="segment_class 'QRS' is not among"):
+        SegmentRuleClassifier(seg, segment_class="QRS").fit(X, y)
+    tiny = WaveSegmenter(module__filters=(4,), max_epochs=1, fs=100, classes=["none", "blob"], valid_size=0)
+    clf = SegmentRuleClassifier(tiny, segment_class="blob").fit(X, y, masks=masks)
+    assert clf.segmenter_ is not tiny and hasattr(clf.segmenter_, "classes_") and not hasattr(tiny, "classes_")
+    segs = clf.segments(X)
+    assert {"record_id", "onset", "offset", "length", "proba"} <= set(segs.columns)
