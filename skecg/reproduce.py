@@ -84,7 +84,7 @@ class Scale:
         if isinstance(name, cls):
             return name
         if name == "small":
-            return cls("small", 100, 10, 30, 8, 20, 150)
+            return cls("small", 100, 10, 20, 6, 20, 150)
         if name == "full":
             return cls("full", 500, 10, 30, 30, 200, 500)
         raise ValueError(f"scale must be 'small' or 'full', got {name!r}")
@@ -156,9 +156,10 @@ def zhu_systems(scale: Scale, random_state=0):
         "CatBoost (HRV + age, sex), tuned": MultilabelThresholdTuner(
             make_catboost_baseline(iterations=it, thread_count=2, random_state=random_state),
             scoring="challenge", random_state=random_state),
+        # small scale: keep the model of the inner split (refit=False), one network fewer
         "CatBoost + deep features, tuned": MultilabelThresholdTuner(
             make_catboost_baseline(deep=clone(sign), iterations=it, thread_count=2, random_state=random_state),
-            scoring="challenge", random_state=random_state),
+            scoring="challenge", refit=scale.name == "full", random_state=random_state),
     }
 
 
@@ -360,8 +361,11 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     classes_all = [str(c) for c in X.classes]
     config = {"protocol": protocol, "data": list(data), "test_only": list(test_only), "scale": sc.__dict__,
               "sources": sorted(sources) if sources else None, "held_out": held_out, "train_source": train_source,
-              "n_seeds": n_seeds, "random_state": random_state, "n_records": len(X), "cell_format": 2}
-    cfg_hash = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+              "n_seeds": n_seeds, "random_state": random_state, "n_records": n_main, "cell_format": 2}
+    # test-only folders are appended after the others and leave every other cell as it was,
+    # so adding --test-only to a finished run only runs the new cells
+    cfg_hash = hashlib.sha1(json.dumps({k: v for k, v in config.items() if k != "test_only"},
+                                       sort_keys=True).encode()).hexdigest()[:10]
     all_systems = huang_systems(sc, random_state) if protocol == "huang" else zhu_systems(sc, random_state)
     if systems:
         unknown = sorted(set(systems) - set(all_systems))
