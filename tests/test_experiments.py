@@ -159,3 +159,12 @@ def test_evaluate_cross_source_with_seeds_references_and_paired_comparison():
 def test_named_catboost_pipeline_is_tuned():
     est = make_named_pipeline("catboost")
     assert isinstance(est, MultilabelThresholdTuner) and est.scoring == "challenge"
+
+
+def test_cli_evaluate_takes_n_seeds_and_reproduce_is_a_subcommand():
+    from skecg.cli import build_parser
+
+    args = build_parser().parse_args(["evaluate", "sample", "--n-seeds", "3"])
+    assert args.n_seeds == 3
+    args = build_parser().parse_args(["reproduce", "zhu", "sample", "-o", "r", "--test-only", "ludb"])
+    assert (args.protocol, args.output, args.test_only) == ("zhu", "r", ["ludb"])
