@@ -11,7 +11,9 @@ Records 1-100 are the development split, 101-160 the report split (never tuned o
 Se = TP / (TP + FN), PPV = TP / (TP + FP), |error| = mean absolute time error of the
 matched pairs (ms).  records/s: single-lead detection of each record in turn (neurokit2:
 ``ecg_clean`` + ``ecg_peaks`` with the same method), best of ``--repeats`` interleaved
-runs; ``skecg (batch)`` detects all records of a split in one vectorised call.
+runs; ``skecg (batch)`` detects all records of a split in one vectorised call;
+``skecg 12-lead fused`` finds beats on the fused energy of the 12 leads (one batched call)
+and locates the R peaks on lead II.
 """
 
 import argparse
@@ -27,6 +29,7 @@ from conftest import LUDB  # noqa: E402
 
 from skecg.io import read_ludb  # noqa: E402
 from skecg.preprocessing import detect_r_peaks, detect_r_peaks_batch  # noqa: E402
+from skecg.preprocessing._rr import detect_r_peaks_multilead  # noqa: E402
 from skecg.segmentation import _match, annotated_regions  # noqa: E402
 
 NK_METHODS = ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010", "engzeemod2012", "christov2004",
@@ -76,13 +79,14 @@ def main():
     X, _, waves = read_ludb(LUDB, annotation_leads=["ii"])
     fs = 500
     lead2 = np.asarray(X.signals[:, 1], dtype=np.float64)
+    all12 = np.asarray(X.signals, dtype=np.float64)
     regions = annotated_regions(waves)
     qrs = waves[waves["wave"] == "QRS"]
     truth = {rid: np.sort(g["peak"].to_numpy(float)) for rid, g in qrs.groupby("record_id")}
     ids = list(X.meta["record_id"])
     splits = {"dev 1-100": (X.meta["ludb_id"] <= 100).to_numpy(),
               "report 101-160": (X.meta["ludb_id"] > 100).to_numpy()}
-    methods = {"skecg": detect_r_peaks, "skecg (batch)": None}
+    methods = {"skecg": detect_r_peaks, "skecg (batch)": None, "skecg 12-lead fused": "fused"}
     methods.update({f"nk:{m}": nk_detector(m) for m in NK_METHODS})
     methods["wfdb xqrs"] = xqrs
     if args.methods:
@@ -100,6 +104,8 @@ def main():
                         warnings.simplefilter("ignore")
                         if fn is None:
                             peaks = detect_r_peaks_batch(lead2[idx], fs)
+                        elif fn == "fused":
+                            peaks = detect_r_peaks_multilead(all12[idx], fs, lead=1)
                         else:
                             peaks = [fn(lead2[i], fs) for i in idx]
                 except Exception as e:  # noqa: BLE001 - a method that fails is reported, not fatal
