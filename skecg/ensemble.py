@@ -92,7 +92,7 @@ class BradycardiaRuleGate(_Wrapper):
         Sampling rate of plain-array input.
     method : str, default='skecg'
         R-peak detector, as :class:`~skecg.preprocessing.RRFeatureExtractor`'s
-        ``method`` (skecg's own, or one of neurokit2's).
+        ``method`` (skecg's own, ``'multilead'``, or one of neurokit2's).
     """
 
     def __init__(self, estimator, gated_class="426177001", mode="veto", lead="I", low=1.0, high=1.6,

@@ -84,6 +84,9 @@ def test_neurokit_methods_and_validation():
     a = RRFeatureExtractor(lead=0, fs=FS, demographics=False).fit_transform(X)
     b = RRFeatureExtractor(lead=0, fs=FS, demographics=False, method="neurokit").fit_transform(X)
     assert a[0, 0] == b[0, 0] == 11
+    X3 = np.stack([x, -x, 0 * x])[None].astype(np.float32)
+    c = RRFeatureExtractor(lead=1, fs=FS, demographics=False, method="multilead").fit_transform(X3)
+    assert c[0, 0] == 11
     with pytest.raises(ValueError, match="method"):
         RRFeatureExtractor(lead=0, fs=FS, method="nope").fit_transform(X)
 

@@ -16,7 +16,14 @@ from sklearn.utils.validation import check_is_fitted
 from .._records import ECGRecords, as_signals, iter_batches, normalize_lead_name, record_names
 from ..utils.validation import ECGInputMixin, check_finite_records
 from . import _functional as F
-from ._rr import HRV_FEATURES, NEUROKIT_METHODS, detect_r_peaks_batch, hrv_features, rr_intervals
+from ._rr import (
+    HRV_FEATURES,
+    NEUROKIT_METHODS,
+    detect_r_peaks_batch,
+    detect_r_peaks_multilead,
+    hrv_features,
+    rr_intervals,
+)
 
 
 def _n_jobs(n_jobs) -> int:
@@ -444,7 +451,9 @@ class RRFeatureExtractor(_SignalTransformer):
     n_jobs : int, optional
         Threads over records.
     method : str, default='skecg'
-        R-peak detector: skecg's (:func:`skecg.preprocessing.detect_r_peaks`) or one
+        R-peak detector: skecg's (:func:`skecg.preprocessing.detect_r_peaks`),
+        ``'multilead'`` (beats found on the fused energy of all the record's leads, R
+        peaks on ``lead``: ``skecg.preprocessing._rr.detect_r_peaks_multilead``) or one
         of neurokit2's methods (``'neurokit'``, ``'pantompkins1985'``, ...; see
         ``skecg.preprocessing._rr.NEUROKIT_METHODS``), run as ``ecg_clean`` + ``ecg_peaks``.
 
@@ -472,7 +481,7 @@ class RRFeatureExtractor(_SignalTransformer):
         "min_beats": [Interval(Integral, 2, None, closed="left")],
         "demographics": ["boolean"],
         "n_jobs": _N_JOBS,
-        "method": [StrOptions({"skecg", *NEUROKIT_METHODS})],
+        "method": [StrOptions({"skecg", "multilead", *NEUROKIT_METHODS})],
     }
 
     def _lead_index(self, leads) -> int:
@@ -519,6 +528,8 @@ class RRFeatureExtractor(_SignalTransformer):
         nj = _n_jobs(self.n_jobs)
 
         def run(idx, fs):
+            if self.method == "multilead":
+                return [detect_r_peaks_multilead(signals[i], fs, lead=lead_idx[i]) for i in idx]
             return detect_r_peaks_batch(np.stack([signals[i][lead_idx[i]] for i in idx]), fs, self.method)
 
         jobs = []
