@@ -67,7 +67,14 @@ def _cmd_evaluate(args):
         raise SystemExit(f"skecg: cross-source evaluation needs at least two sources; found {sources}")
     print(f"{len(X)} records from {sources}; pipeline {args.pipeline!r}")
     est = make_named_pipeline(args.pipeline, max_epochs=args.epochs)
-    for res in evaluate_cross_source(est, X, y, groups, n_seeds=args.n_seeds, n_resamples=args.resamples):
+    if args.scheduler:  # one task per held-out group on a dask cluster, a line per finished fit
+        from .distributed import evaluate_on_cluster
+
+        results = evaluate_on_cluster(args.scheduler, est, X, y, groups, n_seeds=args.n_seeds,
+                                      n_resamples=args.resamples)
+    else:
+        results = evaluate_cross_source(est, X, y, groups, n_seeds=args.n_seeds, n_resamples=args.resamples)
+    for res in results:
         print(f"\nheld out {'+'.join(res.test_sources)}:")
         print(res.report())  # per-class table, reference rows, intervals by patient
     return 0
@@ -212,6 +219,8 @@ def build_parser():
     e.add_argument("--epochs", type=int, default=12)
     e.add_argument("--resamples", type=int, default=200)
     e.add_argument("--n-seeds", type=int, default=1, help="training seeds (tables show mean +- sd)")
+    e.add_argument("--scheduler", help="run the fits on a dask cluster: a scheduler address (tcp://host:8786) "
+                   "or local:N (a LocalCluster of N worker processes); needs skecg[distributed]")
     e.set_defaults(func=_cmd_evaluate)
     from .reproduce import add_parser as _add_reproduce
 

@@ -19,10 +19,12 @@ This module holds the few helpers that make that safe and measurable:
   ``cores // workers`` threads of its host, so that torch threads x dask threads x
   workers never exceeds the cores (no oversubscription);
 - :func:`thread_report`: what every worker actually uses;
+- :func:`evaluate_on_cluster`: cross-source evaluation with one task per held-out
+  group (the CLI's ``skecg evaluate --scheduler``);
 - :func:`measure_task_bytes`: the bytes each task ships to the cluster (its pickled
   arguments) and the bytes scattered, to check that a lazy container travels as a
   handle;
-- :class:`AcceleratedECGClassifier` (from :mod:`skecg.models._accelerate`): one
+- :class:`AcceleratedECGClassifier` (defined in ``skecg.models._accelerate``): one
   model trained on several GPUs or processes through ``accelerate``;
 - a ``dask.sizeof`` rule for :class:`~skecg.ECGRecords` (registered on import of
   this module): an in-memory container reports its signals' bytes, so joblib
@@ -42,23 +44,16 @@ import threading
 import time
 
 from ._records import ECGRecords
+from .models._accelerate import AcceleratedECGClassifier
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
 except ImportError:  # the [distributed] extra is not installed; start_cluster says so
     _WorkerPlugin = object
 
-__all__ = ["AcceleratedECGClassifier", "search_backend", "TorchThreads", "limit_torch_threads", "thread_report", "start_cluster", "parse_scheduler",
-           "measure_task_bytes", "TaskBytes", "records_sizeof", "host_cores"]
-
-
-def __getattr__(name):
-    # imported on first use: accelerate is needed only for multi-process training
-    if name == "AcceleratedECGClassifier":
-        from .models._accelerate import AcceleratedECGClassifier
-
-        return AcceleratedECGClassifier
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["AcceleratedECGClassifier", "search_backend", "evaluate_on_cluster", "start_cluster", "parse_scheduler",
+           "TorchThreads", "limit_torch_threads", "thread_report", "measure_task_bytes", "TaskBytes",
+           "records_sizeof", "host_cores"]
 
 
 def host_cores() -> int:
@@ -403,3 +398,50 @@ def measure_task_bytes(client):
     finally:
         time.sleep(0.05)  # joblib submits from the client's event loop: let the last one land
         del client.submit, client.scatter
+
+
+def _evaluate_one(estimator, X, y, group, kwargs):
+    from .experiments import evaluate_cross_source
+
+    return evaluate_cross_source(estimator, X, y, [group], log=lambda *a, **k: None, **kwargs)[0]
+
+
+def evaluate_on_cluster(scheduler, estimator, X, y, test_groups, *, log=print, **kwargs):
+    """:func:`skecg.experiments.evaluate_cross_source` with one task per held-out group
+    on a dask cluster (``'local:N'``, a scheduler address, or a ``Client``), a line
+    per finished fit.  ``kwargs`` go to ``evaluate_cross_source``.
+
+    In-memory data are scattered once to every worker; a lazy container travels as
+    its handle.  A failed fit raises a ``RuntimeError`` naming the held-out group; no
+    partial results are returned.
+
+    Returns
+    -------
+    list of FoldResult, in the order of ``test_groups``.
+    """
+    from distributed import as_completed
+
+    groups = [[g] if isinstance(g, str) else list(g) for g in test_groups]
+    n_fits = len(groups) * int(kwargs.get("n_seeds", 1))
+    given = not isinstance(scheduler, str)
+    with (contextlib.nullcontext(scheduler) if given else start_cluster(scheduler)) as client:
+        log(f"dask cluster {client.scheduler.address}: {len(client.nthreads())} workers; "
+            f"{len(groups)} tasks ({n_fits} fits)")
+        data = [o for o in (X, y) if not (isinstance(o, ECGRecords) and o.is_lazy)]
+        shared = dict(zip([id(o) for o in data], client.scatter(data, broadcast=True))) if data else {}
+        Xf, yf = shared.get(id(X), X), shared.get(id(y), y)
+        futures = {client.submit(_evaluate_one, estimator, Xf, yf, g, kwargs, pure=False): i
+                   for i, g in enumerate(groups)}
+        results, t0 = [None] * len(groups), time.perf_counter()
+        for done, fut in enumerate(as_completed(futures), 1):
+            i = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as e:  # noqa: BLE001 - named and re-raised; the other fits are cancelled
+                client.cancel(list(futures))
+                raise RuntimeError(f"the fit holding out {'+'.join(groups[i])} failed on the cluster: "
+                                   f"{type(e).__name__}: {e}") from e
+            results[i] = res
+            log(f"  [{done}/{len(groups)}] finished after "
+                f"{time.perf_counter() - t0:.0f} s: {res.summary()}")
+    return results

@@ -4,6 +4,7 @@ accelerate.  Data are generated (no shared data needed)."""
 
 import contextlib
 import json
+import math
 import os
 import pickle
 import socket
@@ -156,6 +157,34 @@ def test_lost_data_is_a_clear_error_not_partial_results(client):
             raise FutureCancelledError("k", reason="lost")
 
 
+@pytest.fixture(scope="module")
+def four_sources():
+    from skecg.datasets import load_sample
+    from skecg.preprocessing import PadTruncate, Resampler
+
+    X, y = load_sample("tnmg", sources=["Georgia", "CPSC", "PTB", "CPSC-Extra"])
+    return PadTruncate(length=256).fit_transform(Resampler(25).fit_transform(X)), y
+
+
+def test_cli_evaluate_on_cluster_prints_each_fit(client, four_sources):
+    from skecg.cli import build_parser
+    from skecg.distributed import evaluate_on_cluster
+    from skecg.experiments import evaluate_cross_source
+
+    args = build_parser().parse_args(["evaluate", "sample", "--scheduler", "local:2"])
+    assert args.scheduler == "local:2"
+    X, y = four_sources
+    lines = []
+    res = evaluate_on_cluster(client, small_net(max_epochs=1), X, y, ["Georgia", "PTB"], n_resamples=5,
+                              log=lines.append)
+    assert [r.test_sources for r in res] == [["Georgia"], ["PTB"]]
+    assert sum("finished after" in ln for ln in lines) == 2 and "[2/2]" in lines[-1]
+    ref = evaluate_cross_source(small_net(max_epochs=1), X, y, [["PTB"]], n_resamples=5, log=lambda *a: None)
+    np.testing.assert_allclose(res[1].proba, ref[0].proba, atol=1e-5)
+    with pytest.raises(RuntimeError, match="holding out Georgia failed"):
+        evaluate_on_cluster(client, small_net(criterion="nope"), X, y, ["Georgia"], log=lines.append)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -287,7 +316,7 @@ def test_two_process_training_on_a_store(tmp_path):
     # per epoch, each process: ceil(ceil(n_train / batch) / 2) steps (see AcceleratedECGClassifier)
     n_train = r0["n_train"][0]
     assert 0 < n_train < n and r0["n_train"] == r1["n_train"]
-    steps = -(-(-(-n_train // batch)) // 2)
+    steps = math.ceil(math.ceil(n_train / batch) / 2)
     assert r0["steps"] == r1["steps"] == [steps] * len(r0["steps"])
     # every record predicted once, in order: the gathered outputs equal a one-process model's
     proba = np.load(tmp_path / "out" / "proba.npy")
