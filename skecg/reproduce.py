@@ -78,13 +78,14 @@ class Scale:
     epochs: int
     n_per_class: int
     catboost_iterations: int
+    se_filters: tuple | None = None  # None: make_named_pipeline's SE-ResNet widths
 
     @classmethod
     def get(cls, name):
         if isinstance(name, cls):
             return name
         if name == "small":
-            return cls("small", 100, 10, 20, 6, 20, 150)
+            return cls("small", 100, 10, 20, 5, 20, 150, (16, 32, 32, 64))
         if name == "full":
             return cls("full", 500, 10, 30, 30, 200, 500)
         raise ValueError(f"scale must be 'small' or 'full', got {name!r}")
@@ -142,9 +143,12 @@ def zhu_systems(scale: Scale, random_state=0):
     full = make_named_pipeline("zhu", fs=scale.fs, seconds=scale.seconds, max_epochs=scale.epochs,
                                random_state=random_state)  # fallback(gate(pipe))
     sign = full.estimator.estimator
-    bce = clone(sign).set_params(net__criterion="bce")
     long = make_named_pipeline("zhu", fs=scale.fs, seconds=scale.long_seconds, max_epochs=scale.epochs,
                                random_state=random_state).estimator.estimator
+    if scale.se_filters is not None:
+        sign.set_params(net__module__filters=tuple(scale.se_filters))
+        long.set_params(net__module__filters=tuple(scale.se_filters))
+    bce = clone(sign).set_params(net__criterion="bce")
     ens = LengthEnsemble([(f"{scale.seconds:g}s", clone(sign)), (f"{scale.long_seconds:g}s", long)])
     it = scale.catboost_iterations
     return {
@@ -295,7 +299,8 @@ def _run_cell(est, X, y, train_idx, tests: dict, n_seeds, random_state, log):
 
 # --- the run ----------------------------------------------------------------------------
 def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_resamples: int = 200,
-        train_source=None, held_out=None, sources=None, random_state=0, systems=None, log=print):
+        train_source=None, held_out=None, sources=None, random_state=0, systems=None, report_only=False,
+        log=print):
     """Run one protocol's grid (resuming from cached cells) and write the report.
 
     Parameters
@@ -322,6 +327,10 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
         included.
     systems : list of str, optional
         Run only these systems (names as in the report).
+    report_only : bool, default=False
+        Train nothing: write the report from the cells finished so far (e.g. while a
+        run is still going, or after an interrupt); the grid lists the others as
+        "not run".
 
     Returns
     -------
@@ -362,10 +371,6 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     config = {"protocol": protocol, "data": list(data), "test_only": list(test_only), "scale": sc.__dict__,
               "sources": sorted(sources) if sources else None, "held_out": held_out, "train_source": train_source,
               "n_seeds": n_seeds, "random_state": random_state, "n_records": n_main, "cell_format": 2}
-    # test-only folders are appended after the others and leave every other cell as it was,
-    # so adding --test-only to a finished run only runs the new cells
-    cfg_hash = hashlib.sha1(json.dumps({k: v for k, v in config.items() if k != "test_only"},
-                                       sort_keys=True).encode()).hexdigest()[:10]
     all_systems = huang_systems(sc, random_state) if protocol == "huang" else zhu_systems(sc, random_state)
     if systems:
         unknown = sorted(set(systems) - set(all_systems))
@@ -380,6 +385,15 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
         if tsrc not in trainable:
             raise ValueError(f"train source {tsrc!r} not among the trainable sources {trainable}")
         tr = np.flatnonzero(src == tsrc)
+        # subset III chooses by age: every subset draws from the records with a known age,
+        # so the four subsets come from the same pool (the others are reported, not lost)
+        age = pd.to_numeric(X.meta["age"], errors="coerce").to_numpy()
+        no_age = tr[~np.isfinite(age[tr])]
+        tr = tr[np.isfinite(age[tr])]
+        config["train_pool"] = f"{tsrc} records with a known age ({len(no_age)} without one left out)"
+        if len(no_age):
+            log(f"{len(no_age)} record(s) of {tsrc} have no age and are left out of the training pool "
+                f"(subset III needs ages): {', '.join(map(str, X.meta['record_id'].to_numpy()[no_age][:10]))}")
         tests = {s: np.flatnonzero(src == s) for s in pd.unique(src) if s != tsrc}
         for name in all_systems:
             cells.append((name, f"trained on {tsrc}", tr, tests))
@@ -399,12 +413,20 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
                 tr = np.flatnonzero(np.isin(src, trainable))
                 cells.append((name, f"trained on all of {'+'.join(trainable)}",
                               tr, {s: np.flatnonzero(src == s) for s in test_only_sources}))
+    # test-only folders are appended after the others and leave every other cell as it was,
+    # so adding --test-only to a finished run only runs the new cells
+    cfg_hash = hashlib.sha1(json.dumps({k: v for k, v in config.items() if k != "test_only"},
+                                       sort_keys=True).encode()).hexdigest()[:10]
     log(f"{len(X)} records, {len(cells)} cells, scale {sc.name!r}, {n_seeds} seed(s); cache {out / 'cells'}")
     results, grid_rows = [], []
     for i, (name, train_label, tr, tests) in enumerate(cells):
         key = out / "cells" / f"{cfg_hash}-{_slug(name)}-{_slug(train_label)}"
         cell = _load_cell(key)
         status = "cached"
+        if cell is None and report_only:
+            grid_rows.append({"system": name, "training": train_label, "train records": len(tr),
+                              "tested on": ", ".join(tests), "seconds": 0.0, "status": "not run"})
+            continue
         if cell is None:
             log(f"[{i + 1}/{len(cells)}] {name}, {train_label} ({len(tr)} records) ...")
             fitted, cell = _run_cell(all_systems[name], X, y, tr, tests, n_seeds, random_state, log)
@@ -422,6 +444,8 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
                           "tested on": ", ".join(cell["tests"]), "seconds": round(cell["seconds"], 1),
                           "status": status})
         results.append(cell)
+    if not results:
+        raise ValueError(f"no finished cells in {out / 'cells'} for this configuration; run without report_only")
     seconds = time.perf_counter() - t_start
     info = {"config": config, "scale": sc, "seconds": seconds, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "is_sample": is_sample, "test_only_sources": test_only_sources}
@@ -634,6 +658,7 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
         doc.md.append("> **SMALL SCALE.** ")
     msg = (f"Sizes: {sc.fs:g} Hz, {sc.seconds:g} s inputs"
            + (f" (and {sc.long_seconds:g} s for the second ensemble member)" if protocol == "zhu" else "")
+           + (f", SE-ResNet widths {tuple(sc.se_filters)}" if protocol == "zhu" and sc.se_filters else "")
            + f", narrow networks, up to {sc.epochs} epochs, {info['config']['n_seeds']} seed(s), "
            f"{n_resamples} bootstrap resamples of patients.")
     if small:
@@ -644,6 +669,12 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
         doc.md[-1] += msg + "\n"
     else:
         doc.p(msg)
+    n_missing = int((grid["status"] == "not run").sum())
+    if n_missing:
+        doc.html.append(f"<p class='banner'><b>PARTIAL.</b> {n_missing} of {len(grid)} cells of the grid have "
+                        "not run yet; their rows are missing below.</p>")
+        doc.md.append(f"> **PARTIAL.** {n_missing} of {len(grid)} cells of the grid have not run yet; their rows "
+                      "are missing below.\n")
     # data
     doc.h(2, "Data used")
     src = X.meta["source"].to_numpy().astype(str)
@@ -655,7 +686,8 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
     doc.p(f"Data: {', '.join(info['config']['data'])}"
           + (f"; test-only: {', '.join(info['config']['test_only'])} (sources {', '.join(info['test_only_sources'])}"
              ", never trained on)" if info["test_only_sources"] else "")
-          + f". {len(X)} records; vocabulary {VOCABULARY[protocol]!r} ({len(classes)} classes).")
+          + f". {len(X)} records; vocabulary {VOCABULARY[protocol]!r} ({len(classes)} classes)."
+          + (f" Training pool: {info['config']['train_pool']}." if info["config"].get("train_pool") else ""))
     doc.table(tab, caption="Records per source and class")
     doc.pre(str(X.label_report()), summary="Label report: codes outside the vocabulary, kept and counted")
     skipped = getattr(X, "skipped", None)
@@ -734,6 +766,8 @@ def add_parser(sub):
     r.add_argument("--train-source", help="huang: the training source (default: the largest)")
     r.add_argument("--system", action="append", help="run only this system (repeatable)")
     r.add_argument("--source", action="append", help="use only the records of this source (repeatable)")
+    r.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the report from the cells finished so far")
     r.set_defaults(func=_cmd_reproduce)
     return r
 
@@ -744,6 +778,7 @@ def _cmd_reproduce(args):
     matplotlib.use("Agg")
     path = run(args.protocol, args.data, args.output, test_only=args.test_only, scale=args.scale,
                n_seeds=args.n_seeds, n_resamples=args.resamples, train_source=args.train_source,
-               systems=args.system, sources=args.source, log=lambda m: print(m, flush=True))
+               systems=args.system, sources=args.source, report_only=args.report_only,
+               log=lambda m: print(m, flush=True))
     print(f"report written to {path} (and {path.with_suffix('.md')})")
     return 0
