@@ -42,6 +42,7 @@ import pickle
 import sys
 import threading
 import time
+import warnings
 
 from ._records import ECGRecords
 from .models._accelerate import AcceleratedECGClassifier
@@ -225,20 +226,26 @@ def limit_torch_threads(client, threads=None):
     pandas.DataFrame
         :func:`thread_report` after the change.
     """
-    if threads is None:
-        rep = thread_report(client)
+    rep = thread_report(client)
+    explicit = threads is not None
+    if not explicit:
         threads = {}
         for host, part in rep.groupby("host"):
             cores = int(part["cores"].iloc[0] or 1)
             threads[host] = max(1, cores // max(1, int(part["nthreads"].sum())))
-    client.register_plugin(TorchThreads(threads), name=TorchThreads.name)
-    rep = thread_report(client)
-    if len(rep) and rep["oversubscribed"].any():
-        bad = rep[rep["oversubscribed"]]
-        raise ValueError(f"workers {list(bad['worker'])} would run more threads than their host's cores "
-                         f"({bad[['nthreads', 'torch_threads', 'cores']].to_dict('records')}); start workers with "
-                         "--nthreads 1 or pass fewer torch threads")
-    return rep
+    plugin = TorchThreads(threads)
+    for host, part in rep.groupby("host"):  # refuse before anything changes
+        load = int(part["nthreads"].sum()) * plugin.threads_for(host)
+        cores = int(part["cores"].iloc[0] or 1)
+        if load > cores:
+            msg = (f"workers on {host} would run {load} compute threads on {cores} cores "
+                   f"({int(part['nthreads'].sum())} dask threads x {plugin.threads_for(host)} torch threads); "
+                   "start fewer workers, with --nthreads 1, or pass fewer torch threads")
+            if explicit:
+                raise ValueError(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)  # more workers than cores: the user's choice
+    client.register_plugin(plugin, name=TorchThreads.name)
+    return thread_report(client)
 
 
 @contextlib.contextmanager
@@ -258,6 +265,15 @@ def start_cluster(spec="local:2", *, threads_per_worker: int = 1, torch_threads=
     timeout : float, default=60
         Seconds to wait for the scheduler and the first worker.
 
+    Notes
+    -----
+    A local cluster runs without dask's active memory manager, which would drop
+    the extra copies of scattered data that no queued task needs, so that a lost
+    worker leaves its data on the others.  For a remote scheduler, set
+    ``distributed.scheduler.active-memory-manager.start: false`` in its dask
+    configuration for the same guarantee; otherwise a lost worker can cancel a
+    search (:func:`search_backend` then raises a ``RuntimeError`` that says so).
+
     Examples
     --------
     >>> import joblib
@@ -267,12 +283,18 @@ def start_cluster(spec="local:2", *, threads_per_worker: int = 1, torch_threads=
     """
     from distributed import Client, LocalCluster
 
+    import dask
+
     kind, value = parse_scheduler(spec)
     with contextlib.ExitStack() as stack:
         if kind == "local":
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=value, threads_per_worker=int(threads_per_worker), processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=40))
+            # dask's active memory manager drops replicas that no queued task waits for
+            # (every 2 s): a broadcast of the search's data could end on one worker, and die
+            # with it.  Off here, so that every worker keeps its copy.
+            with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=value, threads_per_worker=int(threads_per_worker), processes=True,
+                    host="127.0.0.1", dashboard_address=None, silence_logs=40))
             client = stack.enter_context(Client(cluster, timeout=timeout))
         else:
             client = stack.enter_context(Client(value, timeout=timeout))

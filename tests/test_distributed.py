@@ -24,7 +24,8 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score  # noqa
 
 from skecg import ECGRecords  # noqa: E402
 from skecg.distributed import (  # noqa: E402
-    limit_torch_threads, measure_task_bytes, parse_scheduler, records_sizeof, search_backend, thread_report)
+    limit_torch_threads, measure_task_bytes, parse_scheduler, records_sizeof, search_backend, start_cluster,
+    thread_report)
 from skecg.io import open_store, write_store  # noqa: E402
 from skecg.models import ECGClassifier  # noqa: E402
 
@@ -61,10 +62,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster, \
-            distributed.Client(cluster, timeout=60) as c:
-        limit_torch_threads(c)
+    with start_cluster("local:2") as c:  # loopback only, 2 worker processes x 1 thread
         yield c
 
 
@@ -111,6 +109,9 @@ def test_no_oversubscription(client):
     assert len(rep) == 2 and not rep["oversubscribed"].any()
     assert (rep["nthreads"] * rep["torch_threads"]).sum() <= cores
     assert (rep["torch_threads"] == max(1, cores // 2)).all()
+    with pytest.raises(ValueError, match="compute threads on"):
+        limit_torch_threads(client, threads=cores)  # 2 workers x all cores: refused
+    assert (limit_torch_threads(client)["torch_threads"] == max(1, cores // 2)).all()
 
 
 def test_grid_search_on_cluster_equals_sequential(client, store, sequential):
@@ -196,7 +197,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import joblib, distributed
     sys.path.insert(0, {tests!r})
     from test_distributed import _search
-    from skecg.distributed import limit_torch_threads, search_backend
+    from skecg.distributed import search_backend, start_cluster
     from skecg.io import open_store
 
 
@@ -204,16 +205,13 @@ KILL_SCRIPT = textwrap.dedent("""
     def main():
         X, y = open_store({store!r})
         out = {{}}
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None, silence_logs=50) as cluster, \\
-                distributed.Client(cluster, timeout=60) as client:
-            limit_torch_threads(client)
+        with start_cluster("local:2") as client:  # loopback, 2 workers x 1 thread
             pids = client.run(os.getpid)
 
             def run():
                 try:
                     with search_backend(X, y):  # y scattered to both workers
-                        out["search"] = _search().fit(X, y)
+                        out["search"] = _search().set_params(refit=False).fit(X, y)
                 except BaseException as e:  # reported, not swallowed
                     out["error"] = repr(e)
 
