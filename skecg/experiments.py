@@ -26,7 +26,8 @@ from .metrics import (
     with_seed,
 )
 from .models import ECGClassifier
-from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
+from .pipelines import make_zhu_preprocessing
+from .preprocessing import PadTruncate, Resampler
 from .sampling import TrainingSubsetSampler
 from .tuning import MultilabelThresholdTuner
 
@@ -55,14 +56,8 @@ def make_named_pipeline(name: str, *, fs: float = 100, seconds: float = 10, max_
     """
     n = int(round(fs * seconds))
     if name == "zhu":
-        import pywt
-
-        level = min(8, pywt.dwt_max_level(n, pywt.Wavelet("bior2.6").dec_len))
         pipe = Pipeline([
-            ("leads", LeadSelector("independent8")),
-            ("resample", Resampler(fs, n_jobs=n_jobs)),
-            ("denoise", WaveletDenoiser("bior2.6", level=level, n_jobs=n_jobs)),
-            ("pad", PadTruncate(length=n)),
+            *make_zhu_preprocessing(fs, seconds, n_jobs=n_jobs).steps,
             ("net", ECGClassifier("se_resnet1d", "sign", module__filters=(32, 64, 64, 128), module__kernel_size=9,
                                   max_epochs=max_epochs, batch_size=32, tune_thresholds=True,
                                   random_state=random_state)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pywt
 from sklearn.pipeline import Pipeline
 
 from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
@@ -9,12 +10,29 @@ from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
 
 def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independent8",
                            n_jobs: int | None = None) -> Pipeline:
-    """Zhu et al.'s multi-source preprocessing as a Pipeline.
+    """Zhu et al.'s multi-source preprocessing as a Pipeline (the one definition of the
+    chain: :func:`skecg.experiments.make_named_pipeline` builds its ``'zhu'`` system on it).
 
-    8 independent leads, resampling to ``fs``, ``bior2.6`` level-8 wavelet denoising,
-    zero-pad or truncate to ``seconds``.  Leads are selected before resampling: the two
-    commute (both are linear, one across leads and one along time), so the result is
-    the paper's order "resample, then 8 leads" while resampling a third fewer leads.
+    8 independent leads, resampling to ``fs``, ``bior2.6`` level-8 wavelet denoising
+    (capped at the deepest level ``fs`` x ``seconds`` samples allow), zero-pad or truncate
+    to ``seconds``.  Leads are selected before resampling: the two commute (both are
+    linear, one across leads and one along time), so the result is the paper's order
+    "resample, then 8 leads" while resampling a third fewer leads.
+
+    Parameters
+    ----------
+    fs : float, default=500
+        Output sampling rate (Hz).
+    seconds : float, default=10
+        Output length.
+    leads : str or list of str, default='independent8'
+        See :class:`~skecg.preprocessing.LeadSelector`.
+    n_jobs : int, optional
+        Threads of the resampling and denoising steps.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
 
     Examples
     --------
@@ -23,9 +41,11 @@ def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independ
     >>> make_zhu_preprocessing(500, 10).fit_transform(X).shape
     (10, 8, 5000)
     """
+    n = int(round(fs * seconds))
+    level = max(1, min(8, pywt.dwt_max_level(n, pywt.Wavelet("bior2.6").dec_len)))
     return Pipeline([
         ("leads", LeadSelector(leads)),
         ("resample", Resampler(fs_out=fs, n_jobs=n_jobs)),
-        ("denoise", WaveletDenoiser("bior2.6", level=8, n_jobs=n_jobs)),
-        ("pad", PadTruncate(seconds=seconds)),
+        ("denoise", WaveletDenoiser("bior2.6", level=level, n_jobs=n_jobs)),
+        ("pad", PadTruncate(length=n)),
     ])
