@@ -11,7 +11,7 @@ import scipy.io
 
 from .._records import normalize_lead_name
 from ..labels import CPSC2018_TO_SNOMED, HEART_AXIS_TO_SNOMED, SCP_TO_SNOMED, TNMG_TO_SNOMED
-from ..labels._vocab import get_vocabulary
+from ..labels import get_vocabulary
 from ._challenge import _check_declared_size, parse_header
 from ._common import RecordReadError, _check_on_error, assemble, check_fs, check_signal, read_many
 
