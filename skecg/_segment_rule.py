@@ -58,9 +58,9 @@ class SegmentRuleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     segmenter_ : the fitted segmenter
     classes_ : ndarray of str, shape (1,)
 
-    Reproducing Model 8 exactly
-    ---------------------------
-    With PVC span annotations (onset and offset of each PVC beat on lead II), build
+    Notes
+    -----
+    Reproducing Model 8 exactly: with PVC span annotations (onset and offset of each PVC beat on lead II), build
     masks with :func:`~skecg.segmentation.waves_to_masks` and
     ``classes=('none', 'PVC')`` (every other sample background, also in the
     negative records), train ``WaveSegmenter(classes=['none', 'PVC'])`` on

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import FeatureUnion
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -55,19 +56,28 @@ class CatBoostECGClassifier(ClassifierMixin, BaseEstimator):
         self.thread_count = thread_count
         self.random_state = random_state
 
+    _parameter_constraints: dict = {
+        "iterations": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 1, 16, closed="both")],  # CatBoost's own limit
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "l2_leaf_reg": [Interval(Real, 0, None, closed="left")],
+        "classes": [str, "array-like", None],
+        "threshold": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "thread_count": [Integral],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
     def _model(self, loss):
         from catboost import CatBoostClassifier
 
-        for name in ("iterations", "depth"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
         return CatBoostClassifier(iterations=self.iterations, depth=self.depth, learning_rate=self.learning_rate,
                                   l2_leaf_reg=self.l2_leaf_reg, loss_function=loss, thread_count=self.thread_count,
                                   random_seed=self.random_state if self.random_state is not None else 0,
                                   verbose=False, allow_writing_files=False)
 
     def fit(self, X, y):
+        """Fit CatBoost on the feature matrix ``X`` and labels ``y``; returns self."""
+        self._validate_params()
         X, y = validate_data(self, X, y, multi_output=True, ensure_all_finite="allow-nan", dtype=np.float64)
         self.multilabel_ = y.ndim == 2 and y.shape[1] > 1
         if y.ndim == 2 and y.shape[1] == 1:

@@ -3,14 +3,22 @@ fallback, pseudo-label relabelling; and deep features for stacking."""
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._records import ECGRecords
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
 from .metrics import proba_matrix
 from .preprocessing import RRFeatureExtractor
+from .preprocessing._rr import NEUROKIT_METHODS
+from .utils.validation import ECGInputMixin
+
+_PROBABILITY = Interval(Real, 0, 1, closed="both")
 
 
 def _thresholds(est, n):
@@ -28,7 +36,7 @@ def _class_index(classes, code, what):
     return classes.index(code)
 
 
-class _Wrapper(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _Wrapper(ECGInputMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Fits a clone of ``estimator``; exposes ``classes_`` and ``predict_proba``."""
 
     def _fit_estimator(self, X, y, **fit_params):
@@ -46,8 +54,6 @@ class _Wrapper(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
         tags.target_tags.multi_output = True
         return tags
 
@@ -107,10 +113,22 @@ class BradycardiaRuleGate(_Wrapper):
         self.fs = fs
         self.method = method
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "gated_class": [str, Integral],
+        "mode": [StrOptions({"veto", "rescue"})],
+        "lead": [str, Interval(Integral, 0, None, closed="left")],
+        "low": [Interval(Real, 0, None, closed="neither")],
+        "high": [Interval(Real, 0, None, closed="neither")],
+        "min_fraction": [_PROBABILITY],
+        "fs": [Interval(Real, 0, None, closed="neither"), None],
+        "method": [StrOptions({"skecg", "multilead", *NEUROKIT_METHODS})],
+    }
+
     def fit(self, X, y, **fit_params):
-        if self.mode not in ("veto", "rescue"):
-            raise ValueError(f"mode must be 'veto' or 'rescue', got {self.mode!r}")
-        if not 0 < self.low < self.high:
+        """Fit a clone of ``estimator``; the rule needs no fitting."""
+        self._validate_params()
+        if not self.low < self.high:
             raise ValueError(f"need 0 < low < high, got low={self.low}, high={self.high}")
         self._fit_estimator(X, y, **fit_params)
         self.gated_index_ = _class_index(self.classes_, self.gated_class, "gated class")
@@ -137,6 +155,12 @@ class SinusRhythmFallback(_Wrapper):
     """Zhu et al.'s post-processing: a record with no positive class is called normal
     (sinus rhythm, 426783006).
 
+    Parameters
+    ----------
+    estimator : classifier with ``classes_`` of SNOMED codes
+    normal_class : str, default='426783006'
+        The class a record with no positive class is given.
+
     Examples
     --------
     >>> import numpy as np
@@ -151,7 +175,11 @@ class SinusRhythmFallback(_Wrapper):
         self.estimator = estimator
         self.normal_class = normal_class
 
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"])], "normal_class": [str, Integral]}
+
     def fit(self, X, y, **fit_params):
+        """Fit a clone of ``estimator``."""
+        self._validate_params()
         self._fit_estimator(X, y, **fit_params)
         self.normal_index_ = _class_index(self.classes_, self.normal_class, "normal class")
         return self
@@ -183,7 +211,15 @@ class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.weights = weights
         self.threshold = threshold
 
+    _parameter_constraints: dict = {
+        "estimators": [list],
+        "weights": ["array-like", None],
+        "threshold": [_PROBABILITY, "array-like", None],
+    }
+
     def fit(self, X, y, **fit_params):
+        """Fit a clone of every member; parameters are checked against ``y`` before any training."""
+        self._validate_params()
         if not self.estimators:
             raise ValueError("estimators is empty")
         names = [n for n, _ in self.estimators]
@@ -192,6 +228,12 @@ class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         w = np.ones(len(self.estimators)) if self.weights is None else np.asarray(self.weights, float)
         if w.shape != (len(self.estimators),) or np.any(w < 0) or w.sum() == 0:
             raise ValueError(f"weights must be {len(self.estimators)} non-negative numbers, got {self.weights}")
+        if self.threshold is not None and np.ndim(self.threshold) > 0:
+            t = np.asarray(self.threshold, dtype=float)
+            k = np.shape(y)[1] if np.ndim(y) == 2 else 1
+            if t.shape != (k,) or np.any((t < 0) | (t > 1)):
+                raise ValueError(f"threshold must be one number or {k} numbers in [0, 1] (one per column of y), "
+                                 f"got shape {t.shape}")
         self.weights_ = w / w.sum()
         self.estimators_ = [clone(e).fit(X, y, **fit_params) for _, e in self.estimators]
         cls = [list(map(str, e.classes_)) for e in self.estimators_]
@@ -248,11 +290,18 @@ class PseudoLabelRelabeler(_Wrapper):
         self.threshold = threshold
         self.scored_classes = scored_classes
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "sources": [str, "array-like"],
+        "threshold": [Interval(Real, 0, 1, closed="neither")],
+        "scored_classes": ["array-like", None],
+    }
+
     def fit(self, X, y, **fit_params):
+        """Fit, relabel the chosen sources, refit on the relabelled ``y``."""
+        self._validate_params()
         if not isinstance(X, ECGRecords):
             raise ValueError("relabelling needs ECGRecords (meta['source'] says which records to relabel)")
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         y = np.asarray(y)
         first = clone(self.estimator).fit(X, y, **fit_params)
         classes = [str(c) for c in first.classes_]
@@ -287,18 +336,26 @@ class PseudoLabelRelabeler(_Wrapper):
         return self.estimator_.predict(X)
 
 
-class DeepFeatures(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
+class DeepFeatures(ECGInputMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator):
     """Deep features from a network's penultimate layer, as a transformer for stacking.
 
     ``fit`` trains a clone of ``estimator`` (an :class:`~skecg.models.ECGClassifier`, or
     a Pipeline ending in one) on ``(X, y)``; ``transform`` returns the network's
     penultimate representation of each record.
+
+    Parameters
+    ----------
+    estimator : ECGClassifier or Pipeline ending in one
     """
+
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "embed"]), Pipeline]}
 
     def __init__(self, estimator):
         self.estimator = estimator
 
     def fit(self, X, y):
+        """Train a clone of ``estimator`` on ``(X, y)``."""
+        self._validate_params()
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 
@@ -317,12 +374,6 @@ class DeepFeatures(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         n = self.estimator_.steps[-1][1].module_.lin.in_features if hasattr(self.estimator_, "steps") \
             else self.estimator_.module_.lin.in_features
         return np.asarray([f"deep{i}" for i in range(n)], dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
 
 from ._segment_rule import SegmentRuleClassifier  # noqa: E402  (Zhu's Model 8 rule)

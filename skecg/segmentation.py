@@ -10,17 +10,20 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 
 from ._records import ECGRecords
-from .utils.validation import check_finite_records
+from .utils.validation import ECGInputMixin, check_finite_records, net_parameter_constraints, validate_params
 from .models._unet import UNet1d
 
 #: Class names of LUDB masks: 0 none, 1 P, 2 QRS, 3 T.
@@ -287,7 +290,7 @@ class _SegmentData(torch.utils.data.Dataset):
         return list(zip(xb.unbind(0), yb.unbind(0)))
 
 
-class WaveSegmenter(NeuralNet):
+class WaveSegmenter(ECGInputMixin, NeuralNet):
     """Sample-wise ECG wave segmenter: a 1D U-Net (:class:`~skecg.models.UNet1d`)
     trained by skorch with cross-entropy.
 
@@ -314,6 +317,7 @@ class WaveSegmenter(NeuralNet):
     module : torch module class, default=UNet1d
         ``n_leads`` and ``n_classes`` are set from the data unless given as
         ``module__n_leads`` / ``module__n_classes``.
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
     classes : sequence of str, optional
         Class names of the mask values (default ``('none', 'P', 'QRS', 'T')`` for
         four classes, else ``'0', '1', ...``); their number fixes ``n_classes``
@@ -327,9 +331,10 @@ class WaveSegmenter(NeuralNet):
     scale_range : (float, float), default=(0.5, 2.0)
     wander : float, default=0.5
     noise : float, default=0.1
-    lr, max_epochs, batch_size, patience, valid_size, random_state, device,
-    progress_bar, callbacks, verbose, optimizer
+    optimizer, lr, max_epochs, batch_size, patience, valid_size, random_state, device, progress_bar, callbacks, verbose
         As in :class:`~skecg.models.ECGClassifier`.
+    **kwargs
+        skorch's prefixed parameters (``module__*``, ``optimizer__*``, ``iterator_train__*``).
 
     Attributes
     ----------
@@ -349,6 +354,18 @@ class WaveSegmenter(NeuralNet):
     >>> seg.predict(X).shape, seg.predict_proba(X).shape
     ((8, 512), (8, 2, 512))
     """
+
+    _parameter_constraints: dict = {
+        **net_parameter_constraints(),
+        "classes": ["array-like", None],
+        "fs": [Interval(Real, 0, None, closed="neither"), None],
+        "max_gap": [Interval(Real, 0, None, closed="left")],
+        "min_duration": [Interval(Real, 0, None, closed="left")],
+        "augment": ["boolean"],
+        "scale_range": ["array-like"],
+        "wander": [Interval(Real, 0, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(self, module=UNet1d, criterion=torch.nn.CrossEntropyLoss, *, classes=None, fs=None,
                  max_gap=0.01, min_duration=0.02, augment=True, scale_range=(0.5, 2.0), wander=0.5, noise=0.1,
@@ -372,8 +389,6 @@ class WaveSegmenter(NeuralNet):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
         tags.target_tags.multi_output = True
         return tags
 
@@ -466,6 +481,7 @@ class WaveSegmenter(NeuralNet):
     # -- fit / predict --------------------------------------------------------------------------
     def fit(self, X, y, **fit_params):
         """Train on signals (n, n_leads, L) and int masks (n, L)."""
+        validate_params(self)  # skorch's _validate_params checks its **kwargs prefixes
         arr = self._as_array(X, fitting=True)
         masks = np.asarray(y)
         if masks.shape != (arr.shape[0], arr.shape[2]):
@@ -496,8 +512,6 @@ class WaveSegmenter(NeuralNet):
         groups = np.where(pd.isna(groups), np.arange(len(arr)).astype(object), groups)
         self.train_idx_, self.valid_idx_ = np.arange(len(arr)), None
         if self.valid_size:
-            if not 0 < self.valid_size < 1:
-                raise ValueError(f"valid_size must be in (0, 1) or 0, got {self.valid_size}")
             if len(np.unique(groups)) >= 2:
                 split = GroupShuffleSplit(n_splits=1, test_size=self.valid_size, random_state=seed)
                 self.train_idx_, self.valid_idx_ = next(split.split(arr, groups=groups))

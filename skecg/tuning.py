@@ -10,10 +10,12 @@ the inner split is taken from the data given to ``fit``.
 from __future__ import annotations
 
 import numbers
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import GroupKFold
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._records import ECGRecords
@@ -255,6 +257,16 @@ class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     ((2,), True)
     """
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "scoring": [StrOptions(set(OBJECTIVES)), callable],
+        "cv": [Interval(RealNotInt, 0, 1, closed="neither"), Interval(Integral, 2, None, closed="left")],
+        "refit": ["boolean"],
+        "thresholds": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "classes": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, estimator, *, scoring="f1", cv=0.25, refit=True, thresholds=100, classes=None,
                  random_state=None):
         self.estimator = estimator
@@ -291,8 +303,7 @@ class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         -------
         self
         """
-        if not (self.scoring in OBJECTIVES or callable(self.scoring)):
-            raise ValueError(f"scoring must be one of {OBJECTIVES} or a callable, got {self.scoring!r}")
+        self._validate_params()
         y = np.asarray(y)
         if y.ndim != 2:
             raise ValueError(f"y must be a 0/1 indicator matrix (n_records, n_classes), got shape {y.shape}")
@@ -306,9 +317,7 @@ class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         seed = self.random_state if isinstance(self.random_state, numbers.Integral) or self.random_state is None \
             else int(np.random.RandomState(self.random_state).randint(2**31 - 1))
         take = X.take if isinstance(X, ECGRecords) else (lambda idx: X[idx])
-        if isinstance(self.cv, numbers.Real) and not isinstance(self.cv, numbers.Integral):
-            if not 0 < self.cv < 1:
-                raise ValueError(f"a float cv is the validation fraction and must be in (0, 1), got {self.cv}")
+        if not isinstance(self.cv, numbers.Integral):  # a validation fraction in (0, 1)
             tr, va = multilabel_group_split(y, groups, self.cv, random_state=seed)
             if len(va) == 0 or len(tr) == 0:
                 raise ValueError(f"cannot split {n} records ({len(set(groups))} patients) into inner training "
@@ -317,7 +326,7 @@ class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             proba = proba_matrix(inner, take(va))
             y_val = y[va]
             self.valid_indices_ = va
-        elif isinstance(self.cv, numbers.Integral) and self.cv >= 2:
+        else:  # an int >= 2: grouped K-fold
             if not self.refit:
                 raise ValueError("refit=False needs a float cv (one inner model to keep)")
             n_groups = len(set(groups.tolist()))
@@ -329,8 +338,6 @@ class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 proba[va] = proba_matrix(inner, take(va))
             y_val = y
             inner = None
-        else:
-            raise ValueError(f"cv must be a float in (0, 1) or an int >= 2, got {self.cv!r}")
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params) if self.refit else inner
         cls = getattr(self.estimator_, "classes_", None)
         if cls is None or len(cls) != y.shape[1] or np.ndim(cls[0]) > 0:

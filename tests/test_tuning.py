@@ -61,11 +61,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         tune_multilabel_thresholds(np.zeros((2, 1)), np.array([[np.nan], [0.2]]))
     X, y = _toy()
-    with pytest.raises(ValueError, match="scoring must be"):
+    with pytest.raises(ValueError, match="The 'scoring' parameter of MultilabelThresholdTuner must be"):
         MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), scoring="auc").fit(X, y)
-    with pytest.raises(ValueError, match="cv must be"):
+    with pytest.raises(ValueError, match="The 'cv' parameter of MultilabelThresholdTuner must be"):
         MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), cv=1).fit(X, y)
-    with pytest.raises(ValueError, match="validation fraction"):
+    with pytest.raises(ValueError, match=r"The 'cv' parameter .* must be a float in the range \(0.0, 1.0\)"):
         MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), cv=1.5).fit(X, y)
     with pytest.raises(ValueError, match="not among the scored classes"):
         MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), scoring="challenge").fit(X, y)

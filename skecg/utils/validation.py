@@ -9,8 +9,10 @@ mixin that tags an estimator as taking 3-D ECG input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_parameter_constraints
 
 from .._schema import STANDARD_LEADS, normalize_lead_name
 
@@ -23,6 +25,8 @@ __all__ = [
     "check_indicator_matrix",
     "check_lead_names",
     "check_same_length",
+    "net_parameter_constraints",
+    "validate_params",
 ]
 
 _SHOWN = 5  # records named in an error message
@@ -172,6 +176,63 @@ def check_lead_names(leads, *, n_leads: int | None = None) -> tuple[str, ...]:
     if n_leads is not None and len(names) != n_leads:
         raise ValueError(f"{len(names)} lead names given for {n_leads} leads: {list(names)}")
     return names
+
+
+def validate_params(estimator) -> None:
+    """Check ``estimator``'s parameters against its ``_parameter_constraints`` with
+    scikit-learn's machinery and messages.
+
+    ``BaseEstimator._validate_params`` does the same; this function is for skorch
+    nets, whose ``_validate_params`` checks the names of ``**kwargs`` prefixes instead
+    (those stay skorch's to check).  Only the parameters named in the constraints are
+    checked.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> from sklearn.utils._param_validation import StrOptions
+    >>> class Est(BaseEstimator):
+    ...     _parameter_constraints = {"mode": [StrOptions({"a"})]}
+    ...     def __init__(self, mode="a"):
+    ...         self.mode = mode
+    >>> validate_params(Est(mode="c"))
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'mode' parameter of Est must be a str among {'a'}. Got 'c' instead.
+    """
+    constraints = estimator._parameter_constraints
+    validate_parameter_constraints(constraints, {k: getattr(estimator, k) for k in constraints},
+                                   caller_name=type(estimator).__name__)
+
+
+def net_parameter_constraints() -> dict:
+    """Constraints of the training parameters skecg's skorch nets name in their ``__init__``
+    (:class:`~skecg.models.ECGClassifier`, :class:`~skecg.segmentation.WaveSegmenter`), in
+    one place.  skorch's ``**kwargs`` prefixes (``module__*``, ``iterator_train__*``) stay
+    skorch's to check.
+
+    Examples
+    --------
+    >>> sorted(net_parameter_constraints())[:3]
+    ['batch_size', 'callbacks', 'criterion']
+    """
+    import torch
+
+    return {
+        "module": [type, torch.nn.Module],
+        "criterion": [type, torch.nn.Module],
+        "optimizer": [type],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "patience": [Interval(Integral, 0, None, closed="left"), None],
+        "valid_size": [Interval(Real, 0, 1, closed="left"), None],
+        "random_state": ["random_state"],
+        "device": [str, torch.device, None],
+        "progress_bar": ["boolean"],
+        "callbacks": [list, StrOptions({"disable"}), None],
+        "verbose": ["verbose"],
+    }
 
 
 class ECGInputMixin:
