@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..labels import NORMAL_CLASS, equivalence_map, load_weights, merge_equivalent_columns, vocabulary_of_width
+from ..utils.validation import check_indicator_matrix
 
 
 def _default_classes(n_cols: int) -> list[str]:
@@ -40,16 +41,7 @@ def _as_matrix(a, name: str) -> np.ndarray:
 
 
 def _check_binary(a: np.ndarray, name: str) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype == bool:
-        return a.astype(np.float64)
-    vals = np.unique(a)
-    if not np.all(np.isin(vals, (0, 1))):
-        raise ValueError(
-            f"{name} must be a 0/1 indicator matrix, found values {vals[~np.isin(vals, (0, 1))][:5]}; "
-            "threshold probabilities first (e.g. estimator.predict)"
-        )
-    return a.astype(np.float64)
+    return check_indicator_matrix(a, name).astype(np.float64)
 
 
 def _weights_merged(weights=None, weight_classes=None):

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .._schema import META_COLUMNS, STANDARD_LEADS
+from ..utils.validation import nonfinite_records
 from ._base import SignalSource, SourceError
 from ._concat import ConcatSource
 from ._memory import ArraySource
@@ -285,12 +286,7 @@ def _derived_meta(lazy: LazySignals) -> pd.DataFrame:
 
 
 def _check_finite_batch(signals, names, source_name: str) -> None:
-    if isinstance(signals, np.ndarray):
-        if np.isfinite(np.sum(signals, dtype=np.float64)):
-            return
-        bad = np.flatnonzero(~np.isfinite(signals).all(axis=(1, 2)))
-    else:
-        bad = [i for i, s in enumerate(signals) if not np.isfinite(s).all()]
+    bad = nonfinite_records(signals)
     if len(bad):
         raise SourceError(source_name, "holds NaN or inf values (a corrupted record?)", record=names[bad[0]])
 

@@ -25,6 +25,7 @@ __all__ = [
     "check_indicator_matrix",
     "check_lead_names",
     "check_same_length",
+    "nonfinite_records",
     "net_parameter_constraints",
     "validate_params",
 ]
@@ -35,6 +36,33 @@ _SHOWN = 5  # records named in an error message
 def _name_list(names, idx) -> str:
     shown = ", ".join(str(names[i]) if names is not None else f"record {i}" for i in idx[:_SHOWN])
     return shown + (" ..." if len(idx) > _SHOWN else "")
+
+
+def nonfinite_records(signals) -> np.ndarray:
+    """Indices of the records whose signals hold NaN or inf (empty when all are finite).
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_records, n_leads, n_samples) or list of 2-D arrays
+
+    Returns
+    -------
+    ndarray of int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((3, 1, 4)); X[1, 0, 2] = np.inf
+    >>> nonfinite_records(X).tolist()
+    [1]
+    """
+    if isinstance(signals, np.ndarray):
+        # fast path: a finite sum means every value is finite (ECG values are far from
+        # float32 overflow); only a failing input pays for the per-record scan
+        if np.isfinite(np.sum(signals, dtype=np.float64)):
+            return np.zeros(0, dtype=np.intp)
+        return np.flatnonzero(~np.isfinite(signals.reshape(len(signals), -1)).all(axis=1))
+    return np.array([i for i, s in enumerate(signals) if not np.isfinite(s).all()], dtype=np.intp)
 
 
 def check_finite_signals(signals, names: Sequence | None = None) -> None:
@@ -56,15 +84,7 @@ def check_finite_signals(signals, names: Sequence | None = None) -> None:
     ...
     ValueError: 1 record(s) hold NaN or inf values: c; repair or drop them
     """
-    if isinstance(signals, np.ndarray):
-        # fast path: a finite sum means every value is finite (ECG values are far from
-        # float32 overflow); only a failing input pays for the per-record scan
-        if np.isfinite(np.sum(signals, dtype=np.float64)):
-            return
-        bad = np.flatnonzero(~np.isfinite(signals).reshape(len(signals), -1).all(axis=1)) if signals.ndim else \
-            np.zeros(1, int)
-    else:
-        bad = np.array([i for i, s in enumerate(signals) if not np.isfinite(s).all()], dtype=int)
+    bad = nonfinite_records(signals)
     if bad.size:
         raise ValueError(f"{bad.size} record(s) hold NaN or inf values: {_name_list(names, bad)}; "
                          "repair or drop them")
