@@ -24,7 +24,6 @@ def load_data(paths, vocabulary, on_error="skip"):
     """Load and concatenate data folders (format detected per folder)."""
     from ._records import concat_records
     from .datasets import load_sample
-    from .io import read_challenge_folder, read_cpsc2018, read_ptbxl
 
     parts, ys = [], []
     for p in paths:
@@ -34,27 +33,39 @@ def load_data(paths, vocabulary, on_error="skip"):
             path = Path(p)
             if not path.is_dir():
                 raise SystemExit(f"skecg: {p} is not a folder (nor 'sample')")
-            from .io import detect_format, open_store, read_code15
+            from .io import detect_format
 
+            sph = (path / "metadata.csv").is_file() and next(path.glob("**/*.h5"), None) is not None
             try:
-                kind = detect_format(path)
+                kind = "sph" if sph else detect_format(path)
             except ValueError as e:  # nothing recognisable in the folder: one sentence, non-zero exit
                 raise SystemExit(f"skecg: {e}") from None
-            if kind == "store":  # lazy: signals stay on disk
-                X, y = open_store(path, vocabulary)
-            elif kind == "code15":
-                X, y = read_code15(path, vocabulary)
-            elif (path / "ptbxl_database.csv").exists():
-                X, y = read_ptbxl(path, vocabulary, on_error=on_error)
-            elif any(path.rglob("*.hea")):
-                X, y = read_challenge_folder(path, vocabulary, on_error=on_error)
-            elif any(path.glob("*.mat")):
-                X, y = read_cpsc2018(path, vocabulary, on_error=on_error)
-            else:
-                raise SystemExit(f"skecg: no WFDB, PTB-XL or CPSC 2018 records found in {p}")
+            try:
+                X, y = _read_folder(kind, path, vocabulary, on_error)
+            except (FileNotFoundError, ValueError) as e:  # folder-level problems (duplicate names, ...)
+                raise SystemExit(f"skecg: {e}") from None
         parts.append(X)
         ys.append(y)
     return concat_records(parts), np.concatenate(ys)
+
+
+def _read_folder(kind, path, vocabulary, on_error):
+    """One data folder of a detected kind, with the readers' shared skip policy."""
+    from . import io
+
+    if kind == "sph":
+        return io.read_sph(path, vocabulary, on_error=on_error)
+    if kind == "store":  # lazy: signals stay on disk
+        return io.open_store(path, vocabulary)
+    if kind == "code15":
+        return io.read_code15(path, vocabulary)
+    if (path / "ptbxl_database.csv").exists():
+        return io.read_ptbxl(path, vocabulary, on_error=on_error)
+    if any(path.rglob("*.hea")):
+        return io.read_challenge_folder(path, vocabulary, on_error=on_error)
+    if any(path.glob("*.mat")):
+        return io.read_cpsc2018(path, vocabulary, on_error=on_error)
+    raise SystemExit(f"skecg: no WFDB, PTB-XL or CPSC 2018 records found in {path}")
 
 
 def _cmd_evaluate(args):
@@ -85,8 +96,14 @@ def _cmd_train(args):
     from .persistence import save_model
 
     X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
+    out = Path(args.output)
+    if X.skipped:  # reported beside the model file, like predict's beside its outputs
+        report = write_skip_report(out.parent, X.skipped, name=out.name + ".skipped_records.tsv")
+        print(f"skipped {len(X.skipped)} unreadable record(s), reasons in {report}", file=sys.stderr)
+    if len(X) == 0:
+        raise SystemExit("skecg: no record could be read; nothing to train on")
     est = make_named_pipeline(args.pipeline, max_epochs=args.epochs).fit(X, y)
-    save_model(est, args.output, pipeline=args.pipeline)  # safe format: loads without running code
+    save_model(est, out, pipeline=args.pipeline)  # safe format: loads without running code
     print(f"trained {args.pipeline!r} on {len(X)} records; saved to {args.output}")
     return 0
 
@@ -141,7 +158,7 @@ def _predict_each(est, X):
             np.asarray(preds).reshape(-1, k), skipped)
 
 
-def write_skip_report(folder, skipped) -> Path:
+def write_skip_report(folder, skipped, name: str = "skipped_records.tsv") -> Path:
     """``skipped_records.tsv`` (record_id, reason; tab-separated, not ``.csv`` so that
     readers of the challenge outputs never take it for one) in ``folder``; written even
     when empty."""
@@ -149,7 +166,7 @@ def write_skip_report(folder, skipped) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "skipped_records.tsv"
+    path = folder / name
     with path.open("w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t")
         w.writerow(["record_id", "reason"])
@@ -166,18 +183,31 @@ def _cmd_predict(args):
     est = load_estimator(args.model, args.trust_pickle)
     if not Path(args.data).is_dir():
         raise SystemExit(f"skecg: {args.data} is not a folder")
+    from .io import detect_format, open_store, read_code15
+
     try:
+        kind = detect_format(args.data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported below and in the file
-            X, _ = read_challenge_folder(args.data, list(est.classes_), on_error="skip", require_dx=False)
+            if kind in ("store", "code15"):  # lazy: predicted batch by batch, memory stays flat
+                X, _ = (open_store if kind == "store" else read_code15)(args.data, list(est.classes_))
+            else:
+                X, _ = read_challenge_folder(args.data, list(est.classes_), on_error="skip", require_dx=False)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"skecg: {e}") from None
     skipped = list(X.skipped)
+    keep, proba, pred = np.zeros(0, int), None, None
     if len(X):
-        keep, proba, pred, failed = _predict_each(est, X)
-        skipped += failed
-    else:
-        keep = np.zeros(0, int)
+        from ._records import iter_batches
+
+        parts = []
+        for idx, batch in iter_batches(X, 1024 if X.is_lazy else max(len(X), 1), desc="predict"):
+            k, pr, pd_, failed = _predict_each(est, batch)
+            parts.append((idx[k], pr, pd_))
+            skipped += failed
+        keep = np.concatenate([p[0] for p in parts])
+        proba = np.concatenate([p[1] for p in parts])
+        pred = np.concatenate([p[2] for p in parts])
     report = write_skip_report(args.output, skipped)
     if len(keep) == 0:
         raise SystemExit(f"skecg: none of the {len(skipped)} record(s) in {args.data} could be read and "
@@ -232,7 +262,8 @@ def build_parser():
     t.add_argument("-o", "--output", default="skecg_model.skecg",
                    help="model file (skecg's safe format, see README 'Model files')")
     t.set_defaults(func=_cmd_train)
-    r = sub.add_parser("predict", help="write challenge output files for a folder of WFDB records")
+    r = sub.add_parser("predict", help="write challenge output files for a folder of WFDB records, a store or "
+                       "a CODE-15% folder")
     r.add_argument("model")
     r.add_argument("data")
     r.add_argument("--trust-pickle", action="store_true",

@@ -139,3 +139,38 @@ def test_cli_predict_on_wfdb_dat_records(net_model, tmp_path):
     ids, classes, pred, prob = read_challenge_outputs(out)
     assert ids == ["00001_hr", "00002_hr", "00008_hr"] and prob.shape == (3, 6)
     assert (out / "skipped_records.tsv").read_text() == "record_id\treason\n"
+
+
+def test_load_data_sph_duplicates_and_train_skip_report(tmp_path, capsys):
+    """load_data reads SPH folders, turns folder-level problems into one sentence, and
+    train reports skipped records beside the model file."""
+    import shutil
+
+    import h5py
+    import pandas as pd
+
+    from skecg.cli import load_data
+
+    sph = tmp_path / "sph"
+    (sph / "records").mkdir(parents=True)
+    with h5py.File(sph / "records" / "A00001.h5", "w") as f:
+        f["ecg"] = np.ones((12, 500), np.float32)
+    pd.DataFrame([{"ECG_ID": "A00001", "AHA_Code": "1", "SNOMED_Code": "426783006"}]).to_csv(
+        sph / "metadata.csv", index=False)
+    X, y = load_data([str(sph)], "cinc2020")
+    assert X.meta.source.tolist() == ["SPH"] and X.meta.dx[0] == ("426783006",)
+    dup = tmp_path / "dup"
+    for sub in ("a", "b"):
+        (dup / sub).mkdir(parents=True)
+        for ext in (".hea", ".mat"):
+            shutil.copy(TEST_DATA / "cinc2021" / f"E00001{ext}", dup / sub)
+    with pytest.raises(SystemExit, match="skecg: 1 record name.* more than one sub-folder"):
+        load_data([str(dup)], "cinc2020")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "X1.hea").write_text("X1 12 500 5000\n")
+    model = tmp_path / "models" / "m.skecg"
+    model.parent.mkdir()
+    with pytest.raises(SystemExit, match="no record could be read; nothing to train on"):
+        main(["train", str(bad), "--pipeline", "catboost", "-o", str(model)])
+    assert "X1\theader declares 12 signals" in (model.parent / "m.skecg.skipped_records.tsv").read_text()
