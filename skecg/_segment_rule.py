@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._records import ECGRecords
+from .utils.validation import ECGInputMixin, MultilabelClassifierMixin
 
 
 def _is_fitted(est) -> bool:
@@ -20,7 +21,8 @@ def _is_fitted(est) -> bool:
     return True
 
 
-class SegmentRuleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
+                            BaseEstimator):
     """A record is positive when its segmenter finds a long enough segment of one class.
 
     Zhu et al.'s Model 8: a 1D U-Net segments the span of every beat of one class
@@ -102,15 +104,6 @@ class SegmentRuleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.min_length = min_length
         self.classes = classes
         self.fs = fs
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        tags.target_tags.multi_output = True
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
-        return tags
 
     def fit(self, X, y=None, masks=None):
         """Use the fitted segmenter, or fit a clone on ``masks``; ``y`` only names the column.

@@ -13,9 +13,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .labels import column_classes
 from .preprocessing import RRFeatureExtractor
+from .utils.validation import MultilabelClassifierMixin
 
 
-class CatBoostECGClassifier(ClassifierMixin, BaseEstimator):
+class CatBoostECGClassifier(MultilabelClassifierMixin, ClassifierMixin, BaseEstimator):
     """Gradient boosting (CatBoost) on a 2-D feature matrix, multilabel or not.
 
     A 0/1 indicator ``y`` trains one CatBoost model with ``MultiLogloss`` (all labels
@@ -133,9 +134,6 @@ class CatBoostECGClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        tags.target_tags.multi_output = True
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
         return tags
 
 

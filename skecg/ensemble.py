@@ -16,7 +16,7 @@ from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
 from .metrics import proba_matrix
 from .preprocessing import RRFeatureExtractor
 from .preprocessing._rr import NEUROKIT_METHODS
-from .utils.validation import ECGInputMixin
+from .utils.validation import ECGInputMixin, MultilabelClassifierMixin
 
 _PROBABILITY = Interval(Real, 0, 1, closed="both")
 
@@ -36,7 +36,7 @@ def _class_index(classes, code, what):
     return classes.index(code)
 
 
-class _Wrapper(ECGInputMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _Wrapper(ECGInputMixin, MultilabelClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Fits a clone of ``estimator``; exposes ``classes_`` and ``predict_proba``."""
 
     def _fit_estimator(self, X, y, **fit_params):
@@ -51,11 +51,6 @@ class _Wrapper(ECGInputMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     def predict_proba(self, X):
         check_is_fitted(self, "estimator_")
         return proba_matrix(self.estimator_, X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
 
 
 def bradycardia_rule(rr: np.ndarray, low: float = 1.0, high: float = 1.6, min_fraction: float = 0.5) -> bool:

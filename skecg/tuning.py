@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._records import ECGRecords
 from .metrics import challenge_score, proba_matrix
 from .models._split import multilabel_group_split
+from .utils.validation import MultilabelClassifierMixin
 
 OBJECTIVES = ("f1", "challenge")
 
@@ -199,7 +200,7 @@ def _challenge_ascent(y, p, out, cands, classes, n_passes):
     return out
 
 
-class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Tune one decision threshold per class on an inner validation split of the training data.
 
     In the spirit of scikit-learn's ``TunedThresholdClassifierCV``, for multilabel
@@ -365,7 +366,4 @@ class MultilabelThresholdTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = True
-        tags.target_tags.multi_output = True
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
         return tags

@@ -6,8 +6,10 @@ checks cover the same contract on ``(n_records, n_leads, n_samples)`` data: clon
 input, float32 kept, determinism, pickling, and use inside ``Pipeline``,
 ``GridSearchCV`` and ``cross_val_score`` with groups.
 
-Use :func:`check_estimator_3d` directly, or :func:`parametrize_with_checks_3d` in a
-pytest module.
+Use :func:`check_estimator_3d` directly, or parametrize a pytest test over
+:data:`ALL_CHECKS` (as ``tests/test_preprocessing.py`` and ``tests/test_models.py`` do).
+Parameter validation is checked for every public estimator by
+``tests/test_validation.py``.
 """
 
 from __future__ import annotations
@@ -177,16 +179,3 @@ def check_estimator_3d(estimator, X, y=None, checks=ALL_CHECKS) -> None:
     for check in checks:
         check(estimator, X, y)
 
-
-def parametrize_with_checks_3d(cases):
-    """A pytest ``parametrize`` decorator over (estimator, X, y) cases x checks.
-
-    ``cases`` is a list of ``(estimator, X, y)``; ``X`` and ``y`` may be callables
-    returning data (so that data is built at test time)."""
-    import pytest
-
-    params = []
-    for est, X, y in cases:
-        for check in ALL_CHECKS:
-            params.append(pytest.param(est, X, y, check, id=f"{type(est).__name__}-{check.__name__}"))
-    return pytest.mark.parametrize("estimator,X,y,check", params)

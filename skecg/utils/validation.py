@@ -18,6 +18,7 @@ from .._schema import STANDARD_LEADS, normalize_lead_name
 
 __all__ = [
     "ECGInputMixin",
+    "MultilabelClassifierMixin",
     "STANDARD_LEADS",
     "check_3d",
     "check_finite_records",
@@ -275,4 +276,25 @@ class ECGInputMixin:
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
+        return tags
+
+
+class MultilabelClassifierMixin:
+    """Tags a classifier as predicting a 0/1 indicator matrix ``(n_records, n_classes)``
+    (multi-output, multi-label).  Put it before ``ClassifierMixin`` among the bases.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator, ClassifierMixin
+    >>> class Clf(MultilabelClassifierMixin, ClassifierMixin, BaseEstimator):
+    ...     pass
+    >>> Clf().__sklearn_tags__().classifier_tags.multi_label
+    True
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = True
         return tags
