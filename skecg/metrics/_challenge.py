@@ -1,5 +1,9 @@
 """The official PhysioNet/CinC 2020 evaluation, vectorised.
 
+Kept as skecg's own code (no dependency computes it): tests/test_metrics.py::
+test_official_reference_cases checks every number against the official scorer's output on
+the bundled reference cases (tests/data/challenge2020/reference_cases.json).
+
 Each function reproduces ``evaluate_12ECG_score.py`` of the 2020 challenge
 (physionetchallenges/evaluation-2020): equivalent classes are merged first (labels and
 binary outputs by OR, probabilities by mean), and every number is computed over the
