@@ -17,8 +17,9 @@ tiled) runs:
   (``scatter=[X, y]``, :func:`skecg.distributed.search_backend`).
 
 Columns: wall time, ratio to the sequential run, tasks, largest task (its pickled
-function and arguments), bytes scattered, and the scheduler's peak RSS
-(``ru_maxrss`` of the scheduler process; ``-`` when it shares the client's process).
+function and arguments), bytes scattered, and how far the scheduler's peak RSS rose
+during the search above its RSS before it (``ru_maxrss`` of the scheduler process;
+``-`` when the scheduler shares the client's process).
 
 Run: ``flock /tmp/skecg-heavy.lock .venv/bin/python benchmarks/distributed.py``
 (about 5 minutes on 2 cores); ``--quick`` for a smaller run.
@@ -72,6 +73,11 @@ def _maxrss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 @contextlib.contextmanager
 def cluster(kind):
     from distributed import Client, LocalCluster
@@ -100,6 +106,7 @@ def run_dask(kind, X, y, epochs, scatter_mode):
     from skecg.distributed import measure_task_bytes
 
     with cluster(kind) as client:
+        base = client.run_on_scheduler(_rss) if kind == "subprocess" else None
         rule = sizeof._lookup.pop(ECGRecords) if scatter_mode == "inline" else None
         try:
             scatter = [X, y] if scatter_mode == "pre-scatter" else ([y] if scatter_mode == "handle" else None)
@@ -110,7 +117,7 @@ def run_dask(kind, X, y, epochs, scatter_mode):
         finally:
             if rule is not None:
                 sizeof.register(ECGRecords)(rule)
-        peak = client.run_on_scheduler(_maxrss) if kind == "subprocess" else None
+        peak = client.run_on_scheduler(_maxrss) - base if kind == "subprocess" else None
     return wall, m, peak, s.cv_results_["mean_test_score"]
 
 
@@ -143,7 +150,7 @@ def main():
         rows.append({"run": name, "data": data, "wall_s": wall, "tasks": m.n_tasks if m else None,
                      "max_task_kB": m.max_task_bytes / 1e3 if m else None,
                      "scattered_MB": m.scattered_bytes / 2**20 if m else None,
-                     "scheduler_peak_MB": peak / 2**20 if peak else None, "scores": scores})
+                     "scheduler_peak_MB": max(peak, 0) / 2**20 if peak is not None else None, "scores": scores})
         print(f"  {name:<36} {data:<28} {wall:6.1f} s", flush=True)
 
     t = time.perf_counter()
@@ -164,7 +171,7 @@ def main():
         add("SubprocessCluster(2 x 1)", data, wall, m, peak, sc)
 
     base = rows[0]["wall_s"]
-    print("\n| run | data | wall s | x sequential | tasks | largest task kB | scattered MB | scheduler peak MB |"
+    print("\n| run | data | wall s | x sequential | tasks | largest task kB | scattered MB | scheduler peak growth MB |"
           " same scores |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     fmt = (lambda v, f: "-" if v is None else format(v, f))
