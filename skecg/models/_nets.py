@@ -84,6 +84,61 @@ def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor, prepadded: bool = 
     return F.conv2d(x4, _conv2d_weight(c), c.bias, stride=(1, stride))
 
 
+_FOLD_CACHE: "weakref.WeakKeyDictionary[nn.Conv1d, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _foldable(bn: nn.BatchNorm1d) -> bool:
+    """Inference with running statistics and no autograd: the batch norm is an affine map."""
+    return (not bn.training and bn.track_running_stats and bn.running_mean is not None
+            and not torch.is_grad_enabled())
+
+
+def _folded_weight(conv: nn.Conv1d, bn: nn.BatchNorm1d):
+    """``bn(conv(x))`` as one convolution: the (C_out, C_in, 1, k) channels-last weight
+    times ``gamma / sqrt(var + eps)`` and the bias ``beta - mean * gamma / sqrt(var + eps)``.
+
+    Cached on the convolution until any of the tensors involved changes (version
+    counters and storage, and the batch norm's count of training batches), like
+    :func:`_conv2d_weight`; saves the batch norm's pass over every activation at
+    inference."""
+    parts = [conv.weight, bn.running_mean, bn.running_var] + [t for t in (conv.bias, bn.weight, bn.bias)
+                                                             if t is not None]
+    # batch_norm's own update of the running statistics (training mode) does not move
+    # their version counters; the count of training batches it also updates does
+    key = tuple((t._version, t.data_ptr()) for t in parts) + (conv.weight.device, bn.eps,
+                                                              int(bn.num_batches_tracked))
+    cache = _FOLD_CACHE.get(conv)
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            inv = torch.rsqrt(bn.running_var.double() + bn.eps)
+            if bn.weight is not None:
+                inv = inv * bn.weight.double()
+            b = -bn.running_mean.double() * inv
+            if bn.bias is not None:
+                b = b + bn.bias.double()
+            if conv.bias is not None:
+                b = b + conv.bias.double() * inv
+            w = (conv.weight.double() * inv[:, None, None]).to(conv.weight.dtype)
+            cache = (key, w.unsqueeze(2).contiguous(memory_format=torch.channels_last), b.to(conv.weight.dtype))
+        _FOLD_CACHE[conv] = cache
+    return cache[1], cache[2]
+
+
+def _conv_bn(conv: "SameConv1d | nn.Conv1d", bn: nn.BatchNorm1d, x4: torch.Tensor, prepadded: bool = False,
+             scale: float = 1.0) -> torch.Tensor:
+    """``_bn(bn, _conv2d(conv, x4, prepadded), scale)``, as one folded convolution at inference."""
+    if not _foldable(bn):
+        return _bn(bn, _conv2d(conv, x4, prepadded), scale)
+    if isinstance(conv, SameConv1d):
+        c, stride = conv.conv, conv.stride
+        if not prepadded:
+            x4 = F.pad(x4, _same_pad(x4.shape[-1], conv.kernel_size, conv.stride))
+    else:
+        c, stride = conv, 1
+    w4, b = _folded_weight(c, bn)
+    return F.conv2d(x4, w4, b, stride=(1, stride))
+
+
 class _PolyphaseConv(torch.autograd.Function):
     """A strided (1, k) convolution on a pre-padded channels-last tensor whose weight
     gradient is k / s matrix products instead of oneDNN's backward-weights kernel.
@@ -217,13 +272,21 @@ def _drop_scale(p, training):
 
 def _skip_2d(skip: nn.Sequential, y: torch.Tensor) -> torch.Tensor:
     """A residual unit's skip path (ceil-mode max-pool, 1x1 conv, batch norm) on the fast path."""
-    for layer in skip:
+    layers = list(skip)
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
         if isinstance(layer, nn.MaxPool1d):
             y = F.max_pool2d(y, (1, layer.kernel_size), (1, layer.stride), ceil_mode=True)
         elif isinstance(layer, nn.BatchNorm1d):
             y = _bn(layer, y)
+        elif isinstance(nxt, nn.BatchNorm1d):  # conv then batch norm: one folded conv at inference
+            y = _conv_bn(layer, nxt, y)
+            i += 1
         else:
             y = _conv2d(layer, y)
+        i += 1
     return y
 
 
@@ -260,7 +323,7 @@ class _ResBlock(nn.Module):
         y = _skip_2d(self.skip, y)
         training = self.training
         p1, p2 = self.drop1.p, self.drop2.p
-        x = _bn(self.bn1, _conv2d(self.conv1, x, prepadded=True), _drop_scale(p1, training))
+        x = _conv_bn(self.conv1, self.bn1, x, prepadded=True, scale=_drop_scale(p1, training))
         x = _relu_dropout(x, p1, training, _same_pad(x.shape[-1], self.conv2.kernel_size, self.conv2.stride))
         x = _strided_conv2d(self.conv2, x)
         x += y  # in place: a convolution does not keep its output for backward
@@ -358,7 +421,7 @@ class ResNet1d(nn.Module):
             return _same_pad(length, blocks[i].conv1.kernel_size, 1) if i < len(blocks) else (0, 0)
 
         x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        x4 = _bn(self.bn1, _conv2d(self.conv1, x4))
+        x4 = _conv_bn(self.conv1, self.bn1, x4)
         length = x4.shape[-1]
         pad = pad_for(0, length)
         x4 = _relu_dropout(x4, 0.0, False, pad)  # the stem has no dropout
@@ -445,11 +508,11 @@ class _SEBlock(nn.Module):
         """The same computation on (B, C, 1, T) channels-last tensors (the CPU fast path)."""
         y = _skip_2d(self.skip, x)
         p, training = self.drop.p, self.training
-        out = _bn(self.bn1, _conv2d(self.conv1, x), _drop_scale(p, training))
+        out = _conv_bn(self.conv1, self.bn1, x, scale=_drop_scale(p, training))
         out = _relu_dropout(out, p, training, _same_pad(out.shape[-1], self.conv2.kernel_size, 1))
-        out = _bn(self.bn2, _conv2d(self.conv2, out, prepadded=True))
+        out = _conv_bn(self.conv2, self.bn2, out, prepadded=True)
         scale = self.se(out.mean(dim=(2, 3)))
-        return F.relu(torch.addcmul(y, out, scale[:, :, None, None]))
+        return torch.addcmul(y, out, scale[:, :, None, None]).relu_()  # in place: addcmul keeps no output
 
 
 class SEResNet1d(nn.Module):
@@ -506,7 +569,7 @@ class SEResNet1d(nn.Module):
             return self.blocks(self.stem(x))
         conv, bn, _, pool = self.stem
         x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        x4 = F.relu(_bn(bn, _conv2d(conv, x4)))
+        x4 = _conv_bn(conv, bn, x4).relu_()  # in place: batch norm's backward needs its input only
         x4 = F.max_pool2d(x4, (1, pool.kernel_size), (1, pool.stride), padding=(0, pool.padding))
         for blk in self.blocks:
             x4 = blk.forward_2d(x4)
