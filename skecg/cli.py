@@ -263,7 +263,7 @@ def build_parser():
                    help="model file (skecg's safe format, see README 'Model files')")
     t.set_defaults(func=_cmd_train)
     r = sub.add_parser("predict", help="write challenge output files for a folder of WFDB records, a store or "
-                       "a CODE-15% folder")
+                       "a CODE-15%% folder")
     r.add_argument("model")
     r.add_argument("data")
     r.add_argument("--trust-pickle", action="store_true",
@@ -271,7 +271,7 @@ def build_parser():
     r.add_argument("-o", "--output", default="skecg_outputs")
     r.set_defaults(func=_cmd_predict)
     c = sub.add_parser("convert", help="convert a data folder into a store read lazily (data larger than RAM)")
-    c.add_argument("src", help="WFDB folder, PTB-XL, CPSC 2018, CODE-15% folder or store")
+    c.add_argument("src", help="WFDB folder, PTB-XL, CPSC 2018, CODE-15%% folder or store")
     c.add_argument("dest", help="the new store (a directory)")
     c.add_argument("--fs", type=float, help="resample to this rate on the way")
     c.add_argument("--preprocess", choices=["none", "zhu"], default="none",

@@ -388,3 +388,17 @@ def test_wfdb_folder_read_on_demand_equals_reader(tmp_path):
     i = int(np.flatnonzero(L2.meta["record_id"] == "A0002")[0])
     with pytest.raises(SourceError, match="record A0002"):
         L2.read_signals([i])
+
+
+def test_cli_convert_train_predict_on_a_store(tmp_path, capsys):
+    from skecg.cli import main
+
+    store = tmp_path / "st"
+    assert main(["convert", str(TEST_DATA / "cinc2021"), str(store), "--shard-records", "3"]) == 0
+    assert "wrote store" in capsys.readouterr().out
+    model = tmp_path / "m.skecg"
+    assert main(["train", "--pipeline", "catboost", str(store), "-o", str(model)]) == 0
+    out = tmp_path / "out"
+    assert main(["predict", str(model), str(store), "-o", str(out)]) == 0
+    X, _ = open_store(store)
+    assert sorted(p.stem for p in out.glob("*.csv")) == sorted(X.meta["record_id"])
