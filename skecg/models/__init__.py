@@ -1,11 +1,14 @@
 """Deep classifiers: Ribeiro's ResNet-1d, Huang's attention ResNet, Zhu's SE-ResNet, losses."""
 
-from ._classifier import ECGClassifier, tune_thresholds
+from ._classifier import ECGClassifier, amp_dtype, tune_thresholds
+from ._data import BatchSampler, DevicePrefetcher, ECGDataset
 from ._losses import CRITERIA, SignLoss, WeightedBCEWithLogitsLoss, sign_loss
 from ._nets import MODULES, AttentionResNet1d, ResNet1d, SameConv1d, SEResNet1d
-from ._split import multilabel_group_split
+from ._split import PatientSplit, multilabel_group_split
+from ._unet import UNet1d
 
 __all__ = [
-    "CRITERIA", "MODULES", "AttentionResNet1d", "ECGClassifier", "ResNet1d", "SEResNet1d", "SameConv1d",
-    "SignLoss", "WeightedBCEWithLogitsLoss", "multilabel_group_split", "sign_loss", "tune_thresholds",
+    "CRITERIA", "MODULES", "AttentionResNet1d", "BatchSampler", "DevicePrefetcher", "ECGClassifier", "ECGDataset",
+    "PatientSplit", "ResNet1d", "SEResNet1d", "SameConv1d", "SignLoss", "UNet1d", "WeightedBCEWithLogitsLoss", "amp_dtype",
+    "multilabel_group_split", "sign_loss", "tune_thresholds",
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import torch
 
 
 def multilabel_group_split(y: np.ndarray, groups, valid_size: float = 0.1, random_state=None):
@@ -62,3 +65,68 @@ def multilabel_group_split(y: np.ndarray, groups, valid_size: float = 0.1, rando
     valid = np.flatnonzero(chosen[inv])
     train = np.flatnonzero(~chosen[inv])
     return train, valid
+
+
+class PatientSplit:
+    """skorch ``train_split``: the patient-grouped multilabel validation split.
+
+    Called by skorch with the training dataset (and y), it returns the training
+    and validation parts as datasets over the same records (no copy, nothing read),
+    split by :func:`multilabel_group_split`.  Patients are read from the records'
+    ``meta['patient_id']`` (a record whose patient is unknown is a patient of its
+    own); plain arrays are split record by record.
+
+    Parameters
+    ----------
+    valid_size : float, default=0.1
+        Validation share, in (0, 1).
+    random_state : int or None
+    on_empty : {'raise', 'warn'}, default='raise'
+        What to do when the data are too few for both parts to hold records:
+        raise a ``ValueError``, or warn and train without validation (the split
+        then returns ``(dataset, None)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skecg.models import ECGDataset
+    >>> ds = ECGDataset(np.zeros((20, 1, 8), np.float32), np.eye(2)[np.arange(20) % 2])
+    >>> train, valid = PatientSplit(0.2, random_state=0)(ds)
+    >>> len(train), len(valid)
+    (16, 4)
+    """
+
+    def __init__(self, valid_size=0.1, random_state=None, on_empty="raise"):
+        self.valid_size = valid_size
+        self.random_state = random_state
+        self.on_empty = on_empty
+
+    def __repr__(self):
+        return (f"PatientSplit(valid_size={self.valid_size!r}, random_state={self.random_state!r}, "
+                f"on_empty={self.on_empty!r})")
+
+    def __call__(self, dataset, y=None, groups=None):
+        if not 0 < self.valid_size < 1:
+            raise ValueError(f"valid_size must be in (0, 1), got {self.valid_size!r}")
+        if self.on_empty not in ("raise", "warn"):
+            raise ValueError(f"on_empty must be 'raise' or 'warn', got {self.on_empty!r}")
+        n = len(dataset)
+        if y is None:
+            y = getattr(dataset, "y", None)
+        y = np.zeros((n, 1)) if y is None else np.asarray(y).reshape(n, -1)
+        if groups is None:
+            groups = getattr(dataset, "groups", None)
+        train, valid = multilabel_group_split(y, groups, self.valid_size, self.random_state)
+        if len(train) == 0 or len(valid) == 0:
+            n_groups = n if groups is None else len(set(np.asarray(groups).tolist()))
+            msg = (f"the patient-grouped validation split (valid_size={self.valid_size}) of {n} records from "
+                   f"{n_groups} patients left the {'validation' if len(valid) == 0 else 'training'} part "
+                   "empty; give more records or patients, change valid_size, or pass valid_size=0 to train "
+                   "without validation (and without early stopping)")
+            if self.on_empty == "raise":
+                raise ValueError(msg)
+            warnings.warn(msg + "; training without validation", UserWarning, stacklevel=2)
+            return dataset, None
+        if hasattr(dataset, "subset"):
+            return dataset.subset(train), dataset.subset(valid)
+        return torch.utils.data.Subset(dataset, train), torch.utils.data.Subset(dataset, valid)

@@ -1,0 +1,260 @@
+"""ECGClassifier on skorch's data path: whole-batch reads, the sampler, the split as a
+skorch train_split, iterator settings, workers, lead names, ragged input, precision."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+
+from skecg import ECGRecords
+from skecg.datasets import load_sample
+from skecg.models import (
+    BatchSampler,
+    DevicePrefetcher,
+    ECGClassifier,
+    ECGDataset,
+    PatientSplit,
+    amp_dtype,
+)
+from skecg.preprocessing import PadTruncate, Resampler
+from skecg.sources import ArraySource
+
+TINY = dict(module__filters=(8, 8), module__kernel_size=5, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC"])
+    Z = make_pipeline(Resampler(100), PadTruncate(length=256)).fit_transform(X)
+    return Z, y
+
+
+def lazy(Z, dtype=np.float32, monkeypatch=None):
+    """A lazy container over Z's records whose batch reads are counted (``X.reads``);
+    with ``monkeypatch``, reading every record at once (``X.signals``, ``np.asarray``)
+    fails."""
+    X = ECGRecords.from_source(ArraySource(np.asarray(Z).astype(dtype), Z.meta))
+    X.reads = []
+    read = X.read_signals
+
+    def counting(indices):
+        X.reads.append(np.asarray(indices).copy())
+        return read(indices)
+
+    X.read_signals = counting
+    if monkeypatch is not None:
+        def boom(*args, **kwargs):
+            raise AssertionError("the data path read every record at once")
+
+        monkeypatch.setattr(X, "load", boom)
+    return X
+
+
+def weights(net):
+    return {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+
+def test_dataset_reads_whole_batches_in_order_with_repeats(small):
+    Z, y = small
+    X = lazy(Z)
+    ds = ECGDataset(X, y)
+    xb, yb = ds.__getitems__([5, 2, 5])
+    np.testing.assert_array_equal(xb.numpy(), np.asarray(Z)[[5, 2, 5]])
+    np.testing.assert_array_equal(yb.numpy(), y[[5, 2, 5]])
+    assert len(X.reads) == 1
+    sub = ds.subset([3, 4, 7])
+    xb, yb = sub.__getitems__([2, 0])
+    np.testing.assert_array_equal(xb.numpy(), np.asarray(Z)[[7, 3]])
+    np.testing.assert_array_equal(yb.numpy(), y[[7, 3]])
+    np.testing.assert_array_equal(sub.groups, Z.meta.patient_id.astype(str).to_numpy()[[3, 4, 7]])
+
+
+def test_batch_sampler_permutes_every_epoch_sorts_within_batches_and_repeats_with_a_seed():
+    s = BatchSampler(50, 16, shuffle=True, random_state=3)
+    e1, e2 = [b.tolist() for b in s], [b.tolist() for b in s]
+    assert [len(b) for b in e1] == [16, 16, 16, 2]
+    assert sorted(sum(e1, [])) == list(range(50)) and all(b == sorted(b) for b in e1)
+    assert e1 != e2
+    again = BatchSampler(50, 16, shuffle=True, random_state=3)
+    assert [b.tolist() for b in again] == e1
+    assert len(BatchSampler(50, 16, drop_last=True)) == 3
+
+
+def test_fit_and_predict_read_only_batches_and_match_in_memory_records(small, monkeypatch):
+    Z, y = small
+    X = lazy(Z, monkeypatch=monkeypatch)
+    net = ECGClassifier(**TINY, tune_thresholds=True).fit(X, y)
+    n_fit_reads = len(X.reads)
+    assert max(len(r) for r in X.reads) <= 16  # batches, training and validation
+    p_lazy = net.predict_proba(X)
+    assert max(len(r) for r in X.reads[n_fit_reads:]) <= 16  # inference batches (16 on CPU)
+    mem = ECGClassifier(**TINY, tune_thresholds=True).fit(Z, y)
+    for k, v in weights(mem).items():
+        torch.testing.assert_close(weights(net)[k], v, rtol=0, atol=0, msg=k)
+    np.testing.assert_array_equal(p_lazy, mem.predict_proba(Z))
+    np.testing.assert_array_equal(net.thresholds_, mem.thresholds_)
+    np.testing.assert_array_equal(net.embed(X), mem.embed(Z))
+
+
+def test_float16_batches_are_cast_after_the_copy_and_train(small):
+    Z, y = small
+    X16 = lazy(Z, np.float16)
+    xb, _ = ECGDataset(X16).__getitems__([0, 1])
+    assert xb.dtype == torch.float16  # the host keeps the stored dtype
+    net = ECGClassifier(**TINY).fit(X16, y)
+    assert all(p.dtype == torch.float32 for p in net.module_.parameters())
+    ref = ECGClassifier(**TINY).fit(Z, y)
+    np.testing.assert_allclose(net.predict_proba(X16), ref.predict_proba(Z), atol=0.02)
+
+
+def test_nan_in_a_lazy_batch_names_the_record(small):
+    Z, y = small
+    bad = np.asarray(Z).copy()
+    bad[7, 3, 10] = np.inf
+    with pytest.raises(ValueError, match=str(Z.meta.record_id[7]) + ".*NaN or inf"):
+        ECGClassifier(**TINY).fit(lazy(Z.with_signals(bad)), y)
+    with pytest.raises(ValueError, match="NaN or inf values: " + str(Z.meta.record_id[7])):
+        ECGDataset(Z.with_signals(bad), check_finite=True).__getitems__([3, 7])
+
+
+def test_iterator_settings_are_honoured(small):
+    Z, y = small
+    net = ECGClassifier(**TINY, iterator_train__num_workers=2, iterator_train__persistent_workers=True,
+                        iterator_train__prefetch_factor=3, iterator_train__multiprocessing_context="spawn",
+                        iterator_train__pin_memory=True, iterator_train__batch_size=8,
+                        iterator_valid__batch_size=5)
+    ds = ECGDataset(np.asarray(Z), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pin_memory without an accelerator
+        loader = net.get_iterator(ds, training=True)
+    assert (loader.num_workers, loader.persistent_workers, loader.prefetch_factor) == (2, True, 3)
+    assert loader.multiprocessing_context.get_start_method() == "spawn" and loader.pin_memory
+    assert len(loader) == -(-len(Z) // 8)
+    valid = net.get_iterator(ds, training=False)
+    assert valid.num_workers == 0 and not valid.pin_memory and len(valid) == -(-len(Z) // 5)
+    with pytest.warns(UserWarning, match="persistent_workers=True has no effect with num_workers=0"):
+        ECGClassifier(**TINY, iterator_train__persistent_workers=True).get_iterator(ds, training=True)
+
+
+def test_same_random_state_same_weights_with_0_and_2_workers(small):
+    Z, y = small
+    kw = {**TINY, "max_epochs": 1}
+    a = ECGClassifier(**kw).fit(Z, y)
+    b = ECGClassifier(**kw, iterator_train__num_workers=2, iterator_valid__num_workers=2).fit(Z, y)
+    for k, v in weights(a).items():
+        torch.testing.assert_close(weights(b)[k], v, rtol=0, atol=0, msg=k)
+    np.testing.assert_array_equal(a.predict_proba(Z), b.predict_proba(Z))
+
+
+def test_patient_split_is_a_skorch_train_split_grouped_by_patient(small):
+    Z, y = small
+    ds = ECGDataset(Z, y)
+    train, valid = PatientSplit(0.3, random_state=0)(ds, y)
+    pid = Z.meta.patient_id.to_numpy()
+    assert not set(pid[train.indices]) & set(pid[valid.indices])
+    assert len(train) + len(valid) == len(Z) and 0.15 < len(valid) / len(Z) < 0.45
+    np.testing.assert_array_equal(valid.y, y[valid.indices])
+    # records of unknown patient are each a patient of their own, not one big group
+    meta = Z.meta.copy()
+    meta["patient_id"] = None
+    tr2, va2 = PatientSplit(0.3, random_state=0)(ECGDataset(ECGRecords(np.asarray(Z), meta), y))
+    assert 0.15 < len(va2) / len(Z) < 0.45
+    # an ECGClassifier takes it (or any skorch train_split) as train_split
+    net = ECGClassifier(**TINY, train_split=PatientSplit(0.3, random_state=0)).fit(Z, y)
+    assert np.isfinite(net.history[-1, "valid_loss"])
+    assert not hasattr(net, "_valid_dataset_")  # the fitted model keeps no reference to the data
+
+
+def test_empty_validation_fold_raises_or_warns_and_trains_without(small):
+    Z, y = small
+    Z4, y4 = Z[:4], y[:4]
+    with pytest.raises(ValueError, match=r"validation split \(valid_size=0.1\) of 4 records from \d patients "
+                                         r"left the validation part empty; .* valid_size=0"):
+        PatientSplit(0.1)(ECGDataset(Z4, y4))
+    with pytest.raises(ValueError, match="left the validation part empty"):
+        ECGClassifier(**TINY, train_split=PatientSplit(0.1)).fit(Z4, y4)
+    with pytest.warns(UserWarning, match="left the validation part empty.*training without validation"):
+        net = ECGClassifier(**TINY).fit(Z4, y4)  # the default split: documented fallback
+    assert "valid_loss" not in net.history[-1] and len(net.history) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ECGClassifier(**TINY, valid_size=0).fit(Z4, y4)  # no validation asked: no warning
+
+
+def test_ragged_input_gives_a_clear_error(small):
+    Z, y = small
+    ragged = [np.zeros((12, 256), np.float32), np.zeros((12, 300), np.float32)]
+    with pytest.raises(ValueError, match="list of 2 records of different shapes.*Resampler, PadTruncate"):
+        ECGClassifier(**TINY).fit(ragged, y[:2])
+    net = ECGClassifier(**TINY, valid_size=0).fit(list(np.asarray(Z)[:20]), y[:20])  # equal shapes: fine
+    with pytest.raises(ValueError, match="different shapes.*PadTruncate"):
+        net.predict(ragged)
+    with pytest.raises(ValueError, match="each record must be 2-D"):
+        net.predict([np.zeros(256)])
+
+
+def test_leads_are_matched_by_name_at_predict_time(small):
+    Z, y = small
+    net = ECGClassifier(**TINY).fit(Z, y)
+    assert net.leads_ == ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+    perm = np.random.default_rng(0).permutation(12)
+    shuffled = ECGRecords(np.asarray(Z)[:, perm], Z.meta.drop(columns="leads"), leads=[net.leads_[i] for i in perm])
+    p = net.predict_proba(Z)
+    np.testing.assert_array_equal(net.predict_proba(shuffled), p)
+    assert not np.array_equal(net.predict_proba(np.asarray(shuffled)), p)  # without names nothing can be done
+    # records with different orders in one batch, and a superset of the leads
+    mixed = ECGRecords([np.asarray(Z)[0], np.asarray(shuffled)[1]], Z.meta.iloc[:2].drop(columns="leads"))
+    mixed.meta["leads"] = [Z.meta.leads[0], shuffled.meta.leads[1]]
+    np.testing.assert_array_equal(net.predict_proba(mixed), p[:2])
+    extra = ECGRecords(np.concatenate([np.asarray(Z), np.ones((len(Z), 1, 256), np.float32)], 1),
+                       Z.meta.drop(columns="leads"), leads=list(net.leads_) + ["X"])
+    np.testing.assert_array_equal(net.predict_proba(extra), p)
+    missing = ECGRecords(np.asarray(Z)[:, 1:], Z.meta.drop(columns="leads"), leads=net.leads_[1:])
+    with pytest.raises(ValueError, match=r"record A\w+ lacks lead\(s\) \['I'\] that the model was fitted on"):
+        net.predict(missing)
+    # leads_ survives save_weights / load_weights
+    assert ECGClassifier(**TINY).fit(np.asarray(Z), y).leads_ is None
+
+
+def test_leads_survive_save_and_load(small, tmp_path):
+    Z, y = small
+    net = ECGClassifier(**TINY).fit(Z, y)
+    net.save_weights(tmp_path / "w.pt")
+    new = ECGClassifier(**{k: v for k, v in TINY.items() if k.startswith("module__")}).load_weights(tmp_path / "w.pt")
+    assert new.leads_ == net.leads_
+
+
+def test_precision_choice_by_device_and_capability():
+    assert amp_dtype("cpu") is None and amp_dtype("cpu", "fp32") is None
+    assert amp_dtype("cuda", capability=(9, 0)) == torch.bfloat16  # H100
+    assert amp_dtype("cuda", capability=(8, 0)) == torch.bfloat16  # A100
+    assert amp_dtype("cuda", capability=(7, 5)) == torch.float16  # T4: fp16 with a gradient scaler
+    assert amp_dtype("cuda", "fp16", capability=(9, 0)) == torch.float16
+    assert amp_dtype("cuda:1", "fp32", capability=(9, 0)) is None
+    with pytest.raises(ValueError, match="no native bf16; use precision='fp16'"):
+        amp_dtype("cuda", "bf16", capability=(7, 0))
+    with pytest.raises(ValueError, match="precision='bf16' applies to CUDA devices; on cpu skecg computes in float32"):
+        amp_dtype("cpu", "bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        amp_dtype("cpu", "half")
+
+
+def test_cpu_refuses_autocast_and_compile_clearly(small):
+    Z, y = small
+    with pytest.raises(ValueError, match="applies to CUDA devices"):
+        ECGClassifier(**TINY, precision="bf16").fit(Z, y)
+    with pytest.raises(ValueError, match="compile=True is supported on CUDA devices only"):
+        ECGClassifier(**TINY, compile=True).fit(Z, y)
+    net = ECGClassifier(**{**TINY, "max_epochs": 1}, valid_size=0).fit(Z[:16], y[:16])
+    assert net.amp_dtype_ is None and net.grad_scaler_ is None
+
+
+def test_device_prefetcher_keeps_order_and_casts_on_the_device():
+    batches = [(torch.full((2, 3), float(i), dtype=torch.float16), torch.tensor([i])) for i in range(4)]
+    pf = DevicePrefetcher(batches, "cpu")
+    out = list(pf)
+    assert len(pf) == 4 and [int(y) for _, y in out] == [0, 1, 2, 3]
+    assert all(x.dtype == torch.float32 and x[0, 0] == i for i, (x, _) in enumerate(out))
+    assert list(pf)[0][0].dtype == torch.float32  # re-iterable, for every epoch
