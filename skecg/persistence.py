@@ -63,7 +63,8 @@ TRUSTED_TYPES = (
 #: Classes that may appear as parameter values (e.g. ``optimizer=torch.optim.AdamW``):
 #: never instantiated by loading itself, and accepted only from these modules and of these
 #: base classes (torch optimizers, losses, data loaders and data sets, skecg's torch modules).
-_TRUSTED_PARAM_TYPE_MODULES = ("torch.optim.", "torch.nn.modules.loss", "torch.utils.data.", "skecg.")
+_TRUSTED_PARAM_TYPE_MODULES = ("torch.optim.", "torch.nn.modules.loss", "torch.utils.data.", "skorch.dataset.",
+                               "skecg.")
 
 #: CatBoost model classes that may appear as a fitted attribute (saved as ``.cbm``).
 _CATBOOST_TYPES = ("CatBoostClassifier", "CatBoostRegressor", "CatBoost")

@@ -79,7 +79,8 @@ def net_model(tmp_path_factory):
     from skecg.models import ECGClassifier
     from skecg.persistence import save_model
 
-    X, y = read_challenge_folder(TEST_DATA / "cinc2021", "tnmg", records=["E00001", "E00002", "JS00001", "HR00001"])
+    X, y = read_challenge_folder(TEST_DATA / "cinc2021", "tnmg",
+                                 records=["E00001", "E00002", "JS00001", "HR00001", "HR00002", "HR00008"])
     net = ECGClassifier("resnet1d", module__filters=(8, 8), module__kernel_size=5, max_epochs=1, batch_size=4,
                         random_state=0).fit(X, y)
     return save_model(net, tmp_path_factory.mktemp("model") / "net.skecg")
