@@ -1,7 +1,7 @@
 """Training and inference speed of ECGClassifier against a plain eager PyTorch loop.
 
 Run: .venv/bin/python benchmarks/training.py [--records 320] [--rounds 2] [--device cpu|cuda]
-         [--module resnet1d attention_resnet1d se_resnet1d] [--compile]
+         [--module resnet1d attention_resnet1d se_resnet1d] [--compile] [--loader]
 
 Paper sizes: Ribeiro's ResNet-1d and Huang's attention ResNet-1d on 12 leads x 4096
 samples (real records of the bundled sample resampled to 400 Hz and zero-padded,
@@ -26,6 +26,9 @@ numpy array.  Sides:
   batch 64, results back on the host) over the same records, each timed on its second
   call (steady state);
 - latency: one record from the host, median of 20 calls after warm-up.
+
+``--loader`` times batch delivery alone (no network): the tensor-indexing loop the
+estimator used before it took skorch's data path, against that path with 0-2 workers.
 
 The plain side runs with PyTorch's default CPU allocator (``THP_MEM_ALLOC_ENABLE=0``);
 importing skecg switches on transparent huge pages for large tensors, which is part
@@ -217,6 +220,38 @@ def _table(results, module, n, args, sides):
             print(f"{'one-off compile, s (' + what + ')':30}{c:>{14 * len(sides)}.1f}")
 
 
+def loader_table(n=640, rounds=5):
+    """Batch delivery alone (no network): the tensor-indexing loop ECGClassifier used
+    before it took skorch's data path, against that path with 0, 1 and 2 workers."""
+    import torch
+
+    from skecg.models import ECGClassifier, ECGDataset
+
+    X = np.random.default_rng(0).standard_normal((n, 12, 4096), dtype=np.float32)
+    y = np.zeros((n, 6), np.float32)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    ds = ECGDataset(X, y)
+    rng = np.random.default_rng(0)
+    best = {}
+    for _ in range(rounds):
+        t = time.perf_counter()
+        perm = torch.from_numpy(rng.permutation(n))
+        for b in range(0, n, 64):
+            i = perm[b:b + 64]
+            Xt[i], yt[i]
+        best["tensor indexing (before)"] = min(best.get("tensor indexing (before)", 1e9), time.perf_counter() - t)
+        for w in (0, 1, 2):
+            it = ECGClassifier(iterator_train__num_workers=w, random_state=0).get_iterator(ds, training=True)
+            t = time.perf_counter()
+            sum(len(xb) for xb, _ in it)
+            key = f"skorch data path, {w} workers"
+            best[key] = min(best.get(key, 1e9), time.perf_counter() - t)
+    print(f"\nbatches of 64 x 12 x 4096 float32 from memory, {n} records, {os.cpu_count()} cores, "
+          f"best of {rounds} (worker start-up included)\n")
+    for key, sec in best.items():
+        print(f"{key:36}{n / sec:>10,.0f} records/s{1000 * sec / (n / 64):>9.1f} ms/batch")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=320)
@@ -225,11 +260,15 @@ def main():
     ap.add_argument("--compile", action="store_true", help="torch.compile the estimator's module (CUDA)")
     ap.add_argument("--module", nargs="+", default=sorted(SHAPES), choices=sorted(SHAPES),
                     help="networks, each at its paper's input size (default: all three)")
+    ap.add_argument("--loader", action="store_true", help="time batch delivery alone (no network)")
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--what", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
         print(json.dumps(run_side(args.side, args.what, args.records, args.device, args.compile, args.module[0])))
+        return
+    if args.loader:
+        loader_table()
         return
 
     sides = ["plain"] + (["plain_amp"] if args.device.startswith("cuda") else []) + ["skecg"]

@@ -258,3 +258,25 @@ def test_device_prefetcher_keeps_order_and_casts_on_the_device():
     assert len(pf) == 4 and [int(y) for _, y in out] == [0, 1, 2, 3]
     assert all(x.dtype == torch.float32 and x[0, 0] == i for i, (x, _) in enumerate(out))
     assert list(pf)[0][0].dtype == torch.float32  # re-iterable, for every epoch
+
+
+@pytest.mark.parametrize("module,leads", [("resnet1d", 12), ("se_resnet1d", 8)])
+def test_channels_last_form_trains_under_autocast(module, leads):
+    """The (1, k) Conv2d form that module__as_conv2d=True runs on a GPU works under
+    autocast (bf16 emulated on the CPU here) and stays close to float32."""
+    from skecg.models import MODULES
+
+    torch.manual_seed(0)
+    net = MODULES[module](leads, 256, 3, filters=(8, 8), as_conv2d=True)
+    x = torch.randn(4, leads, 256)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(x)
+    assert out.dtype == torch.bfloat16
+    out.float().square().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters() if p.requires_grad)
+    net.eval()
+    with torch.inference_mode():
+        ref = torch.sigmoid(net(x))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = torch.sigmoid(net(x).float())
+    torch.testing.assert_close(low, ref, atol=0.03, rtol=0)
