@@ -264,8 +264,8 @@ def _wavedec_gemm(x: np.ndarray, wavelet: str, level: int) -> list:
     a = x
     for _ in range(level):
         y = _dwt_gemm(a, wavelet)
-        a = np.ascontiguousarray(y[..., 0])
-        details.append(np.ascontiguousarray(y[..., 1]))
+        a = y[..., 0]  # a strided view: the next level copies it into its extended input anyway
+        details.append(np.ascontiguousarray(y[..., 1]))  # contiguous: thresholding runs 2x faster
     return [a] + details[::-1]
 
 
