@@ -41,6 +41,9 @@ class SignalSource:
 
     name = "source"
     meta: pd.DataFrame
+    #: True when every stored value was checked finite when written (skecg stores), so
+    #: batch reads need not scan for NaN/inf; corruption is then caught by checksums.
+    values_checked = False
 
     def __len__(self) -> int:
         return len(self.meta)

@@ -25,6 +25,7 @@ class ConcatSource(SignalSource):
         self.meta = pd.concat([p.meta for p in self.parts], ignore_index=True)
         sizes = np.array([len(p) for p in self.parts], dtype=np.int64)
         self._starts = np.concatenate(([0], np.cumsum(sizes)))
+        self.values_checked = all(p.values_checked for p in self.parts)
 
     def __getstate__(self):
         return {"parts": self.parts}

@@ -41,6 +41,8 @@ class H5Array:
         self._pid = None
         self._arr = None
         self._file = None
+        self._fd = None
+        self._offset = None
         self.shape = None
         self.dtype = None
 
@@ -85,17 +87,45 @@ class H5Array:
             f.close()
             self._arr = np.memmap(self.path, dtype=self.dtype, mode="r", offset=offset, shape=self.shape)
             self._file = None
+            self._offset = int(offset)
+            self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+            self._fd = os.open(self.path, os.O_RDONLY)
         else:
-            self._arr, self._file = d, f
+            self._arr, self._file, self._fd = d, f, None
         self._pid = os.getpid()
 
     @property
     def array(self):
         """A memmap or an h5py dataset (sliced with contiguous ranges only)."""
         if self._pid != os.getpid():
-            self._arr = self._file = None
+            self._arr = self._file = self._fd = None  # a forked child opens its own
             self._open()
         return self._arr
+
+    def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``start:stop`` along the first axis, into ``out`` when given (C-contiguous).
+
+        Contiguous datasets are read with one ``pread`` straight into the destination:
+        one copy from the page cache and no page faults, which is about twice as fast
+        as copying out of the memory map (``benchmarks/out_of_core.py``).
+        """
+        arr = self.array
+        shape = (stop - start,) + tuple(self.shape[1:])
+        if self._fd is None:  # chunked or compressed: h5py reads it
+            block = np.asarray(arr[start:stop])
+            if out is None:
+                return block
+            out[...] = block.reshape(out.shape)
+            return out
+        if out is None:
+            out = np.empty(shape, dtype=self.dtype)
+        row = self._row_bytes
+        want = (stop - start) * row
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        got = os.preadv(self._fd, [view], self._offset + start * row)
+        if got != want:
+            raise SourceError(self.path, f"is truncated: rows {start}:{stop} need {want} bytes, read {got}")
+        return out
 
     def describe(self):
         """(shape, dtype) without keeping the file open in this process."""
@@ -104,6 +134,9 @@ class H5Array:
         return self.shape, self.dtype
 
     def close(self):
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
         if self._file is not None:
             try:
                 self._file.close()
