@@ -147,7 +147,7 @@ class Code15Source(SignalSource):
         for a, b in runs(part, start, start + 1):
             h5 = self._files[int(part[a])]
             try:
-                block = np.asarray(h5.array[int(start[a]):int(start[b - 1]) + 1])  # (n, T, 12)
+                block = h5.read_rows(int(start[a]), int(start[b - 1]) + 1)  # (n, T, 12), one read
             except SourceError as e:
                 raise SourceError(self.name, e.reason, record=self.meta["record_id"].iat[int(rows[a])]) from None
             if isinstance(out, list):
