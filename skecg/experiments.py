@@ -25,6 +25,14 @@ from .metrics import (
     seed_summary,
     with_seed,
 )
+from .metrics._compare import (
+    challenge_from_terms,
+    challenge_terms,
+    f1_terms,
+    macro_f1_from_terms,
+    paired_bootstrap_terms,
+    seed_mean_score,
+)
 from .models import ECGClassifier
 from .pipelines import make_zhu_preprocessing
 from .preprocessing import PadTruncate, Resampler
@@ -145,12 +153,6 @@ def _mean_table(y_true, preds, codes):
     return mean
 
 
-def _seed_metric(metric):
-    def f(yt, P):  # P: (n, n_seeds, k)
-        return float(np.mean([metric(yt, P[:, s]) for s in range(P.shape[1])]))
-    return f
-
-
 def format_fold(res: FoldResult, present_only: bool = True) -> str:
     """Text of one fold: the per-class table with reference F1 rows, then the scores.
 
@@ -200,16 +202,16 @@ def compare_folds(a: FoldResult, b: FoldResult, *, metric="challenge", names=("A
         raise ValueError(f"the two results have different classes ({len(a.classes)} vs {len(b.classes)}); "
                          "compare systems on the same vocabulary")
     codes = a.classes
-    if metric == "challenge":
-        def fn(yt, yp):
-            return challenge_score(yt, yp, codes)
-    elif metric == "f1_macro":
-        def fn(yt, yp):
-            return per_class_scores(yt, yp)["macro_f1"]
-    else:
-        fn = metric
-    return paired_bootstrap(fn, a.y_true, a.preds or [a.pred], b.preds or [b.pred], groups=a.groups, names=names,
-                            n_resamples=n_resamples, random_state=random_state)
+    pa, pb = a.preds or [a.pred], b.preds or [b.pred]
+    if metric in ("challenge", "f1_macro"):
+        terms, score = ((challenge_terms, challenge_from_terms) if metric == "challenge"
+                        else (lambda t, p, c: f1_terms(t, p), macro_f1_from_terms))
+        Ta = np.stack([terms(a.y_true, p, codes) for p in pa], axis=1)
+        Tb = np.stack([terms(b.y_true, p, codes) for p in pb], axis=1)
+        return paired_bootstrap_terms(seed_mean_score(score), Ta, Tb, groups=a.groups, names=names,
+                                      n_resamples=n_resamples, random_state=random_state)
+    return paired_bootstrap(metric, a.y_true, pa, pb, groups=a.groups, names=names, n_resamples=n_resamples,
+                            random_state=random_state)
 
 
 def estimator_codes(est, classes, k: int) -> list:
@@ -243,9 +245,10 @@ def fold_result(y_true, preds, probas, classes, *, test_sources, n_train, groups
     probas = [np.asarray(p) for p in probas]
     yt = np.asarray(y_true)
     codes = [str(c) for c in classes]
-    P = np.stack(preds, axis=1)
-    chal = _seed_metric(lambda a, b: challenge_score(a, b, codes))
-    f1 = _seed_metric(lambda a, b: per_class_scores(a, b)["macro_f1"])
+    # per-record terms: each bootstrap resample is a sum (same numbers as the scorers)
+    Tc = np.stack([challenge_terms(yt, p, codes) for p in preds], axis=1)
+    Tf = np.stack([f1_terms(yt, p) for p in preds], axis=1)
+    chal, f1 = seed_mean_score(challenge_from_terms), seed_mean_score(macro_f1_from_terms)
     seed0 = int(random_state or 0)
     seed_scores = pd.DataFrame({"seed": [seed0 + s for s in range(len(preds))],
                                 "challenge": [challenge_score(yt, p, codes) for p in preds],
@@ -253,17 +256,17 @@ def fold_result(y_true, preds, probas, classes, *, test_sources, n_train, groups
     res = FoldResult(
         test_sources=list(test_sources), n_train=int(n_train), n_test=len(yt), classes=codes, y_true=yt,
         proba=probas[0], pred=preds[0], table=_mean_table(yt, preds, codes),
-        challenge=grouped_bootstrap_ci(chal, yt, P, groups=groups, n_resamples=n_resamples,
-                                       random_state=random_state),
-        f1_macro=grouped_bootstrap_ci(f1, yt, P, groups=groups, n_resamples=n_resamples, random_state=random_state),
+        challenge=grouped_bootstrap_ci(chal, Tc, groups=groups, n_resamples=n_resamples, random_state=random_state),
+        f1_macro=grouped_bootstrap_ci(f1, Tf, groups=groups, n_resamples=n_resamples, random_state=random_state),
         seconds=float(seconds), preds=preds, probas=probas, seed_scores=seed_scores, record_ids=record_ids,
         groups=groups, y_train=y_train)
+    res.challenge.estimate = float(seed_scores["challenge"].mean())  # the scorer's own number
     if references:
         res.references = reference_table(yt, codes, y_train=y_train, random_state=random_state)
-        sr = reference_predictions("all_sinus_rhythm", yt, codes)
-        res.vs_sinus_rhythm = paired_bootstrap(lambda a, b: challenge_score(a, b, codes), yt, preds, sr,
-                                               groups=groups, names=("system", "all sinus rhythm"),
-                                               n_resamples=n_resamples, random_state=random_state)
+        sr = challenge_terms(yt, reference_predictions("all_sinus_rhythm", yt, codes), codes)[:, None]
+        res.vs_sinus_rhythm = paired_bootstrap_terms(chal, Tc, sr, groups=groups,
+                                                     names=("system", "all sinus rhythm"),
+                                                     n_resamples=n_resamples, random_state=random_state)
     return res
 
 

@@ -400,17 +400,20 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     else:
         if held_out is None:
             if is_sample:
-                held_out = [g for g in (["CPSC", "CPSC-Extra"], ["Chapman-Ningbo"], ["Georgia"])
+                held_out = [g for g in (["Georgia"], ["Chapman-Ningbo"], ["CPSC", "CPSC-Extra"])
                             if set(g) <= set(trainable)]
             else:
                 held_out = [[s] for s in trainable]
-        for name in all_systems:
-            for g in held_out:
-                te_mask = np.isin(src, g)
-                tr = np.flatnonzero(~te_mask & np.isin(src, trainable))
+        # held-out set by held-out set, every system on each: a run stopped early (or a
+        # --report-only report) still has whole ablations on the first sets
+        for g in held_out:
+            te_mask = np.isin(src, g)
+            tr = np.flatnonzero(~te_mask & np.isin(src, trainable))
+            for name in all_systems:
                 cells.append((name, f"held out {'+'.join(g)}", tr, {"+".join(g): np.flatnonzero(te_mask)}))
-            if test_only_sources:
-                tr = np.flatnonzero(np.isin(src, trainable))
+        if test_only_sources:
+            tr = np.flatnonzero(np.isin(src, trainable))
+            for name in all_systems:
                 cells.append((name, f"trained on all of {'+'.join(trainable)}",
                               tr, {s: np.flatnonzero(src == s) for s in test_only_sources}))
     # test-only folders are appended after the others and leave every other cell as it was,
@@ -703,7 +706,8 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
           "resample patients.  Reference rows (all sinus rhythm = the challenge's inactive + normal "
           "classifier; prevalence-matched random, mean of 100 draws; per-class majority) are scored by the "
           "same functions on the same records.  A paired difference whose interval covers zero is marked "
-          "'not significant'.")
+          "'not significant'.  Macro F1 averages over every class of the vocabulary; a class without "
+          "positives among the tested records counts 0, as in skecg.metrics.per_class_scores.")
     if protocol == "huang":
         doc.p("In the six-class vocabulary a classifier cannot output sinus rhythm, so 'all sinus rhythm' "
               "predicts no class; the challenge metric then scores it below 0, exactly as it scores any "

@@ -168,3 +168,17 @@ def test_cli_evaluate_takes_n_seeds_and_reproduce_is_a_subcommand():
     assert args.n_seeds == 3
     args = build_parser().parse_args(["reproduce", "zhu", "sample", "-o", "r", "--test-only", "ludb"])
     assert (args.protocol, args.output, args.test_only) == ("zhu", "r", ["ludb"])
+
+
+def test_per_record_terms_give_the_scorers_numbers_on_any_resample():
+    from skecg.metrics._compare import challenge_from_terms, challenge_terms, f1_terms, macro_f1_from_terms
+
+    for vocabulary in ("cinc2020_27", "tnmg"):
+        y, classes = _y(n=90, vocabulary=vocabulary, seed=5)
+        rng = np.random.default_rng(6)
+        pred = (rng.random(y.shape) < 0.1).astype(int)
+        Tc, Tf = challenge_terms(y, pred, classes), f1_terms(y, pred)
+        for _ in range(5):
+            idx = rng.integers(0, len(y), len(y))
+            assert challenge_from_terms(Tc[idx]) == pytest.approx(challenge_score(y[idx], pred[idx], classes))
+            assert macro_f1_from_terms(Tf[idx]) == pytest.approx(per_class_scores(y[idx], pred[idx])["macro_f1"])

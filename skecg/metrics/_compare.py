@@ -219,3 +219,79 @@ def paired_bootstrap(metric: Callable, y_true, pred_a, pred_b, *, groups=None, n
     low, high = np.nanpercentile(dist, [100 * a, 100 * (1 - a)])
     return PairedDifference(str(names[0]), str(names[1]), float(est), float(low), float(high), confidence,
                             int(n_resamples), len(members))
+
+
+# --- per-record terms: a bootstrap resample is a sum, not a fresh scoring call ----------
+def challenge_terms(y_true, y_pred, classes=None) -> np.ndarray:
+    """Per-record terms of the challenge score: columns observed, correct, inactive.
+
+    The official score is ``(observed - inactive) / (correct - inactive)`` over sums of
+    record contributions, so the score of any resample of records is
+    :func:`challenge_from_terms` of the resampled rows: the bootstraps score thousands
+    of resamples with sums instead of re-running the scorer (equal to
+    :func:`~skecg.metrics.challenge_score`, tested).
+    """
+    from ..labels import NORMAL_CLASS
+    from ._challenge import prepare
+
+    p = prepare(y_true, y_pred, classes=classes)
+    L, O, W = p["labels"], p["outputs"], np.nan_to_num(p["weights"])
+    LW = L @ W
+    inactive = np.zeros_like(L)
+    inactive[:, p["classes"].index(NORMAL_CLASS)] = 1
+
+    def per_record(out):
+        return (LW * out).sum(1) / np.maximum(np.logical_or(L, out).sum(1), 1)
+    return np.stack([per_record(O), per_record(L), per_record(inactive)], axis=1)
+
+
+def challenge_from_terms(terms) -> float:
+    """The challenge score from per-record terms (rows) or their column sums."""
+    t = np.asarray(terms, dtype=float)
+    s = t.sum(0) if t.ndim == 2 else t
+    return 0.0 if s[1] == s[2] else float((s[0] - s[2]) / (s[1] - s[2]))
+
+
+def f1_terms(y_true, y_pred) -> np.ndarray:
+    """Per-record TP, FP, FN of each class: shape (n_records, 3, n_classes)."""
+    y = np.asarray(y_true) > 0
+    p = np.asarray(y_pred) > 0
+    return np.stack([y & p, ~y & p, y & ~p], axis=1).astype(np.int32)
+
+
+def macro_f1_from_terms(terms) -> float:
+    """Macro F1 (0 for a class with no TP, FP or FN, as ``per_class_scores``) from
+    per-record terms or their sums."""
+    t = np.asarray(terms)
+    tp, fp, fn = t.sum(0) if t.ndim == 3 else t
+    den = 2 * tp + fp + fn
+    return float(np.mean(np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)))
+
+
+def seed_mean_score(score: Callable) -> Callable:
+    """``score`` of per-record terms, averaged over seeds (axis 1 of the terms)."""
+    def f(T):
+        return float(np.mean([score(T[:, s]) for s in range(T.shape[1])]))
+    return f
+
+
+def paired_bootstrap_terms(score: Callable, terms_a, terms_b, *, groups=None, names=("A", "B"),
+                           n_resamples: int = 1000, confidence: float = 0.95, random_state=None) -> PairedDifference:
+    """:func:`paired_bootstrap` on per-record terms: ``score(terms[idx])`` for each
+    system on the same resamples of patients (same draws as :func:`paired_bootstrap`)."""
+    A, B = np.asarray(terms_a), np.asarray(terms_b)
+    n = len(A)
+    if n == 0 or len(B) != n:
+        raise ValueError(f"terms cover {n} and {len(B)} records: two systems can only be compared on the "
+                         "same records")
+    members = _group_index(groups, n)
+    rng = check_random_state(random_state)
+    est = score(A) - score(B)
+    dist = np.empty(int(n_resamples))
+    for i in range(int(n_resamples)):
+        idx = _resample(rng, members)
+        dist[i] = score(A[idx]) - score(B[idx])
+    a = (1 - confidence) / 2
+    low, high = np.nanpercentile(dist, [100 * a, 100 * (1 - a)])
+    return PairedDifference(str(names[0]), str(names[1]), float(est), float(low), float(high), confidence,
+                            int(n_resamples), len(members))
