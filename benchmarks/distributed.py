@@ -18,8 +18,8 @@ tiled) runs:
 
 Columns: wall time, ratio to the sequential run, tasks, largest task (its pickled
 function and arguments), bytes scattered, and how far the scheduler's peak RSS rose
-during the search above its RSS before it (``ru_maxrss`` of the scheduler process;
-``-`` when the scheduler shares the client's process).
+during the search above its RSS before it (sampled every 10 ms in the scheduler
+process; ``-`` when the scheduler shares the client's process).
 
 Run: ``flock /tmp/skecg-heavy.lock .venv/bin/python benchmarks/distributed.py``
 (about 5 minutes on 2 cores); ``--quick`` for a smaller run.
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -69,13 +68,31 @@ def make_search(epochs):
     return GridSearchCV(net, grid, cv=KFold(2), scoring="f1_macro", refit=False)
 
 
-def _maxrss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def _rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _start_rss_sampler():
+    """On the scheduler: sample its RSS every 10 ms (``ru_maxrss`` would report the
+    RSS of the process it was forked from)."""
+    import threading
+
+    state = {"base": _rss(), "peak": 0, "run": True}
+
+    def loop():
+        while state["run"]:
+            state["peak"] = max(state["peak"], _rss())
+            time.sleep(0.01)
+
+    threading.Thread(target=loop, daemon=True).start()
+    sys.skecg_rss_sampler = state
+
+
+def _stop_rss_sampler():
+    state = sys.skecg_rss_sampler
+    state["run"] = False
+    return state["peak"] - state["base"]
 
 
 @contextlib.contextmanager
@@ -106,7 +123,8 @@ def run_dask(kind, X, y, epochs, scatter_mode):
     from skecg.distributed import measure_task_bytes
 
     with cluster(kind) as client:
-        base = client.run_on_scheduler(_rss) if kind == "subprocess" else None
+        if kind == "subprocess":
+            client.run_on_scheduler(_start_rss_sampler)
         rule = sizeof._lookup.pop(ECGRecords) if scatter_mode == "inline" else None
         try:
             scatter = [X, y] if scatter_mode == "pre-scatter" else ([y] if scatter_mode == "handle" else None)
@@ -117,7 +135,7 @@ def run_dask(kind, X, y, epochs, scatter_mode):
         finally:
             if rule is not None:
                 sizeof.register(ECGRecords)(rule)
-        peak = client.run_on_scheduler(_maxrss) - base if kind == "subprocess" else None
+        peak = client.run_on_scheduler(_stop_rss_sampler) if kind == "subprocess" else None
     return wall, m, peak, s.cv_results_["mean_test_score"]
 
 
