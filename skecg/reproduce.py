@@ -736,7 +736,8 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
     doc.table(pub, index=False)
     doc.p("Where the data do not match, the numbers are not comparable: "
           + ("the paper's scores are on the challenge's hidden validation and test sets (full system, "
-             "trained on about 43,000 records), ours on held-out public sources"
+             "trained on the challenge's public training data, about 43,000 records), ours on held-out "
+             "public sources"
              if protocol == "zhu" else
              "the paper trained on large data sets (CODE among them) and tested on full public sources, ours "
              "trains on one source of the data given")
@@ -747,6 +748,8 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
         ("total wall time of this run", f"{info['seconds']:.0f} s (cached cells count 0)"),
         ("training time of all cells", f"{grid['seconds'].sum():.0f} s"),
         ("CPU", f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores"),
+        ("load average at the end (1, 5, 15 min)", ", ".join(f"{v:.1f}" for v in os.getloadavg())
+         + " (other work on the machine slows the cells down)"),
         ("torch", f"{info['torch']}, {info['threads']} threads"),
         ("python", sys.version.split()[0]), ("skecg", skecg_version),
         ("platform", platform.platform()),
