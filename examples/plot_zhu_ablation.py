@@ -19,8 +19,12 @@ Sizes are small (100 Hz; 10 s and 30 s stand in for Zhu's 5,000 and 15,000 sampl
 minutes.  With 70 test records the intervals are wide: differences inside them are
 noise, and none of these numbers are the paper's.
 
-Run: ``python examples/plot_zhu_ablation.py``
+Run: ``python examples/plot_zhu_ablation.py``.  The docs build runs it in quick mode
+(``SKECG_EXAMPLES_QUICK=1``: every third training record, one epoch of tiny networks, 50
+bootstrap resamples), whose numbers only show that the code runs.
 """
+
+import os
 
 import numpy as np
 from imblearn.pipeline import Pipeline
@@ -33,16 +37,21 @@ from skecg.models import ECGClassifier
 from skecg.preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
 from skecg.tuning import MultilabelThresholdTuner
 
+QUICK = os.environ.get("SKECG_EXAMPLES_QUICK") == "1"
+EPOCHS, FILTERS, N_BOOT = (1, (8, 8, 8, 8), 50) if QUICK else (12, (32, 64, 64, 128), 500)
+
 X, y = load_sample("cinc2020")
 classes = list(X.classes)
 test = X.meta.source.isin(["Chapman-Ningbo", "Georgia"]).to_numpy()
 Xtr, ytr, Xte, yte = X.take(np.flatnonzero(~test)), y[~test], X.take(np.flatnonzero(test)), y[test]
+if QUICK:
+    Xtr, ytr = Xtr[::3], ytr[::3]
 print(f"train {len(Xtr)} records ({sorted(set(Xtr.meta.source))}), test {len(Xte)} ({sorted(set(Xte.meta.source))})")
 
 
 def net(criterion="bce", leads=12):
-    return ECGClassifier("se_resnet1d", criterion, module__filters=(32, 64, 64, 128), module__kernel_size=9,
-                         max_epochs=12, batch_size=32, tune_thresholds=True, random_state=0)
+    return ECGClassifier("se_resnet1d", criterion, module__filters=FILTERS, module__kernel_size=9,
+                         max_epochs=EPOCHS, batch_size=32, tune_thresholds=True, random_state=0)
 
 
 def chain(criterion="bce", seconds=10, leads="standard12", denoise=True):
@@ -66,7 +75,7 @@ configs = [
     ("+ relabel CPSC (p > 0.8)", SinusRhythmFallback(BradycardiaRuleGate(PseudoLabelRelabeler(
         chain("sign", 10, "independent8"), sources=["CPSC"])))),
     ("CatBoost on HRV + age, sex (tuned)", MultilabelThresholdTuner(
-        make_catboost_baseline(iterations=200, thread_count=2), scoring="challenge", random_state=0)),
+        make_catboost_baseline(iterations=20 if QUICK else 200, thread_count=2), scoring="challenge", random_state=0)),
 ]
 patients = Xte.meta.patient_id.to_numpy()
 
@@ -79,9 +88,9 @@ for name, est in configs:
     est.fit(Xtr, ytr)
     pred = est.predict(Xte)
     preds.append(pred)
-    ch = grouped_bootstrap_ci(score, yte, pred, groups=patients, n_resamples=500, random_state=0)
+    ch = grouped_bootstrap_ci(score, yte, pred, groups=patients, n_resamples=N_BOOT, random_state=0)
     f1 = grouped_bootstrap_ci(lambda a, b: per_class_scores(a, b)["macro_f1"], yte, pred, groups=patients,
-                              n_resamples=500, random_state=0)
+                              n_resamples=N_BOOT, random_state=0)
     rows.append((name, ch, f1))
     print(f"{name:<40} challenge {ch}   macro F1 {f1}", flush=True)
     inner = est
@@ -99,7 +108,7 @@ for name in ref.index:
 
 print("\neach switch against the configuration before it (paired bootstrap by patient):")
 for (a, _, _), (b, _, _), pa, pb in zip(rows[1:7], rows[:6], preds[1:7], preds[:6]):
-    print("  ", paired_bootstrap(score, yte, pa, pb, groups=patients, names=(a, b), n_resamples=500, random_state=0))
+    print("  ", paired_bootstrap(score, yte, pa, pb, groups=patients, names=(a, b), n_resamples=N_BOOT, random_state=0))
 
 # %%
 # The effect of each switch as a bar chart with its interval.
