@@ -50,7 +50,6 @@ def base_records():
 
 
 def tiled_meta(meta, n):
-    import pandas as pd
 
     idx = np.arange(n) % len(meta)
     m = meta.iloc[idx].reset_index(drop=True).copy()
@@ -134,6 +133,16 @@ def loader_rate(X, workers: int, n_batches: int, seed=0) -> float:
             break
         n += len(xb)
     return n / (time.perf_counter() - t0)
+
+
+def read_cpu_rate(X, n_batches: int, seed=0) -> float:
+    """Records per CPU-second of batch reads in this process (0 workers): a figure that
+    other load on the machine does not change, unlike wall-clock throughput."""
+    rng = np.random.default_rng(seed)
+    t0 = time.process_time()
+    for _ in range(n_batches):
+        X.read_signals(np.sort(rng.choice(len(X), 64, replace=False)))
+    return 64 * n_batches / (time.process_time() - t0)
 
 
 def fit_epoch(X, y, seed=0) -> float:
@@ -227,6 +236,10 @@ def main():
     # -- loader throughput -------------------------------------------------------------------
     shard_files = [str(p) for p in Path(large).glob("signals-*.h5")]
     code_files = [str(p) for p in Path(code).glob("*.hdf5")]
+    mem_cpu = read_cpu_rate(Xm, args.batches)
+    add(f"batch reads, memory ({args.small} rec), per CPU-second", mem_cpu, "rec/s")
+    add(f"batch reads, store ({args.large} rec), per CPU-second", read_cpu_rate(Xs, args.batches), "rec/s", mem_cpu)
+    add("batch reads, CODE-15% in place, per CPU-second", read_cpu_rate(Xc, args.batches), "rec/s", mem_cpu)
     for workers in (0, 1, 2):
         mem = max(loader_rate(Xm, workers, args.batches, s) for s in range(args.repeats))
         loader_rate(Xs, workers, args.batches)  # warm the cache for this order
