@@ -30,6 +30,7 @@ p.add_argument("--save", default=None)
 p.add_argument("--max-epochs", type=int, default=None)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--filters", default=None, help="e.g. 8,16,32,64")
+p.add_argument("--pool", type=int, default=None)
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 
@@ -38,6 +39,8 @@ X2 = LeadSelector(["II"]).fit_transform(X)
 masks = waves_to_masks(waves, X2, X2.shape[-1], lead="II")
 test = (X.meta["ludb_id"] % args.test_every == 0).to_numpy()
 kw = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+if args.pool:
+    kw["module__pool"] = args.pool
 if args.filters:
     kw["module__filters"] = tuple(int(f) for f in args.filters.split(","))
 seg = WaveSegmenter(random_state=args.seed, verbose=1, **kw)

@@ -325,8 +325,9 @@ class WaveSegmenter(ECGInputMixin, NeuralNet):
     fs : float, optional
         Sampling rate, used by the cleaning rules and the wander frequency; taken
         from the records' ``meta['fs']`` when X is an ECGRecords.
-    max_gap, min_duration : float, default=0.01, 0.02
-        Cleaning rules of :meth:`predict_waves` (seconds), see :func:`clean_masks`.
+    max_gap, min_duration : float, default=0.05, 0.04
+        Cleaning rules of :meth:`predict_waves` (seconds), see :func:`clean_masks`
+        (chosen on LUDB training records, not on the held-out ones).
     augment : bool, default=True
     scale_range : (float, float), default=(0.5, 2.0)
     wander : float, default=0.5
@@ -368,7 +369,7 @@ class WaveSegmenter(ECGInputMixin, NeuralNet):
     }
 
     def __init__(self, module=UNet1d, criterion=torch.nn.CrossEntropyLoss, *, classes=None, fs=None,
-                 max_gap=0.01, min_duration=0.02, augment=True, scale_range=(0.5, 2.0), wander=0.5, noise=0.1,
+                 max_gap=0.05, min_duration=0.04, augment=True, scale_range=(0.5, 2.0), wander=0.5, noise=0.1,
                  optimizer=torch.optim.Adam, lr=3e-3, max_epochs=60, batch_size=8, patience=8, valid_size=0.1,
                  random_state=None, device="cpu", progress_bar=False, callbacks=None, verbose=0, **kwargs):
         kwargs.setdefault("train_split", None)  # ours: valid_size, grouped by patient

@@ -79,8 +79,8 @@ def test_tiny_segmenter_beats_trivial_baseline(ludb12, tmp_path):
     waves = waves[(waves.onset >= 0) & (waves.offset < 2000)]
     masks = waves_to_masks(waves, X, 2000, lead="II")
     tr, te = np.arange(10), np.arange(10, 16)
-    seg = WaveSegmenter(module__filters=(4, 8, 16), max_epochs=10, lr=1e-2, batch_size=5, valid_size=0,
-                        random_state=0)
+    seg = WaveSegmenter(module__filters=(4, 8, 16), module__pool=2, max_epochs=10, lr=1e-2, batch_size=5,
+                        valid_size=0, random_state=0)
     seg.fit(X[tr], masks[tr])
     assert list(seg.classes_) == ["none", "P", "QRS", "T"] and seg.fs_ == 500
     proba = seg.predict_proba(X[te])
@@ -99,7 +99,7 @@ def test_tiny_segmenter_beats_trivial_baseline(ludb12, tmp_path):
     assert s.loc[("QRS", "onset"), "f1"] > 0.5
     # weights-only persistence gives the same predictions
     seg.save_weights(tmp_path / "seg.pt")
-    seg2 = WaveSegmenter(module__filters=(4, 8, 16)).load_weights(tmp_path / "seg.pt")
+    seg2 = WaveSegmenter(module__filters=(4, 8, 16), module__pool=2).load_weights(tmp_path / "seg.pt")
     np.testing.assert_allclose(seg2.predict_proba(X[te]), proba, atol=1e-6)
 
 
