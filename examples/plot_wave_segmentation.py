@@ -95,9 +95,8 @@ ax.set_xlabel("time (s)")
 ax.set_ylabel("lead II (mV)")
 ax.set_title(f"{rid} (held out): WaveSegmenter spans (upper band, shading) vs cardiologists' (lower band)")
 fig.tight_layout()
-out = Path(__file__).resolve().parents[1] / "docs" / "_static" if "__file__" in globals() else Path(".")
-out.mkdir(parents=True, exist_ok=True)
-fig.savefig(out / "wave_segmentation.png", dpi=110)
+if "__file__" in globals() and not QUICK:  # run as a script: the README's figure (the gallery keeps its own)
+    fig.savefig(Path(__file__).resolve().parents[1] / "docs" / "_static" / "wave_segmentation.png", dpi=110)
 
 # %%
 # Zhu's segment rule as a "wide QRS" detector
