@@ -685,7 +685,7 @@ def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path
     counts.insert(0, "records", 1)
     counts["source"] = src
     tab = counts.groupby("source").sum()
-    tab = tab.loc[:, (tab.sum(0) > 0)]
+    tab = tab.loc[:, (tab.sum(0) > 0)].astype(int)
     doc.p(f"Data: {', '.join(info['config']['data'])}"
           + (f"; test-only: {', '.join(info['config']['test_only'])} (sources {', '.join(info['test_only_sources'])}"
              ", never trained on)" if info["test_only_sources"] else "")
