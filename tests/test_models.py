@@ -297,7 +297,7 @@ def test_bad_input(small):
         ECGClassifier(**TINY).fit(np.zeros((4, 12, 10), np.float32), y[:4])
     with pytest.raises(ValueError, match="fitted on 256; use PadTruncate"):
         net.predict(np.zeros((2, 12, 512), np.float32))
-    with pytest.raises(ValueError, match="unknown module 'resnet9'"):
+    with pytest.raises(ValueError, match="The 'module' parameter of ECGClassifier must be a str among .* Got 'resnet9'"):
         ECGClassifier("resnet9", **TINY).fit(Z, y)
     with pytest.raises(ValueError, match="0/1 labels"):
         ECGClassifier(**TINY).fit(Z, y * 2)

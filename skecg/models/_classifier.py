@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -21,11 +22,13 @@ from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator, is_dataset
 from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._records import ECGRecords
 from ..labels import column_classes
 from ..preprocessing import check_finite_records
+from ..utils.validation import ECGInputMixin, MultilabelClassifierMixin, net_parameter_constraints, validate_params
 from ._data import ECGDataset, known_leads, make_loader, to_device
 from ._losses import CRITERIA
 from ._nets import MODULES, AttentionResNet1d, ResNet1d
@@ -117,7 +120,7 @@ def tune_thresholds(y_true, proba, grid=None, default: float = 0.5) -> np.ndarra
     return out
 
 
-class ECGClassifier(ClassifierMixin, NeuralNet):
+class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, NeuralNet):
     """Multilabel ECG classifier: a torch network trained through skorch.
 
     Every component is a hyperparameter, so ``GridSearchCV`` can search over networks
@@ -190,6 +193,8 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         cuDNN picks its fastest kernels, and inference runs under
         ``torch.inference_mode``.
     progress_bar : bool, default=False
+    callbacks : list of (name, skorch callback), optional
+        Added to skecg's own (early stopping, learning-rate schedule, progress bar).
     verbose : int, default=0
 
     Attributes
@@ -214,6 +219,20 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     ((70, 6), ['270492004', '713427006'])
     """
 
+    # checked by skecg.utils.validation.validate_params at the start of fit; skorch's own
+    # _validate_params keeps checking the **kwargs prefixes (module__*, iterator_train__*)
+    _parameter_constraints: dict = {
+        **net_parameter_constraints(),
+        "module": [StrOptions(set(MODULES)), type, torch.nn.Module],
+        "criterion": [StrOptions(set(CRITERIA)), type, torch.nn.Module],
+        "classes": [str, "array-like", None],
+        "threshold": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "tune_thresholds": ["boolean"],
+        "lr_schedule": [StrOptions({"zhu"}), tuple, None],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "precision": [StrOptions(set(PRECISIONS))],
+    }
+
     def __init__(self, module="resnet1d", criterion="bce", *, classes=None, threshold=0.5, tune_thresholds=False,
                  optimizer=torch.optim.Adam, lr=1e-3, max_epochs=30, batch_size=64, patience=9, lr_schedule=None,
                  valid_size=0.1, inference_batch_size=None, precision="auto", random_state=None, device="cpu",
@@ -234,15 +253,6 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
         self.progress_bar = progress_bar
 
     # -- sklearn plumbing ---------------------------------------------------------------
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        tags.target_tags.multi_output = True
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
-        return tags
-
     @property
     def _estimator_type(self):
         return "classifier"
@@ -515,12 +525,14 @@ class ECGClassifier(ClassifierMixin, NeuralNet):
     # -- fit / predict ----------------------------------------------------------------------
     def fit(self, X, y, **fit_params):
         """Train on records (or a 3-D array) and a 0/1 indicator matrix ``y``."""
+        validate_params(self)
         X = self._check_X(X, fitting=True)
         y = self._validate_y(y, len(X))
         self._check_device_settings()
         self.classes_ = self._resolve_classes(X, y.shape[1])
         self.n_leads_, self.n_samples_ = (int(v) for v in X.shape[1:])
         self.n_classes_ = int(y.shape[1])
+        self._initial_thresholds()  # a threshold of the wrong length fails before the network trains
         self.leads_ = known_leads(X)
         pos = y.sum(0)
         self.pos_weight_ = np.where(pos > 0, (len(y) - pos) / np.maximum(pos, 1), 1.0).astype(np.float32)
