@@ -321,7 +321,9 @@ def test_save_load_weights_round_trip(small, tmp_path):
 
 
 @pytest.mark.parametrize("module,arch", [
-    ("se_resnet1d", dict(module__filters=(32, 32, 64), module__kernel_size=9)),
+    # thresholds stay at 0.5 here: tuned on this net's ~40-record validation split they overfit
+    # (0.07 for SB gave F1 0.17 on the test patients while the AUCs were 0.98 and 0.87)
+    ("se_resnet1d", dict(module__filters=(32, 32, 64), module__kernel_size=9, tune_thresholds=False)),
     # Ribeiro's ResNet-1d through the CPU fast path, with its default dropout 0.2
     ("resnet1d", dict(module__filters=(32, 32, 64, 64), module__kernel_size=16)),
 ])
@@ -332,7 +334,7 @@ def test_it_learns_heart_rate_classes_on_real_records(module, arch):
     cols = [3, 5]  # SB, ST
     tr, te = next(GroupShuffleSplit(1, test_size=0.3, random_state=0).split(Z, y, Z.meta.patient_id))
     net = ECGClassifier(module, classes=["426177001", "427084000"], max_epochs=25, batch_size=32, random_state=0,
-                        tune_thresholds=True, **arch)
+                        **{"tune_thresholds": True, **arch})
     net.fit(Z[tr], y[tr][:, cols])
     p = net.predict_proba(Z[te])
     aucs = [roc_auc_score(y[te][:, j], p[:, k]) for k, j in enumerate(cols)]
