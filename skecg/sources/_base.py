@@ -9,6 +9,8 @@ pending preprocessing steps on top (see :mod:`skecg.sources._lazy`).
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
@@ -84,19 +86,13 @@ class SignalSource:
         """Fill ``out[i]`` with the record at sorted unique ``rows[i]``."""
         raise NotImplementedError
 
-    @property
+    @cached_property
     def _n_leads(self) -> np.ndarray:
-        v = getattr(self, "_n_leads_cache", None)
-        if v is None:
-            v = self._n_leads_cache = self.meta["n_leads"].to_numpy(np.int64)
-        return v
+        return self.meta["n_leads"].to_numpy(np.int64)
 
-    @property
+    @cached_property
     def _length(self) -> np.ndarray:
-        v = getattr(self, "_length_cache", None)
-        if v is None:
-            v = self._length_cache = self.meta["length"].to_numpy(np.int64)
-        return v
+        return self.meta["length"].to_numpy(np.int64)
 
 
 def runs(keys: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> list[tuple[int, int]]:
