@@ -167,6 +167,10 @@ def test_wrong_length_threshold_fails_before_training():
     with pytest.raises(ValueError, match="threshold has 2 values for 3 classes"):
         net.fit(X, y)
     assert not net.initialized_  # the network was never built, let alone trained
+    net.set_params(threshold=[0.5, -0.1, 0.5])
+    with pytest.raises(ValueError, match="threshold values must be non-negative"):
+        net.fit(X, y)
+    assert not net.initialized_
     with pytest.raises(ValueError, match=r"threshold must be one number or 3 numbers in \[0, 1\]"):
         make(LengthEnsemble).set_params(threshold=[0.5, 0.5]).fit(X, y)  # members raise if fitted
 

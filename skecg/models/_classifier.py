@@ -151,7 +151,9 @@ class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, N
         ``classes``, else the named vocabulary of that width (24, 27, 6), else the
         column indices.  Never inferred from the labels present.
     threshold : float or array-like, default=0.5
-        Decision threshold(s) of ``predict``.
+        Decision threshold(s) of ``predict``: a class is predicted where its
+        probability is at least its threshold.  Non-negative; 0 always predicts
+        the class and a value above 1 switches it off.
     tune_thresholds : bool, default=False
         Choose per-class thresholds that maximise F1 on the validation split after
         training (Zhu et al. found 0.36 on theirs); ``thresholds_`` holds them.
@@ -226,7 +228,7 @@ class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, N
         "module": [StrOptions(set(MODULES)), type, torch.nn.Module],
         "criterion": [StrOptions(set(CRITERIA)), type, torch.nn.Module],
         "classes": [str, "array-like", None],
-        "threshold": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "threshold": [Interval(Real, 0, None, closed="left"), "array-like"],
         "tune_thresholds": ["boolean"],
         "lr_schedule": [StrOptions({"zhu"}), tuple, None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -566,6 +568,8 @@ class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, N
             return np.full(self.n_classes_, float(t))
         if t.shape != (self.n_classes_,):
             raise ValueError(f"threshold has {t.size} values for {self.n_classes_} classes")
+        if np.isnan(t).any() or (t < 0).any():
+            raise ValueError(f"threshold values must be non-negative numbers, got {t.tolist()}")
         return t
 
     def _infer_bs(self) -> int:
