@@ -126,7 +126,14 @@ class CatBoostECGClassifier(MultilabelClassifierMixin, ClassifierMixin, BaseEsti
         return out
 
     def predict(self, X):
-        p = self.predict_proba(X)
+        return self.labels_from_proba(X, self.predict_proba(X))
+
+    _labels_ignore_X = True  # labels_from_proba needs only the probabilities
+
+    def labels_from_proba(self, X, proba):
+        """``predict(X)`` from ``proba = predict_proba(X)`` (``X`` is not read)."""
+        check_is_fitted(self, "classes_")
+        p = np.asarray(proba)
         if self.multilabel_:
             return (p >= self.threshold).astype(np.int64)
         return self.classes_[np.argmax(p, axis=1)]

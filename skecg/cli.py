@@ -138,18 +138,18 @@ def load_estimator(path, trust_pickle: bool = False):
 def _predict_each(est, X):
     """Probabilities and 0/1 outputs; when the batch fails, record by record, skipping
     (and reporting) the records that fail."""
-    from .metrics import proba_matrix
+    from .metrics import predict_with_proba
 
     try:
-        return np.arange(len(X)), proba_matrix(est, X), np.asarray(est.predict(X)), []
+        return (np.arange(len(X)), *predict_with_proba(est, X), [])
     except Exception:  # noqa: BLE001 - find the records at fault, one by one
         pass
     keep, probs, preds, skipped = [], [], [], []
     for i, rid in enumerate(X.meta["record_id"]):
         try:
-            one = X[[i]]
-            probs.append(proba_matrix(est, one)[0])
-            preds.append(np.asarray(est.predict(one))[0])
+            p, d = predict_with_proba(est, X[[i]])
+            probs.append(p[0])
+            preds.append(d[0])
             keep.append(i)
         except Exception as e:  # noqa: BLE001 - skipped and reported, like an unreadable record
             skipped.append((str(rid), f"cannot predict: {type(e).__name__}: {e}"))

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._records import ECGRecords
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
-from .metrics import proba_matrix
+from .metrics import labels_from_proba, proba_matrix
 from .preprocessing import RRFeatureExtractor
 from .preprocessing._rr import NEUROKIT_METHODS
 from .utils.validation import ECGInputMixin, MultilabelClassifierMixin
@@ -51,6 +51,20 @@ class _Wrapper(ECGInputMixin, MultilabelClassifierMixin, MetaEstimatorMixin, Cla
     def predict_proba(self, X):
         check_is_fitted(self, "estimator_")
         return proba_matrix(self.estimator_, X)
+
+    def predict(self, X):
+        check_is_fitted(self, "estimator_")
+        return self._post(X, np.array(self.estimator_.predict(X), copy=True))
+
+    def labels_from_proba(self, X, proba):
+        """``predict(X)`` from ``proba = predict_proba(X)``: the wrapped estimator's
+        labels from the same probabilities, then this wrapper's rule."""
+        check_is_fitted(self, "estimator_")
+        return self._post(X, np.array(labels_from_proba(self.estimator_, X, proba), copy=True))
+
+    def _post(self, X, pred):
+        """This wrapper's change to the wrapped estimator's labels (none here)."""
+        return pred
 
 
 def bradycardia_rule(rr: np.ndarray, low: float = 1.0, high: float = 1.6, min_fraction: float = 0.5) -> bool:
@@ -134,9 +148,7 @@ class BradycardiaRuleGate(_Wrapper):
         ext = RRFeatureExtractor(lead=self.lead, fs=self.fs, method=self.method).fit(X)
         return np.array([bradycardia_rule(rr, self.low, self.high, self.min_fraction) for rr in ext.rr_intervals(X)])
 
-    def predict(self, X):
-        check_is_fitted(self, "estimator_")
-        pred = np.array(self.estimator_.predict(X), copy=True)
+    def _post(self, X, pred):
         rule = self.rule(X)
         j = self.gated_index_
         if self.mode == "veto":
@@ -179,9 +191,7 @@ class SinusRhythmFallback(_Wrapper):
         self.normal_index_ = _class_index(self.classes_, self.normal_class, "normal class")
         return self
 
-    def predict(self, X):
-        check_is_fitted(self, "estimator_")
-        pred = np.array(self.estimator_.predict(X), copy=True)
+    def _post(self, X, pred):
         empty = ~pred.any(axis=1)
         pred[empty, self.normal_index_] = 1
         return pred
@@ -252,7 +262,14 @@ class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return sum(w * proba_matrix(e, X) for w, e in zip(self.weights_, self.estimators_))
 
     def predict(self, X):
-        return (self.predict_proba(X) >= self.thresholds_[None, :]).astype(np.int64)
+        return self.labels_from_proba(X, self.predict_proba(X))
+
+    _labels_ignore_X = True  # labels_from_proba needs only the probabilities
+
+    def labels_from_proba(self, X, proba):
+        """``predict(X)`` from ``proba = predict_proba(X)`` (``X`` is not read)."""
+        check_is_fitted(self, "thresholds_")
+        return (np.asarray(proba) >= self.thresholds_[None, :]).astype(np.int64)
 
 
 class PseudoLabelRelabeler(_Wrapper):
@@ -325,10 +342,6 @@ class PseudoLabelRelabeler(_Wrapper):
         self.y_relabelled_ = y_new
         self._fit_estimator(X, y_new, **fit_params)
         return self
-
-    def predict(self, X):
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
 
 
 class DeepFeatures(ECGInputMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator):

@@ -176,6 +176,41 @@ def test_sinus_rhythm_fallback_on_all_negative_rows(cinc_small):
         SinusRhythmFallback(net_pipe(), normal_class="1").fit(X, y)
 
 
+def test_predict_with_proba_runs_the_network_once_and_equals_predict(cinc_small, monkeypatch):
+    from skecg.metrics import predict_with_proba, proba_matrix
+
+    X, y = cinc_small
+    zhu = SinusRhythmFallback(BradycardiaRuleGate(net_pipe(threshold=0.3), lead="II")).fit(X, y)
+    proba, labels = proba_matrix(zhu, X), zhu.predict(X)
+    net = zhu.estimator_.estimator_[-1]
+    calls = []
+    forward = net.module_.forward
+    monkeypatch.setattr(net.module_, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    p2, l2 = predict_with_proba(zhu, X)
+    n_batches = len(calls)
+    np.testing.assert_array_equal(p2, proba)
+    np.testing.assert_array_equal(l2, labels)
+    calls.clear()
+    zhu.predict(X)
+    assert n_batches == len(calls) > 0  # both outputs for the price of one pass
+    # an estimator with no labels_from_proba is asked for predict
+    dummy = make_pipeline(RRFeatureExtractor(), _Const()).fit(X[:4], y[:4])
+    np.testing.assert_array_equal(predict_with_proba(dummy, X[:4])[1], dummy.predict(X[:4]))
+
+
+class _Const(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.classes_ = np.arange(np.shape(y)[1])
+        self.n_ = np.shape(y)[1]
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), self.n_), 0.25)
+
+    def predict(self, X):
+        return np.ones((len(X), self.n_), int)
+
+
 # --- ensemble ----------------------------------------------------------------------------------
 def test_length_ensemble_averages(six):
     X, y = six

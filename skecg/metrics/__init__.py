@@ -14,6 +14,8 @@ from ._scorers import (
     bootstrap_ci,
     challenge_scorer,
     f1_macro_scorer,
+    labels_from_proba,
+    predict_with_proba,
     proba_matrix,
     read_challenge_outputs,
     write_challenge_outputs,
@@ -22,7 +24,8 @@ from ._scorers import (
 __all__ = [
     "SCORING", "AUROCScorer", "BootstrapResult", "ChallengeScorer", "F1MacroScorer",
     "auroc_scorer", "bootstrap_ci", "challenge_metrics", "challenge_score", "challenge_scorer",
-    "classification_table", "f1_macro_scorer", "per_class_scores", "proba_matrix", "read_challenge_outputs",
+    "classification_table", "f1_macro_scorer", "labels_from_proba", "per_class_scores",
+    "predict_with_proba", "proba_matrix", "read_challenge_outputs",
     "write_challenge_outputs",
     # reference classifiers, seeds and paired intervals
     "REFERENCES", "REFERENCE_LABELS", "reference_predictions", "reference_table",

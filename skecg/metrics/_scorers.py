@@ -29,6 +29,39 @@ def proba_matrix(estimator, X) -> np.ndarray:
     return _as_matrix(estimator.predict_proba(X), "predict_proba output")
 
 
+def labels_from_proba(estimator, X, proba) -> np.ndarray:
+    """``estimator.predict(X)``, given ``proba = proba_matrix(estimator, X)`` already.
+
+    Estimators whose labels follow from their probabilities say so with a
+    ``labels_from_proba(X, proba)`` method (skecg's classifiers, ensembles and
+    rule wrappers have one); a scikit-learn ``Pipeline`` defers to its last step,
+    whose labels then need neither the pipeline's transforms nor the network again.
+    Any other estimator is asked for ``predict(X)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> labels_from_proba(DummyClassifier().fit([[0], [1]], [0, 1]), [[0]], None).tolist()
+    [0]
+    """
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    method = getattr(final, "labels_from_proba", None)
+    if method is None or (final is not estimator and not getattr(final, "_labels_ignore_X", False)):
+        return np.asarray(estimator.predict(X))
+    return np.asarray(method(X, proba))
+
+
+def predict_with_proba(estimator, X) -> tuple[np.ndarray, np.ndarray]:
+    """``(proba_matrix(estimator, X), estimator.predict(X))`` computing each step once.
+
+    ``skecg predict`` writes both; asking for each separately would run the
+    preprocessing and the network twice.
+    """
+    proba = proba_matrix(estimator, X)
+    return proba, labels_from_proba(estimator, X, proba)
+
+
 class _Scorer:
     """A scorer callable ``scorer(estimator, X, y)`` for multilabel estimators."""
 

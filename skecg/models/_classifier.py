@@ -599,7 +599,14 @@ class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, N
 
     def predict(self, X):
         """0/1 indicator matrix: probabilities against the per-class ``thresholds_``."""
-        return (self.predict_proba(X) >= self.thresholds_[None, :]).astype(np.int64)
+        return self.labels_from_proba(X, self.predict_proba(X))
+
+    _labels_ignore_X = True  # labels_from_proba needs only the probabilities
+
+    def labels_from_proba(self, X, proba):
+        """``predict(X)`` from ``proba = predict_proba(X)`` (``X`` is not read)."""
+        check_is_fitted(self, "thresholds_")
+        return (np.asarray(proba) >= self.thresholds_[None, :]).astype(np.int64)
 
     def embed(self, X):
         """The network's penultimate representation of each record (deep features)."""
