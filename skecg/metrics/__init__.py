@@ -2,6 +2,14 @@
 
 from ._challenge import challenge_metrics, challenge_score
 from ._compare import PairedDifference, SeedSummary, grouped_bootstrap_ci, paired_bootstrap, seed_summary, with_seed
+from ._compare import (  # per-record terms: a bootstrap resample of these scores is a sum
+    challenge_from_terms,
+    challenge_terms,
+    f1_terms,
+    macro_f1_from_terms,
+    paired_bootstrap_terms,
+    seed_mean_score,
+)
 from ._perclass import classification_table, per_class_scores
 from ._reference import REFERENCE_LABELS, REFERENCES, reference_predictions, reference_table
 from ._scorers import (
@@ -30,4 +38,7 @@ __all__ = [
     # reference classifiers, seeds and paired intervals
     "REFERENCES", "REFERENCE_LABELS", "reference_predictions", "reference_table",
     "PairedDifference", "SeedSummary", "grouped_bootstrap_ci", "paired_bootstrap", "seed_summary", "with_seed",
+    # per-record terms of the challenge score and macro F1, for fast (paired) bootstraps
+    "challenge_terms", "challenge_from_terms", "f1_terms", "macro_f1_from_terms", "seed_mean_score",
+    "paired_bootstrap_terms",
 ]
