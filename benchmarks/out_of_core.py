@@ -205,6 +205,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the stores for the next run")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only the memory-growth rows (they do not depend on the machine's load)")
     args = ap.parse_args()
     if args.quick:
         args.small, args.large, args.batches, args.fit_records, args.repeats = 500, 3000, 40, 128, 1
@@ -234,38 +236,39 @@ def main():
         print(f"  {what}: {value:.1f} {unit} {ratio} {target}", flush=True)  # progress; the table is below
 
     # -- loader throughput -------------------------------------------------------------------
-    shard_files = [str(p) for p in Path(large).glob("signals-*.h5")]
-    code_files = [str(p) for p in Path(code).glob("*.hdf5")]
-    mem_cpu = read_cpu_rate(Xm, args.batches)
-    add(f"batch reads, memory ({args.small} rec), per CPU-second", mem_cpu, "rec/s")
-    add(f"batch reads, store ({args.large} rec), per CPU-second", read_cpu_rate(Xs, args.batches), "rec/s", mem_cpu)
-    add("batch reads, CODE-15% in place, per CPU-second", read_cpu_rate(Xc, args.batches), "rec/s", mem_cpu)
-    for workers in (0, 1, 2):
-        mem = max(loader_rate(Xm, workers, args.batches, s) for s in range(args.repeats))
-        loader_rate(Xs, workers, args.batches)  # warm the cache for this order
-        st = max(loader_rate(Xs, workers, args.batches, s) for s in range(args.repeats))
-        cd = max(loader_rate(Xc, workers, args.batches, s) for s in range(args.repeats))
-        drop_cache(shard_files)
-        st_cold = loader_rate(Xs, workers, args.batches, 99)
-        drop_cache(code_files)
-        cd_cold = loader_rate(Xc, workers, args.batches, 98)
-        add(f"loader, memory ({args.small} rec), {workers} workers", mem, "rec/s")
-        add(f"loader, store ({args.large} rec), warm, {workers} workers", st, "rec/s", mem, ">= 8000")
-        add(f"loader, store, cold, {workers} workers", st_cold, "rec/s", mem, ">= 2000")
-        add(f"loader, CODE-15% in place, warm, {workers} workers", cd, "rec/s", mem)
-        add(f"loader, CODE-15% in place, cold, {workers} workers", cd_cold, "rec/s", mem)
-    # -- one epoch of Ribeiro's net: store vs memory -----------------------------------------
-    n = args.fit_records
-    Xf, yf = open_store(large)
-    Xf, yf = Xf[:n], yf[:n]
-    Xfm = Xf.load()
-    tm, ts = [], []
-    fit_epoch(Xfm[:64], yf[:64])  # one-off costs (thread pools, allocator) outside the timers
-    for r in range(args.repeats):
-        tm.append(fit_epoch(Xfm, yf, r))
-        ts.append(fit_epoch(Xf, yf, r))
-    add(f"fit 1 epoch Ribeiro net, {n} rec, memory", n / np.median(tm), "rec/s")
-    add(f"fit 1 epoch Ribeiro net, {n} rec, store", n / np.median(ts), "rec/s", n / np.median(tm), ">= 0.95x")
+    if not args.memory_only:  # the load-dependent rows
+        shard_files = [str(p) for p in Path(large).glob("signals-*.h5")]
+        code_files = [str(p) for p in Path(code).glob("*.hdf5")]
+        mem_cpu = read_cpu_rate(Xm, args.batches)
+        add(f"batch reads, memory ({args.small} rec), per CPU-second", mem_cpu, "rec/s")
+        add(f"batch reads, store ({args.large} rec), per CPU-second", read_cpu_rate(Xs, args.batches), "rec/s", mem_cpu)
+        add("batch reads, CODE-15% in place, per CPU-second", read_cpu_rate(Xc, args.batches), "rec/s", mem_cpu)
+        for workers in (0, 1, 2):
+            mem = max(loader_rate(Xm, workers, args.batches, s) for s in range(args.repeats))
+            loader_rate(Xs, workers, args.batches)  # warm the cache for this order
+            st = max(loader_rate(Xs, workers, args.batches, s) for s in range(args.repeats))
+            cd = max(loader_rate(Xc, workers, args.batches, s) for s in range(args.repeats))
+            drop_cache(shard_files)
+            st_cold = loader_rate(Xs, workers, args.batches, 99)
+            drop_cache(code_files)
+            cd_cold = loader_rate(Xc, workers, args.batches, 98)
+            add(f"loader, memory ({args.small} rec), {workers} workers", mem, "rec/s")
+            add(f"loader, store ({args.large} rec), warm, {workers} workers", st, "rec/s", mem, ">= 8000")
+            add(f"loader, store, cold, {workers} workers", st_cold, "rec/s", mem, ">= 2000")
+            add(f"loader, CODE-15% in place, warm, {workers} workers", cd, "rec/s", mem)
+            add(f"loader, CODE-15% in place, cold, {workers} workers", cd_cold, "rec/s", mem)
+        # -- one epoch of Ribeiro's net: store vs memory -----------------------------------------
+        n = args.fit_records
+        Xf, yf = open_store(large)
+        Xf, yf = Xf[:n], yf[:n]
+        Xfm = Xf.load()
+        tm, ts = [], []
+        fit_epoch(Xfm[:64], yf[:64])  # one-off costs (thread pools, allocator) outside the timers
+        for r in range(args.repeats):
+            tm.append(fit_epoch(Xfm, yf, r))
+            ts.append(fit_epoch(Xf, yf, r))
+        add(f"fit 1 epoch Ribeiro net, {n} rec, memory", n / np.median(tm), "rec/s")
+        add(f"fit 1 epoch Ribeiro net, {n} rec, store", n / np.median(ts), "rec/s", n / np.median(tm), ">= 0.95x")
     # -- memory growth ----------------------------------------------------------------------
     a = peak_anon("fit", large, args.small)
     b = peak_anon("fit", large, args.large)
