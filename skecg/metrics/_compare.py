@@ -8,9 +8,8 @@ from typing import Callable
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import check_random_state
 
-from ._scorers import BootstrapResult
+from ._bootstrap import BootstrapResult, bootstrap_result, percentile_bootstrap
 
 
 @dataclass
@@ -66,22 +65,6 @@ def with_seed(estimator, seed: int):
     return est.set_params(**{k: int(seed) for k in sorted(keys, key=lambda k: k.count("__"))})
 
 
-def _group_index(groups, n):
-    if groups is None:
-        return [np.array([i]) for i in range(n)]
-    groups = np.asarray(groups)
-    if len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} entries for {n} records")
-    _, inv = np.unique(groups.astype(str), return_inverse=True)
-    order = np.argsort(inv, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(inv[order])) + 1)
-
-
-def _resample(rng, members):
-    pick = rng.randint(0, len(members), len(members))
-    return np.concatenate([members[g] for g in pick])
-
-
 def grouped_bootstrap_ci(metric: Callable, *arrays, groups=None, n_resamples: int = 1000, confidence: float = 0.95,
                          random_state=None) -> BootstrapResult:
     """Percentile bootstrap interval of a score, resampling patients (``groups``).
@@ -103,24 +86,8 @@ def grouped_bootstrap_ci(metric: Callable, *arrays, groups=None, n_resamples: in
     n = len(arrays[0])
     if n == 0 or any(len(a) != n for a in arrays):
         raise ValueError(f"arrays must be non-empty and aligned, got lengths {[len(a) for a in arrays]}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    members = _group_index(groups, n)
-    rng = check_random_state(random_state)
-    est = metric(*arrays)
-    dist = []
-    for _ in range(int(n_resamples)):
-        idx = _resample(rng, members)
-        try:
-            dist.append(metric(*[a[idx] for a in arrays]))
-        except ValueError:
-            dist.append(np.full(np.shape(est), np.nan))
-    dist = np.asarray(dist, dtype=float)
-    a = (1 - confidence) / 2
-    low, high = np.nanpercentile(dist, 100 * a, axis=0), np.nanpercentile(dist, 100 * (1 - a), axis=0)
-    if np.ndim(est) == 0:
-        low, high = float(low), float(high)
-    return BootstrapResult(est, low, high, confidence, int(n_resamples), dist)
+    return bootstrap_result(lambda idx: metric(*[a[idx] for a in arrays]), metric(*arrays), groups, n,
+                     n_resamples=n_resamples, confidence=confidence, random_state=random_state)
 
 
 @dataclass
@@ -204,21 +171,20 @@ def paired_bootstrap(metric: Callable, y_true, pred_a, pred_b, *, groups=None, n
         if p.shape[0] != n:
             raise ValueError(f"predictions cover {p.shape[0]} records but y_true has {n}: "
                              "two systems can only be compared on the same records")
-    members = _group_index(groups, n)
-    rng = check_random_state(random_state)
     full = np.arange(n)
     est = _seed_mean(metric, y, A, full) - _seed_mean(metric, y, B, full)
-    dist = np.empty(int(n_resamples))
-    for i in range(int(n_resamples)):
-        idx = _resample(rng, members)
-        try:
-            dist[i] = _seed_mean(metric, y, A, idx) - _seed_mean(metric, y, B, idx)
-        except ValueError:
-            dist[i] = np.nan
-    a = (1 - confidence) / 2
-    low, high = np.nanpercentile(dist, [100 * a, 100 * (1 - a)])
-    return PairedDifference(str(names[0]), str(names[1]), float(est), float(low), float(high), confidence,
-                            int(n_resamples), len(members))
+    return _paired(lambda idx: _seed_mean(metric, y, A, idx) - _seed_mean(metric, y, B, idx), est, groups, n,
+                   names, n_resamples, confidence, random_state, undefined=(ValueError,))
+
+
+def _paired(statistic, estimate, groups, n, names, n_resamples, confidence, random_state, undefined):
+    """:class:`PairedDifference` of ``statistic(positions)`` (A minus B on the same
+    resample of patients) around ``estimate``."""
+    _, low, high, n_groups = percentile_bootstrap(statistic, groups, n, n_resamples=n_resamples,
+                                                  confidence=confidence, random_state=random_state,
+                                                  undefined=undefined)
+    return PairedDifference(str(names[0]), str(names[1]), float(estimate), float(low), float(high), confidence,
+                            int(n_resamples), n_groups)
 
 
 # --- per-record terms: a bootstrap resample is a sum, not a fresh scoring call ----------
@@ -284,14 +250,5 @@ def paired_bootstrap_terms(score: Callable, terms_a, terms_b, *, groups=None, na
     if n == 0 or len(B) != n:
         raise ValueError(f"terms cover {n} and {len(B)} records: two systems can only be compared on the "
                          "same records")
-    members = _group_index(groups, n)
-    rng = check_random_state(random_state)
-    est = score(A) - score(B)
-    dist = np.empty(int(n_resamples))
-    for i in range(int(n_resamples)):
-        idx = _resample(rng, members)
-        dist[i] = score(A[idx]) - score(B[idx])
-    a = (1 - confidence) / 2
-    low, high = np.nanpercentile(dist, [100 * a, 100 * (1 - a)])
-    return PairedDifference(str(names[0]), str(names[1]), float(est), float(low), float(high), confidence,
-                            int(n_resamples), len(members))
+    return _paired(lambda idx: score(A[idx]) - score(B[idx]), score(A) - score(B), groups, n, names, n_resamples,
+                   confidence, random_state, undefined=())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.utils import check_random_state
 
+from ._bootstrap import BootstrapResult, bootstrap_result
 from ._challenge import _as_matrix, _auc_per_class, _default_classes, _nanmean, challenge_score
 from ._perclass import per_class_scores
 
@@ -129,43 +128,26 @@ SCORING = {"challenge": challenge_scorer, "f1_macro": f1_macro_scorer, "auroc": 
 
 
 # --- bootstrap ------------------------------------------------------------------------
-@dataclass
-class BootstrapResult:
-    """A point estimate with a percentile bootstrap interval."""
-
-    estimate: object
-    low: object
-    high: object
-    confidence: float
-    n_resamples: int
-    distribution: np.ndarray
-
-    def __iter__(self):
-        return iter((self.estimate, self.low, self.high))
-
-    def __str__(self):
-        if np.ndim(self.estimate) == 0:
-            return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
-        return f"{self.estimate} [{self.low}, {self.high}]"
-
-
 def bootstrap_ci(metric: Callable, *arrays, n_resamples: int = 1000, confidence: float = 0.95,
                  random_state=None, **kwargs) -> BootstrapResult:
     """Percentile bootstrap confidence interval of any score over records.
 
-    Records are drawn with replacement ``n_resamples`` times; ``metric(*resampled,
+    Records are drawn with replacement ``n_resamples`` times (by
+    :func:`scipy.stats.bootstrap`, the same draw for every array); ``metric(*resampled,
     **kwargs)`` may return a float or an array (e.g. per-class F1).  Resamples where
-    the metric is undefined (NaN) are ignored by the percentiles.
+    the metric is undefined (NaN, or it raises ``ValueError``) are ignored by the
+    percentiles.  :func:`grouped_bootstrap_ci` resamples patients instead of records.
 
     Parameters
     ----------
     metric : callable
         E.g. :func:`challenge_score`, or ``lambda t, p: per_class_scores(t, p)["f1"]``.
     *arrays : array-like
-        Aligned along the first axis (y_true, y_pred, ...).
+        Aligned along the first axis (y_true, y_pred, ...), at least two records.
     n_resamples : int, default=1000
     confidence : float, default=0.95
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
+        The same seed gives the same interval.
 
     Returns
     -------
@@ -190,29 +172,8 @@ def bootstrap_ci(metric: Callable, *arrays, n_resamples: int = 1000, confidence:
         raise ValueError("cannot bootstrap an empty input")
     if any(len(a) != n for a in arrays):
         raise ValueError(f"arrays have different numbers of records: {[len(a) for a in arrays]}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    rng = check_random_state(random_state)
-    est = metric(*arrays, **kwargs)
-    dist = []
-    for _ in range(int(n_resamples)):
-        idx = rng.randint(0, n, n)
-        try:
-            dist.append(metric(*[a[idx] for a in arrays], **kwargs))
-        except ValueError:
-            dist.append(np.full(np.shape(est), np.nan))
-    dist = np.asarray(dist, dtype=float)
-    alpha = (1 - confidence) / 2
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low = np.nanpercentile(dist, 100 * alpha, axis=0)
-            high = np.nanpercentile(dist, 100 * (1 - alpha), axis=0)
-    if np.ndim(est) == 0:
-        low, high = float(low), float(high)
-    return BootstrapResult(est, low, high, confidence, int(n_resamples), dist)
+    return bootstrap_result(lambda idx: metric(*[a[idx] for a in arrays], **kwargs), metric(*arrays, **kwargs), None, n,
+                     n_resamples=n_resamples, confidence=confidence, random_state=random_state)
 
 
 # --- official output files ---------------------------------------------------------------
