@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(PY) -m skecg.demo
+	$(PY) -m skecg.apps.demo
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -170,7 +170,7 @@ def main():
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="skecg_predict_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     py = sys.executable
-    skecg = [py, "-m", "skecg.cli"]
+    skecg = [py, "-m", "skecg.apps.cli"]
     try:
         data = work / "records"
         if not (data.is_dir() and len(list(data.glob("*.hea"))) == args.n):
@@ -186,7 +186,7 @@ def main():
             print(f"trained {model.name} in {time.perf_counter() - t:.0f} s (not timed below)")
         weights = work / "plain_weights.pt"
         export_plain_weights(model, weights)
-        t_start = min(run([py, "-c", "import skecg.cli, skecg.persistence, torch, wfdb, pywt, scipy.signal"],
+        t_start = min(run([py, "-c", "import skecg.apps.cli, skecg.persistence, torch, wfdb, pywt, scipy.signal"],
                           "imports") for _ in range(2))
 
         times = {"plain": [], "skecg": []}
@@ -215,7 +215,7 @@ def main():
               f"max |p_skecg - p_plain| = {dp:.1e}; labels equal outside the gated class: {same:.1%}")
         if args.profile:
             prof = work / "predict.prof"
-            run([py, "-m", "cProfile", "-o", str(prof), "-m", "skecg.cli", "predict", str(model), str(data),
+            run([py, "-m", "cProfile", "-o", str(prof), "-m", "skecg.apps.cli", "predict", str(model), str(data),
                  "-o", str(work / "out_prof")], "profile")
             import pstats
 

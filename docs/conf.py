@@ -30,7 +30,7 @@ numpydoc_show_class_members = False
 # estimator by tests/test_validation.py, which knows that skorch nets document some of
 # their **kwargs (train_split, compile); many pure functions still lack PR01.
 numpydoc_validation_checks = {"GL06", "GL07"}
-numpydoc_validation_exclude = {r"\._[a-z]", r"^skecg\.(cli|demo|experiments|reproduce)\b"}
+numpydoc_validation_exclude = {r"\._[a-z]", r"^skecg\.apps\b"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
 html_theme = "alabaster"
 sphinx_gallery_conf = {

@@ -9,7 +9,7 @@ import os as _os
 # it has no effect once torch has allocated a tensor before skecg is imported.
 _os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-from ._records import ECGRecords, concat_records  # noqa: E402
+from ._records import ECGRecords, concat_records, iter_batches  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["ECGRecords", "concat_records", "__version__"]
+__all__ = ["ECGRecords", "concat_records", "iter_batches", "__version__"]

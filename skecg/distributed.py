@@ -19,8 +19,6 @@ This module holds the few helpers that make that safe and measurable:
   ``cores // workers`` threads of its host, so that torch threads x dask threads x
   workers never exceeds the cores (no oversubscription);
 - :func:`thread_report`: what every worker actually uses;
-- :func:`evaluate_on_cluster`: cross-source evaluation with one task per held-out
-  group (the CLI's ``skecg evaluate --scheduler``);
 - :func:`measure_task_bytes`: the bytes each task ships to the cluster (its pickled
   arguments) and the bytes scattered, to check that a lazy container travels as a
   handle;
@@ -30,6 +28,10 @@ This module holds the few helpers that make that safe and measurable:
   this module): an in-memory container reports its signals' bytes, so joblib
   scatters it once instead of pickling it into every task; a lazy one reports the
   size of its handle.
+
+Cross-source evaluation with one task per held-out group (the CLI's ``skecg
+evaluate --scheduler``) is part of the application built on these helpers:
+:func:`skecg.apps.experiments.evaluate_on_cluster`.
 
 Requires the ``distributed`` extra: ``pip install "skecg[distributed]"``.
 """
@@ -52,7 +54,7 @@ try:
 except ImportError:  # the [distributed] extra is not installed; start_cluster says so
     _WorkerPlugin = object
 
-__all__ = ["AcceleratedECGClassifier", "search_backend", "evaluate_on_cluster", "start_cluster", "parse_scheduler",
+__all__ = ["AcceleratedECGClassifier", "search_backend", "start_cluster", "parse_scheduler",
            "TorchThreads", "limit_torch_threads", "thread_report", "measure_task_bytes", "TaskBytes",
            "records_sizeof", "host_cores"]
 
@@ -420,50 +422,3 @@ def measure_task_bytes(client):
     finally:
         time.sleep(0.05)  # joblib submits from the client's event loop: let the last one land
         del client.submit, client.scatter
-
-
-def _evaluate_one(estimator, X, y, group, kwargs):
-    from .experiments import evaluate_cross_source
-
-    return evaluate_cross_source(estimator, X, y, [group], log=lambda *a, **k: None, **kwargs)[0]
-
-
-def evaluate_on_cluster(scheduler, estimator, X, y, test_groups, *, log=print, **kwargs):
-    """:func:`skecg.experiments.evaluate_cross_source` with one task per held-out group
-    on a dask cluster (``'local:N'``, a scheduler address, or a ``Client``), a line
-    per finished fit.  ``kwargs`` go to ``evaluate_cross_source``.
-
-    In-memory data are scattered once to every worker; a lazy container travels as
-    its handle.  A failed fit raises a ``RuntimeError`` naming the held-out group; no
-    partial results are returned.
-
-    Returns
-    -------
-    list of FoldResult, in the order of ``test_groups``.
-    """
-    from distributed import as_completed
-
-    groups = [[g] if isinstance(g, str) else list(g) for g in test_groups]
-    n_fits = len(groups) * int(kwargs.get("n_seeds", 1))
-    given = not isinstance(scheduler, str)
-    with (contextlib.nullcontext(scheduler) if given else start_cluster(scheduler)) as client:
-        log(f"dask cluster {client.scheduler.address}: {len(client.nthreads())} workers; "
-            f"{len(groups)} tasks ({n_fits} fits)")
-        data = [o for o in (X, y) if not (isinstance(o, ECGRecords) and o.is_lazy)]
-        shared = dict(zip([id(o) for o in data], client.scatter(data, broadcast=True))) if data else {}
-        Xf, yf = shared.get(id(X), X), shared.get(id(y), y)
-        futures = {client.submit(_evaluate_one, estimator, Xf, yf, g, kwargs, pure=False): i
-                   for i, g in enumerate(groups)}
-        results, t0 = [None] * len(groups), time.perf_counter()
-        for done, fut in enumerate(as_completed(futures), 1):
-            i = futures[fut]
-            try:
-                res = fut.result()
-            except Exception as e:  # noqa: BLE001 - named and re-raised; the other fits are cancelled
-                client.cancel(list(futures))
-                raise RuntimeError(f"the fit holding out {'+'.join(groups[i])} failed on the cluster: "
-                                   f"{type(e).__name__}: {e}") from e
-            results[i] = res
-            log(f"  [{done}/{len(groups)}] finished after "
-                f"{time.perf_counter() - t0:.0f} s: {res.summary()}")
-    return results

@@ -11,7 +11,7 @@ from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
 def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independent8",
                            n_jobs: int | None = None) -> Pipeline:
     """Zhu et al.'s multi-source preprocessing as a Pipeline (the one definition of the
-    chain: :func:`skecg.experiments.make_named_pipeline` builds its ``'zhu'`` system on it).
+    chain: :func:`skecg.apps.experiments.make_named_pipeline` builds its ``'zhu'`` system on it).
 
     8 independent leads, resampling to ``fs``, ``bior2.6`` level-8 wavelet denoising
     (capped at the deepest level ``fs`` x ``seconds`` samples allow), zero-pad or truncate

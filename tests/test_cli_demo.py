@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import TEST_DATA
-from skecg.cli import main
+from skecg.apps.cli import main
 from skecg.datasets import load_sample
 from skecg.metrics import read_challenge_outputs
 
@@ -48,7 +48,7 @@ def test_cli_errors(tmp_path):
 
 
 def test_demo_smoke(tmp_path, capsys):
-    from skecg.demo import main as demo
+    from skecg.apps.demo import main as demo
 
     assert demo(["--quick", "--out", str(tmp_path), "--resamples", "20"]) == 0
     out = capsys.readouterr().out
@@ -150,7 +150,7 @@ def test_load_data_sph_duplicates_and_train_skip_report(tmp_path, capsys):
     import h5py
     import pandas as pd
 
-    from skecg.cli import load_data
+    from skecg.apps.cli import load_data
 
     sph = tmp_path / "sph"
     (sph / "records").mkdir(parents=True)

@@ -168,9 +168,8 @@ def four_sources():
 
 
 def test_cli_evaluate_on_cluster_prints_each_fit(client, four_sources):
-    from skecg.cli import build_parser
-    from skecg.distributed import evaluate_on_cluster
-    from skecg.experiments import evaluate_cross_source
+    from skecg.apps.cli import build_parser
+    from skecg.apps.experiments import evaluate_cross_source, evaluate_on_cluster
 
     args = build_parser().parse_args(["evaluate", "sample", "--scheduler", "local:2"])
     assert args.scheduler == "local:2"

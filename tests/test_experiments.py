@@ -6,8 +6,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 
+from skecg.apps.experiments import compare_folds, evaluate_cross_source, make_named_pipeline
 from skecg.datasets import load_sample
-from skecg.experiments import compare_folds, evaluate_cross_source, make_named_pipeline
 from skecg.labels import get_vocabulary
 from skecg.metrics import (
     challenge_score,
@@ -162,7 +162,7 @@ def test_named_catboost_pipeline_is_tuned():
 
 
 def test_cli_evaluate_takes_n_seeds_and_reproduce_is_a_subcommand():
-    from skecg.cli import build_parser
+    from skecg.apps.cli import build_parser
 
     args = build_parser().parse_args(["evaluate", "sample", "--n-seeds", "3"])
     assert args.n_seeds == 3
@@ -171,7 +171,7 @@ def test_cli_evaluate_takes_n_seeds_and_reproduce_is_a_subcommand():
 
 
 def test_per_record_terms_give_the_scorers_numbers_on_any_resample():
-    from skecg.metrics._compare import challenge_from_terms, challenge_terms, f1_terms, macro_f1_from_terms
+    from skecg.metrics import challenge_from_terms, challenge_terms, f1_terms, macro_f1_from_terms
 
     for vocabulary in ("cinc2020_27", "tnmg"):
         y, classes = _y(n=90, vocabulary=vocabulary, seed=5)

@@ -391,7 +391,7 @@ def test_wfdb_folder_read_on_demand_equals_reader(tmp_path):
 
 
 def test_cli_convert_train_predict_on_a_store(tmp_path, capsys):
-    from skecg.cli import main
+    from skecg.apps.cli import main
 
     store = tmp_path / "st"
     assert main(["convert", str(TEST_DATA / "cinc2021"), str(store), "--shard-records", "3"]) == 0

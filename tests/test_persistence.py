@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import TEST_DATA
-from skecg.cli import main
+from skecg.apps.cli import main
 from skecg.io import read_challenge_folder
 from skecg.metrics import proba_matrix
 from skecg.models import ECGClassifier

@@ -10,8 +10,8 @@ import re
 import pytest
 from conftest import LUDB, needs_shared
 
-from skecg.cli import main
-from skecg.reproduce import Scale, run
+from skecg.apps.cli import main
+from skecg.apps.reproduce import Scale, run
 
 TINY = Scale("tiny", fs=50, seconds=10, long_seconds=20, epochs=1, n_per_class=3, catboost_iterations=20)
 

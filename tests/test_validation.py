@@ -27,7 +27,7 @@ from skecg.utils.validation import (
 )
 
 #: the application on top of the library: not estimators' home, not scanned
-APPLICATION = ("skecg.apps", "skecg.cli", "skecg.demo", "skecg.experiments", "skecg.reproduce")
+APPLICATION = ("skecg.apps",)
 
 
 def public_estimators():

@@ -22,8 +22,8 @@ import numpy as np
 
 def load_data(paths, vocabulary, on_error="skip"):
     """Load and concatenate data folders (format detected per folder)."""
-    from ._records import concat_records
-    from .datasets import load_sample
+    from skecg import concat_records
+    from skecg.datasets import load_sample
 
     parts, ys = [], []
     for p in paths:
@@ -33,7 +33,7 @@ def load_data(paths, vocabulary, on_error="skip"):
             path = Path(p)
             if not path.is_dir():
                 raise SystemExit(f"skecg: {p} is not a folder (nor 'sample')")
-            from .io import detect_format
+            from skecg.io import detect_format
 
             sph = (path / "metadata.csv").is_file() and next(path.glob("**/*.h5"), None) is not None
             try:
@@ -51,7 +51,7 @@ def load_data(paths, vocabulary, on_error="skip"):
 
 def _read_folder(kind, path, vocabulary, on_error):
     """One data folder of a detected kind, with the readers' shared skip policy."""
-    from . import io
+    from skecg import io
 
     if kind == "sph":
         return io.read_sph(path, vocabulary, on_error=on_error)
@@ -69,7 +69,7 @@ def _read_folder(kind, path, vocabulary, on_error):
 
 
 def _cmd_evaluate(args):
-    from .experiments import PIPELINE_VOCABULARY, evaluate_cross_source, make_named_pipeline
+    from .experiments import PIPELINE_VOCABULARY, evaluate_cross_source, evaluate_on_cluster, make_named_pipeline
 
     X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
     sources = sorted(set(X.meta["source"]))
@@ -79,8 +79,6 @@ def _cmd_evaluate(args):
     print(f"{len(X)} records from {sources}; pipeline {args.pipeline!r}")
     est = make_named_pipeline(args.pipeline, max_epochs=args.epochs)
     if args.scheduler:  # one task per held-out group on a dask cluster, a line per finished fit
-        from .distributed import evaluate_on_cluster
-
         results = evaluate_on_cluster(args.scheduler, est, X, y, groups, n_seeds=args.n_seeds,
                                       n_resamples=args.resamples)
     else:
@@ -92,8 +90,9 @@ def _cmd_evaluate(args):
 
 
 def _cmd_train(args):
+    from skecg.persistence import save_model
+
     from .experiments import PIPELINE_VOCABULARY, make_named_pipeline
-    from .persistence import save_model
 
     X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
     out = Path(args.output)
@@ -111,7 +110,7 @@ def _cmd_train(args):
 def load_estimator(path, trust_pickle: bool = False):
     """The fitted estimator of a model file: skecg's safe format, or a pickle/joblib
     file only when ``trust_pickle`` (loading a pickle can run any code)."""
-    from .persistence import UnsafeModelFileError, is_pickle_file, load_model, load_pickle_model
+    from skecg.persistence import UnsafeModelFileError, is_pickle_file, load_model, load_pickle_model
 
     path = Path(path)
     if not path.is_file():
@@ -138,7 +137,7 @@ def load_estimator(path, trust_pickle: bool = False):
 def _predict_each(est, X):
     """Probabilities and 0/1 outputs; when the batch fails, record by record, skipping
     (and reporting) the records that fail."""
-    from .metrics import predict_with_proba
+    from skecg.metrics import predict_with_proba
 
     try:
         return (np.arange(len(X)), *predict_with_proba(est, X), [])
@@ -177,13 +176,13 @@ def write_skip_report(folder, skipped, name: str = "skipped_records.tsv") -> Pat
 def _cmd_predict(args):
     import warnings
 
-    from .io import SkippedRecordsWarning, read_challenge_folder
-    from .metrics import write_challenge_outputs
+    from skecg.io import SkippedRecordsWarning, read_challenge_folder
+    from skecg.metrics import write_challenge_outputs
 
     est = load_estimator(args.model, args.trust_pickle)
     if not Path(args.data).is_dir():
         raise SystemExit(f"skecg: {args.data} is not a folder")
-    from .io import detect_format, open_store, read_code15
+    from skecg.io import detect_format, open_store, read_code15
 
     try:
         kind = detect_format(args.data)
@@ -198,7 +197,7 @@ def _cmd_predict(args):
     skipped = list(X.skipped)
     keep, proba, pred = np.zeros(0, int), None, None
     if len(X):
-        from ._records import iter_batches
+        from skecg import iter_batches
 
         parts = []
         for idx, batch in iter_batches(X, 1024 if X.is_lazy else max(len(X), 1), desc="predict"):
@@ -223,8 +222,8 @@ def _cmd_predict(args):
 
 
 def _cmd_convert(args):
-    from .io import convert
-    from .pipelines import make_zhu_preprocessing
+    from skecg.io import convert
+    from skecg.pipelines import make_zhu_preprocessing
 
     steps = make_zhu_preprocessing(fs=args.fs or 500, seconds=args.seconds) if args.preprocess == "zhu" else None
     out = convert(args.src, args.dest, vocabulary=args.vocabulary, fs=args.fs, steps=steps, jobs=args.jobs,

@@ -1,6 +1,6 @@
 """The main job: cross-dataset experiments on the bundled real sample (``make demo``).
 
-    python -m skecg.demo [--out skecg_demo_output] [--quick]
+    python -m skecg.apps.demo [--out skecg_demo_output] [--quick]
 
 Three systems are trained on some sources and tested on sources they have never seen
 (Chapman-Ningbo, Georgia, and the two Chinese CPSC sets), every other source -- mostly
@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import load_sample
+from skecg.datasets import load_sample
+
 from .experiments import PIPELINE_VOCABULARY, compare_folds, evaluate_cross_source, make_named_pipeline
 
 TEST_GROUPS = [["Chapman-Ningbo"], ["Georgia"], ["CPSC", "CPSC-Extra"]]
@@ -44,7 +45,7 @@ PAIRS = [("huang-attention", "huang"), ("huang", "catboost"), ("huang-attention"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m skecg.demo", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m skecg.apps.demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="skecg_demo_output", help="folder for the figures")
     ap.add_argument("--quick", action="store_true", help="2 epochs, one held-out group (a smoke run)")
     ap.add_argument("--resamples", type=int, default=200, help="bootstrap resamples")
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
 def _figures(all_results, out: Path):
     import matplotlib.pyplot as plt
 
-    from .plots import plot_confusion_counts, plot_ecg, plot_learning_curves, plot_pr_curves
+    from skecg.plots import plot_confusion_counts, plot_ecg, plot_learning_curves, plot_pr_curves
 
     # attention over a held-out record with a rhythm abnormality
     X, y, results = all_results["huang-attention"]
@@ -118,7 +119,7 @@ def _figures(all_results, out: Path):
     net = est.steps[-1][1]
     w = net.attention_weights(Z)[0]
     sig = rec.signals[0]
-    from .labels import get_vocabulary
+    from skecg.labels import get_vocabulary
 
     labels = [get_vocabulary("tnmg").abbreviations[j] for j in np.flatnonzero(res.y_true[pick])] or ["normal"]
     fig = plot_ecg(sig, rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -10,34 +11,32 @@ import numpy as np
 import pandas as pd
 from imblearn.pipeline import Pipeline
 
-from .baselines import make_catboost_baseline
-from .ensemble import BradycardiaRuleGate, SinusRhythmFallback
-from .labels import get_vocabulary
-from .metrics import (
+from skecg.baselines import make_catboost_baseline
+from skecg.ensemble import BradycardiaRuleGate, SinusRhythmFallback
+from skecg.labels import get_vocabulary
+from skecg.metrics import (
+    challenge_from_terms,
     challenge_score,
+    challenge_terms,
     classification_table,
+    f1_terms,
     grouped_bootstrap_ci,
+    macro_f1_from_terms,
     paired_bootstrap,
+    paired_bootstrap_terms,
     per_class_scores,
     proba_matrix,
     reference_predictions,
     reference_table,
+    seed_mean_score,
     seed_summary,
     with_seed,
 )
-from .metrics._compare import (
-    challenge_from_terms,
-    challenge_terms,
-    f1_terms,
-    macro_f1_from_terms,
-    paired_bootstrap_terms,
-    seed_mean_score,
-)
-from .models import ECGClassifier
-from .pipelines import make_zhu_preprocessing
-from .preprocessing import PadTruncate, Resampler
-from .sampling import TrainingSubsetSampler
-from .tuning import MultilabelThresholdTuner
+from skecg.models import ECGClassifier
+from skecg.pipelines import make_zhu_preprocessing
+from skecg.preprocessing import PadTruncate, Resampler
+from skecg.sampling import TrainingSubsetSampler
+from skecg.tuning import MultilabelThresholdTuner
 
 #: vocabulary each named pipeline predicts
 PIPELINE_VOCABULARY = {"zhu": "cinc2020", "huang": "tnmg", "huang-attention": "tnmg", "catboost": "tnmg"}
@@ -340,6 +339,76 @@ def evaluate_cross_source(estimator, X, y, test_groups=None, *, n_seeds: int = 1
         res.estimator = first if keep_estimators else None
         log("  " + res.summary())
         results.append(res)
+    return results
+
+
+def _evaluate_one(estimator, X, y, group, kwargs):
+    """One held-out group, run on a dask worker (quiet: the client logs each finished fit)."""
+    return evaluate_cross_source(estimator, X, y, [group], log=lambda *a, **k: None, **kwargs)[0]
+
+
+def evaluate_on_cluster(scheduler, estimator, X, y, test_groups, *, log=print, **kwargs):
+    """:func:`evaluate_cross_source` with one task per held-out group on a dask cluster.
+
+    The CLI's ``skecg evaluate --scheduler``.  In-memory data are scattered once to
+    every worker; a lazy container travels as its handle.  A failed fit raises a
+    ``RuntimeError`` naming the held-out group, and the other fits are cancelled; no
+    partial results are returned.  Requires the ``distributed`` extra.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        ``'local:N'`` (a local cluster of N workers), a scheduler address, or a
+        connected ``Client`` (left open); see :func:`skecg.distributed.start_cluster`.
+    estimator, X, y
+        As for :func:`evaluate_cross_source`.
+    test_groups : list of str or list of list of str
+        One task per group of held-out sources.
+    log : callable, default=print
+        Gets a line when the cluster is up and one per finished fit.
+    **kwargs
+        Passed to :func:`evaluate_cross_source` (``n_seeds``, ``n_resamples``, ...).
+
+    Returns
+    -------
+    list of FoldResult
+        In the order of ``test_groups``.
+
+    Examples
+    --------
+    >>> from skecg.datasets import load_sample
+    >>> X, y = load_sample("tnmg", sources=["Georgia", "PTB"])
+    >>> res = evaluate_on_cluster("local:2", make_named_pipeline("catboost"), X, y,
+    ...                           ["Georgia", "PTB"])  # doctest: +SKIP
+    """
+    from distributed import as_completed
+
+    from skecg import ECGRecords
+    from skecg.distributed import start_cluster
+
+    groups = [[g] if isinstance(g, str) else list(g) for g in test_groups]
+    n_fits = len(groups) * int(kwargs.get("n_seeds", 1))
+    given = not isinstance(scheduler, str)
+    with (contextlib.nullcontext(scheduler) if given else start_cluster(scheduler)) as client:
+        log(f"dask cluster {client.scheduler.address}: {len(client.nthreads())} workers; "
+            f"{len(groups)} tasks ({n_fits} fits)")
+        data = [o for o in (X, y) if not (isinstance(o, ECGRecords) and o.is_lazy)]
+        shared = dict(zip([id(o) for o in data], client.scatter(data, broadcast=True))) if data else {}
+        Xf, yf = shared.get(id(X), X), shared.get(id(y), y)
+        futures = {client.submit(_evaluate_one, estimator, Xf, yf, g, kwargs, pure=False): i
+                   for i, g in enumerate(groups)}
+        results, t0 = [None] * len(groups), time.perf_counter()
+        for done, fut in enumerate(as_completed(futures), 1):
+            i = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as e:  # noqa: BLE001 - named and re-raised; the other fits are cancelled
+                client.cancel(list(futures))
+                raise RuntimeError(f"the fit holding out {'+'.join(groups[i])} failed on the cluster: "
+                                   f"{type(e).__name__}: {e}") from e
+            results[i] = res
+            log(f"  [{done}/{len(groups)}] finished after "
+                f"{time.perf_counter() - t0:.0f} s: {res.summary()}")
     return results
 
 

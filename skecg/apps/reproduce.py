@@ -99,9 +99,10 @@ def _is_ludb(path: Path) -> bool:
 def load_sources(paths, vocabulary, on_error="skip"):
     """Read and concatenate data folders (``sample``, any format ``skecg evaluate``
     reads, or LUDB).  Returns ``(X, y)``."""
-    from ._records import concat_records
+    from skecg import concat_records
+    from skecg.io import read_ludb
+
     from .cli import load_data
-    from .io import read_ludb
 
     parts, ys = [], []
     for p in paths:
@@ -135,10 +136,11 @@ def zhu_systems(scale: Scale, random_state=0):
     """``{name: estimator}``: the ablation steps of Zhu et al., in order."""
     from sklearn.base import clone
 
-    from .baselines import make_catboost_baseline
-    from .ensemble import BradycardiaRuleGate, LengthEnsemble, SinusRhythmFallback
+    from skecg.baselines import make_catboost_baseline
+    from skecg.ensemble import BradycardiaRuleGate, LengthEnsemble, SinusRhythmFallback
+    from skecg.tuning import MultilabelThresholdTuner
+
     from .experiments import make_named_pipeline
-    from .tuning import MultilabelThresholdTuner
 
     full = make_named_pipeline("zhu", fs=scale.fs, seconds=scale.seconds, max_epochs=scale.epochs,
                                random_state=random_state)  # fallback(gate(pipe))
@@ -182,7 +184,7 @@ def _pairs(protocol, names):
 
 def _final_net(est):
     """The (first) ECGClassifier inside a fitted estimator, or None."""
-    from .models import ECGClassifier
+    from skecg.models import ECGClassifier
 
     seen = 0
     while est is not None and seen < 10:
@@ -250,7 +252,7 @@ def _load_cell(path: Path):
 def _attention_figure(est, X, y, idx, classes, path: Path):
     import matplotlib.pyplot as plt
 
-    from .plots import plot_ecg
+    from skecg.plots import plot_ecg
 
     net = _final_net(est)
     if net is None or not hasattr(net, "attention_weights") or not hasattr(est, "steps"):
@@ -263,7 +265,7 @@ def _attention_figure(est, X, y, idx, classes, path: Path):
     rec = X.take([pick])
     Z = est[:-1].transform(rec)
     w = net.attention_weights(Z)[0]
-    from .labels import abbreviation
+    from skecg.labels import abbreviation
 
     labels = [abbreviation(classes[j]) for j in np.flatnonzero(y[pick])] or ["none of the classes"]
     fig = plot_ecg(rec.signals[0], rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
@@ -276,8 +278,9 @@ def _attention_figure(est, X, y, idx, classes, path: Path):
 
 
 def _run_cell(est, X, y, train_idx, tests: dict, n_seeds, random_state, log):
-    from .experiments import estimator_codes, with_seed
-    from .metrics import proba_matrix
+    from skecg.metrics import proba_matrix, with_seed
+
+    from .experiments import estimator_codes
 
     t0 = time.perf_counter()
     out = {name: {"index": idx, "preds": [], "probas": []} for name, idx in tests.items()}
@@ -353,7 +356,7 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     X, y = load_sources(data, vocab)
     n_main = len(X)
     if test_only:
-        from ._records import concat_records
+        from skecg import concat_records
 
         Xo, yo = load_sources(test_only, vocab)
         X, y = concat_records([X, Xo]), np.concatenate([y, yo])
@@ -494,7 +497,7 @@ def _figures(protocol, folds, out: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import plot_confusion_counts, plot_learning_curves, plot_pr_curves
+    from skecg.plots import plot_confusion_counts, plot_learning_curves, plot_pr_curves
 
     figs = []
     focus = "+ fallback" if protocol == "zhu" else "attention ResNet-1d, subset I"
@@ -645,8 +648,8 @@ class _Doc:
 def write_report(protocol, X, y, classes, results, grid: pd.DataFrame, out: Path, info: dict, *,
                  n_resamples=200, random_state=0):
     """Write ``report.html`` and ``report.md`` from the cells' predictions."""
-    from . import __version__ as skecg_version
-    from .labels import abbreviation
+    from skecg import __version__ as skecg_version
+    from skecg.labels import abbreviation
 
     folds = _folds(X, y, results, n_resamples, random_state)
     sc = info["scale"]

@@ -9,7 +9,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from ..io._common import assemble
+from ..io import assemble
 
 SAMPLE_SOURCES = ("CPSC", "CPSC-Extra", "Georgia", "PTB-XL", "PTB", "Chapman-Ningbo")
 

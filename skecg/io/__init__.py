@@ -9,7 +9,7 @@ from ._challenge import (
 )
 from ._code15 import read_code15
 from ._convert import convert, detect_format
-from ._common import RecordReadError, SkippedRecordsWarning
+from ._common import RecordReadError, SkippedRecordsWarning, assemble
 from ._ludb import LUDB_TO_SNOMED, ludb_statement_codes, read_ludb
 from ._others import ptbxl_codes, read_cpsc2018, read_ptbxl, read_tnmg_hdf5
 from ._sph import read_sph
@@ -21,5 +21,5 @@ __all__ = [
     "ptbxl_codes", "ludb_statement_codes", "read_challenge_folder", "read_challenge_record",
     "read_cpsc2018", "read_ludb", "read_ptbxl", "read_sph",
     "read_tnmg_hdf5", "source_of_record", "open_store", "read_code15", "write_store", "convert", "detect_format",
-    "open_wfdb_folder", "WFDBFolderSource",
+    "open_wfdb_folder", "WFDBFolderSource", "assemble",
 ]

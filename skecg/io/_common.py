@@ -115,10 +115,45 @@ def assemble(
     vocabulary,
     fs: float | None = None,
 ) -> tuple[ECGRecords, np.ndarray]:
-    """Build (records, y): optional resampling to ``fs``, 3-D when shapes agree, label report.
+    """Build ``(records, y)`` from read signals and their metadata rows, as every reader does.
 
-    Every reader's ``meta`` has a boolean ``labelled`` column: False marks a record
-    without labels (its all-zero row of ``y`` means "unknown", not "all negative")."""
+    The last step of each ``read_*`` function, public for readers of other archives:
+    resampling to ``fs`` when asked, a 3-D array when all shapes agree (a ragged
+    container otherwise), ``y`` encoded in ``vocabulary``, and a log line (logger
+    ``skecg.io``) about labels outside the vocabulary.
+
+    Parameters
+    ----------
+    signals : list of ndarray of shape (n_leads, n_samples)
+        One array per record, in the order of ``rows``.
+    rows : list of dict
+        One metadata row per record: ``record_id``, ``source``, ``fs``, ``leads``
+        (tuple of lead names) and ``dx`` (tuple of SNOMED CT codes) at least; ``age``,
+        ``sex``, ``patient_id`` and others are kept as columns.  A ``labelled`` entry
+        False marks a record without labels (its all-zero row of ``y`` means
+        "unknown", not "all negative"); it defaults to True.
+    skipped : list of (str, str)
+        ``(record, reason)`` of the records left out while reading; kept as
+        ``records.skipped``.
+    vocabulary : str, Vocabulary or list of str
+        Columns of ``y`` (see :func:`skecg.labels.get_vocabulary`).
+    fs : float, optional
+        Resample every record to this rate (Hz).
+
+    Returns
+    -------
+    records : ECGRecords
+    y : ndarray of shape (n_records, n_classes), uint8
+
+    Examples
+    --------
+    >>> sig = np.zeros((12, 500), np.float32)
+    >>> row = {"record_id": "r1", "source": "mine", "fs": 500.0, "dx": ("426783006",),
+    ...        "leads": ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")}
+    >>> X, y = assemble([sig, sig], [row, dict(row, record_id="r2")], [], "cinc2020", fs=250)
+    >>> X.shape, X.fs, int(y[:, X.classes.index("426783006")].sum())
+    ((2, 12, 250), 250.0, 2)
+    """
     fs = check_fs(fs)
     vocab = get_vocabulary(vocabulary)
     meta = pd.DataFrame(rows)
@@ -129,7 +164,7 @@ def assemble(
         meta["labelled"] = True
     meta["labelled"] = meta["labelled"].astype(bool)
     if fs is not None:
-        from ..preprocessing._functional import resample_signal
+        from ..preprocessing import resample_signal
 
         signals = [
             s if float(f) == float(fs) else resample_signal(s, float(f), float(fs))

@@ -10,7 +10,6 @@ import numpy as np
 from .._records import ECGRecords
 from ..labels import get_vocabulary
 from ..sources import SourceError, StoreSource, is_store
-from ..sources._store import write_records
 from ._common import SkippedRecordsWarning
 
 
@@ -117,8 +116,8 @@ def write_store(X, path, y=None, *, dtype: str = "float32", shard_mb: float = 25
     path = Path(path)
     if is_store(path) and not overwrite:
         raise FileExistsError(f"{path} is already a store; pass overwrite=True to replace it")
-    return write_records(X, path, y, dtype=dtype, shard_bytes=int(shard_mb * 2**20), overwrite=overwrite,
-                         progress=progress)
+    return X.to_store(path, y, dtype=dtype, shard_bytes=int(shard_mb * 2**20), overwrite=overwrite,
+                      progress=progress)
 
 
 def _warn_skipped(skipped, what):
