@@ -524,16 +524,17 @@ class RRFeatureExtractor(_SignalTransformer):
         out: list = [None] * n
         groups: dict = {}
         for i, s in enumerate(signals):
-            groups.setdefault((rates[i], s.shape[1]), []).append(i)
+            groups.setdefault((rates[i], s.shape[1], s.shape[0] if self.method == "multilead" else 0), []).append(i)
         nj = _n_jobs(self.n_jobs)
 
         def run(idx, fs):
             if self.method == "multilead":
-                return [detect_r_peaks_multilead(signals[i], fs, lead=lead_idx[i]) for i in idx]
+                return detect_r_peaks_multilead(np.stack([signals[i] for i in idx]), fs,
+                                                lead=[lead_idx[i] for i in idx])
             return detect_r_peaks_batch(np.stack([signals[i][lead_idx[i]] for i in idx]), fs, self.method)
 
         jobs = []
-        for (fs, _), idx in groups.items():
+        for (fs, *_), idx in groups.items():
             for part in np.array_split(np.asarray(idx), max(1, min(nj * 2, len(idx)) if nj > 1 else 1)):
                 if len(part):
                     jobs.append((part, fs))
