@@ -63,6 +63,23 @@ def cinc():
     return read_challenge_folder(CINC)
 
 
+#: an ECGClassifier small enough to train in seconds, for tests of its behaviour, not of its accuracy
+TINY = dict(module__filters=(8, 8), module__kernel_size=5, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """``(Z, y)``: the tnmg sample of three sources at 100 Hz, padded or cut to 256 samples."""
+    from sklearn.pipeline import make_pipeline
+
+    from skecg.datasets import load_sample
+    from skecg.preprocessing import PadTruncate, Resampler
+
+    X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC"])
+    Z = make_pipeline(Resampler(100), PadTruncate(length=256)).fit_transform(X)
+    return Z, y
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

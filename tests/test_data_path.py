@@ -6,10 +6,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn.pipeline import make_pipeline
 
+from conftest import TINY
 from skecg import ECGRecords
-from skecg.datasets import load_sample
 from skecg.models import (
     BatchSampler,
     DevicePrefetcher,
@@ -20,15 +19,6 @@ from skecg.models import (
 )
 from skecg.preprocessing import PadTruncate, Resampler
 from skecg.sources import ArraySource
-
-TINY = dict(module__filters=(8, 8), module__kernel_size=5, max_epochs=2, batch_size=16, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def small():
-    X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC"])
-    Z = make_pipeline(Resampler(100), PadTruncate(length=256)).fit_transform(X)
-    return Z, y
 
 
 def lazy(Z, dtype=np.float32, monkeypatch=None):

@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 
+from conftest import TINY
 from skecg.datasets import load_sample
 from skecg.metrics import SCORING
 from skecg.models import (
@@ -22,15 +23,6 @@ from skecg.models import (
 )
 from skecg.preprocessing import PadTruncate, Resampler
 from skecg.utils.estimator_checks import ALL_CHECKS
-
-TINY = dict(module__filters=(8, 8), module__kernel_size=5, max_epochs=2, batch_size=16, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def small():
-    X, y = load_sample("tnmg", sources=["Georgia", "Chapman-Ningbo", "CPSC"])
-    Z = make_pipeline(Resampler(100), PadTruncate(length=256)).fit_transform(X)
-    return Z, y
 
 
 def test_ribeiro_architecture():

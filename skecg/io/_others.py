@@ -14,6 +14,7 @@ from ..labels import CPSC2018_TO_SNOMED, HEART_AXIS_TO_SNOMED, SCP_TO_SNOMED, TN
 from ..labels import get_vocabulary
 from ._challenge import _check_declared_size, parse_header
 from ._common import RecordReadError, _check_on_error, assemble, check_fs, check_signal, read_many
+from ._tables import select_rows
 
 
 # --- PTB-XL -------------------------------------------------------------------------
@@ -94,11 +95,7 @@ def read_ptbxl(
     if folds is not None:
         db = db[db["strat_fold"].isin(list(folds))]
     if ecg_ids is not None:
-        ids = [int(i) for i in ecg_ids]
-        unknown = sorted(set(ids) - set(db.index))
-        if unknown:
-            raise ValueError(f"ecg_id(s) {unknown} are not in {db_file}")
-        db = db.loc[ids]
+        db = select_rows(db, [int(i) for i in ecg_ids], "ecg_id", db_file)
     col = "filename_hr" if sampling_rate == 500 else "filename_lr"
     fs = check_fs(fs)
     real_root = root.resolve()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import RecordReadError, assemble, check_fs, check_signal, read_many
+from ._tables import select_rows
 
 SPH_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 SPH_FS = 500.0
@@ -95,11 +96,7 @@ def read_sph(
         raise ValueError(f"{table}: ECG_ID(s) {dup[:10]} occur more than once")
     df = df.set_index(ids)
     if records is not None:
-        wanted = [str(r) for r in records]
-        unknown = sorted(set(wanted) - set(df.index))
-        if unknown:
-            raise ValueError(f"ECG_ID(s) {unknown[:10]} are not in {table}")
-        df = df.loc[wanted]
+        df = select_rows(df, [str(r) for r in records], "ECG_ID", table)
     folder = root / "records" if (root / "records").is_dir() else root
 
     def read_one(rid):

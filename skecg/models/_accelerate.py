@@ -25,10 +25,13 @@ ECGClassifier needs on top:
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
+from sklearn.utils._param_validation import HasMethods
 from skorch.hf import AccelerateMixin
 
+from ..utils.validation import validate_params
 from ._classifier import ECGClassifier, _EarlyStopping, _silent
 from ._data import BatchSampler, DevicePrefetcher
 
@@ -79,6 +82,19 @@ class _AcceleratedEarlyStopping(_EarlyStopping):
         if self.load_best and self.best_model_weights_ is not None and \
                 self.best_epoch_ != net.history[-1, "epoch"]:
             net.accelerator.unwrap_model(net.module_).load_state_dict(self.best_model_weights_)
+
+
+def _on_own_device(name: str):
+    """``ECGClassifier.<name>`` run inside :meth:`AcceleratedECGClassifier._on_device`
+    (with ``device=None``, on the accelerator's device)."""
+    base = getattr(ECGClassifier, name)
+
+    @functools.wraps(base)
+    def method(self, *args, **kwargs):
+        with self._on_device():
+            return getattr(super(AcceleratedECGClassifier, self), name)(*args, **kwargs)
+    method.__qualname__ = f"AcceleratedECGClassifier.{name}"
+    return method
 
 
 class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
@@ -134,6 +150,14 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
     True
     """
 
+    # ECGClassifier's, and the mixin's own two; checked at the start of fit, before the
+    # accelerator is asked for its device or anything is built
+    _parameter_constraints: dict = {
+        **ECGClassifier._parameter_constraints,
+        "accelerator": [HasMethods(["prepare", "unwrap_model", "gather_for_metrics", "wait_for_everyone"])],
+        "unwrap_after_train": ["boolean"],
+    }
+
     def __init__(self, module="resnet1d", criterion="bce", *, accelerator, device=None, unwrap_after_train=True,
                  **kwargs):
         super().__init__(module, criterion, accelerator=accelerator, device=device,
@@ -151,12 +175,16 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         finally:
             self.device = None
 
-    def _validate_params(self):
-        ECGClassifier._validate_params(self)
+    def _check_device(self):
         if self.device is not None and self.accelerator.device_placement and \
                 torch.device(self.device) != self.accelerator.device:
             raise ValueError(f"device={self.device!r} but the accelerator places this process on "
                              f"{self.accelerator.device}; leave device=None")
+
+    def _validate_params(self):
+        """skorch's check of the ``**kwargs`` prefixes (at initialize and set_params), and the device."""
+        ECGClassifier._validate_params(self)
+        self._check_device()
 
     def _initialize_accelerator(self):
         # A loss without trainable parameters (BCE, Sign Loss) is not prepared: accelerate
@@ -179,6 +207,9 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         self.amp_dtype_, self.grad_scaler_ = None, None  # the accelerator's mixed_precision decides
 
     def fit(self, X, y, **fit_params):
+        """As :meth:`ECGClassifier.fit`, on the accelerator's device."""
+        validate_params(self)  # before _on_device asks the accelerator for its device
+        self._check_device()
         with self._on_device():
             return super().fit(X, y, **fit_params)
 
@@ -186,21 +217,10 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         with self._on_device():
             yield from super().forward_iter(X, training=training, device=device)
 
-    def predict_proba(self, X):
-        with self._on_device():
-            return super().predict_proba(X)
-
-    def embed(self, X):
-        with self._on_device():
-            return super().embed(X)
-
-    def attention_weights(self, X):
-        with self._on_device():
-            return super().attention_weights(X)
-
-    def load_weights(self, path):
-        with self._on_device():
-            return super().load_weights(path)
+    predict_proba = _on_own_device("predict_proba")
+    embed = _on_own_device("embed")
+    attention_weights = _on_own_device("attention_weights")
+    load_weights = _on_own_device("load_weights")
 
     def save_weights(self, path) -> None:
         """Weights as :meth:`ECGClassifier.save_weights`, written by the main process

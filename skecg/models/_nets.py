@@ -70,17 +70,22 @@ def _conv2d_weight(conv: nn.Conv1d) -> torch.Tensor:
     return cache[1]
 
 
+def _as_conv2d_input(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor, prepadded: bool):
+    """The plain convolution inside ``conv``, its stride, and ``x4`` with its 'same'
+    padding (added here unless ``prepadded``): what :func:`_conv2d` and :func:`_conv_bn` apply."""
+    if isinstance(conv, SameConv1d):
+        if not prepadded:
+            x4 = F.pad(x4, _same_pad(x4.shape[-1], conv.kernel_size, conv.stride))
+        return conv.conv, conv.stride, x4
+    return conv, 1, x4
+
+
 def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor, prepadded: bool = False) -> torch.Tensor:
     """Apply a 1-D convolution's weights to a (B, C, 1, T) tensor as a (1, k) Conv2d.
 
     ``prepadded=True`` says ``x4`` already carries its 'same' padding (written there
     by :class:`_ReluDropout`, which costs nothing); otherwise it is padded here."""
-    if isinstance(conv, SameConv1d):
-        c, stride = conv.conv, conv.stride
-        if not prepadded:
-            x4 = F.pad(x4, _same_pad(x4.shape[-1], conv.kernel_size, conv.stride))
-    else:
-        c, stride = conv, 1
+    c, stride, x4 = _as_conv2d_input(conv, x4, prepadded)
     return F.conv2d(x4, _conv2d_weight(c), c.bias, stride=(1, stride))
 
 
@@ -129,12 +134,7 @@ def _conv_bn(conv: "SameConv1d | nn.Conv1d", bn: nn.BatchNorm1d, x4: torch.Tenso
     """``_bn(bn, _conv2d(conv, x4, prepadded), scale)``, as one folded convolution at inference."""
     if not _foldable(bn):
         return _bn(bn, _conv2d(conv, x4, prepadded), scale)
-    if isinstance(conv, SameConv1d):
-        c, stride = conv.conv, conv.stride
-        if not prepadded:
-            x4 = F.pad(x4, _same_pad(x4.shape[-1], conv.kernel_size, conv.stride))
-    else:
-        c, stride = conv, 1
+    c, stride, x4 = _as_conv2d_input(conv, x4, prepadded)
     w4, b = _folded_weight(c, bn)
     return F.conv2d(x4, w4, b, stride=(1, stride))
 
