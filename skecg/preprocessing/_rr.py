@@ -68,7 +68,7 @@ def _energy_response(fs: float, pre: int, n_fft: int, step: int) -> np.ndarray:
     return np.abs(h) ** 2 * deriv * np.exp(1j * w * (pre - 1) / 2) / step
 
 
-def _fft_energy(x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
+def _fft_energy(x: np.ndarray, fs: float, dtype=np.float64) -> tuple[np.ndarray, int]:
     """The Pan-Tompkins QRS energy (5-15 Hz band-pass, five-point derivative, squaring,
     150 ms moving integration) of every row of ``x``, sampled at about ``_ENERGY_FS``.
 
@@ -78,7 +78,8 @@ def _fft_energy(x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     shorter irfft, which decimates); the 12 leads of a record cost little more than one
     lead filtered with ``sosfiltfilt``.  Returns the energy, of length ``ceil(n / step)``
     along the last axis, and ``step``, the decimation factor (energy sample ``j`` is at
-    signal sample ``j * step``).
+    signal sample ``j * step``).  The arithmetic is in ``dtype`` (float32 for the
+    12-lead fused energy, whose decisions do not need more).
     """
     import scipy.fft
 
@@ -87,7 +88,10 @@ def _fft_energy(x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     if pre == 2:
         if n % 2:
             x = np.concatenate([x, x[..., -1:]], axis=-1)
-        x = np.add(x[..., 0::2], x[..., 1::2], dtype=np.float32 if x.dtype == np.float32 else np.float64) * 0.5
+        x = np.add(x[..., 0::2], x[..., 1::2], dtype=dtype)
+        x *= 0.5
+    else:
+        x = np.asarray(x, dtype=dtype)
     nd = x.shape[-1]
     sub_step = max(1, int(fs / pre // _ENERGY_FS))
     step = pre * sub_step
@@ -132,8 +136,9 @@ def _broadband_sos(fs: float):
     return sps.butter(2, [0.5, min(40.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
 
 
-def _detect_one(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int = 1) -> np.ndarray:
-    """Beats from the QRS energy of one lead, R peaks located on the broadband signal.
+def _detect(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int = 1,
+            skip: np.ndarray | None = None) -> list[np.ndarray]:
+    """Beats from the QRS energy of each record, R peaks located on its broadband signal.
 
     1. Candidates: peaks of the integrated energy at least ``_REFRACTORY`` apart.
     2. A candidate is a beat when its energy exceeds ``_THRESHOLD`` times a reference:
@@ -146,16 +151,36 @@ def _detect_one(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int 
        mark it.
     4. Peaks closer than ``_REFRACTORY`` keep the one of larger energy.
 
-    ``integrated`` may be sampled at ``fs / step`` (``broad`` is at ``fs``).
+    ``broad`` is (n_records, n) at ``fs``, ``integrated`` (n_records, m) at ``fs / step``;
+    step 3 runs once for the beats of all records.  Records flagged in ``skip`` (flat
+    signals) get no peaks.
     """
-    fs_e = fs / step
-    n = integrated.shape[-1]
-    if n < int(0.5 * fs_e) or not np.any(integrated > 0):
-        return np.zeros(0, dtype=np.int64)
+    n_rec, n = broad.shape
+    beats, energy = [], []
+    for r in range(n_rec):
+        if skip is not None and skip[r]:
+            b, e = np.zeros(0, dtype=np.int64), np.zeros(0)
+        else:
+            b, e = _beats(integrated[r], fs / step)
+        beats.append(np.minimum(b * step, n - 1))
+        energy.append(e)
+    counts = [b.size for b in beats]
+    rows = np.repeat(np.arange(n_rec), counts)
+    peaks = np.split(_locate(broad, rows, np.concatenate(beats), fs), np.cumsum(counts)[:-1])
     refr = max(1, int(round(_REFRACTORY * fs)))
+    return [_refractory(p, e, refr) for p, e in zip(peaks, energy)]
+
+
+def _beats(integrated: np.ndarray, fs_e: float) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-2 of :func:`_detect` on one record's energy (at ``fs_e``): the beats'
+    energy-sample indices and energies."""
+    n = integrated.shape[-1]
+    none = np.zeros(0, dtype=np.int64), np.zeros(0)
+    if n < int(0.5 * fs_e) or not np.any(integrated > 0):
+        return none
     cand, _ = sps.find_peaks(integrated, distance=max(1, int(round(_REFRACTORY * fs_e))))
     if cand.size == 0:
-        return np.zeros(0, dtype=np.int64)
+        return none
     h = integrated[cand]
     block = max(1, int(round(_BLOCK * fs_e)))
     n_blocks = max(1, int(round(n / block)))
@@ -168,9 +193,12 @@ def _detect_one(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int 
         k = max(3, int(_MIN_RATE * seconds))
         ref = np.median(np.sort(hb)[::-1][:k])
         keep[sel] = h[sel] > _THRESHOLD * ref
-    beats, energy = np.minimum(cand[keep] * step, broad.size - 1), h[keep]
-    peaks = _locate(broad, beats, fs)
-    # localisation can bring two beats closer than the refractory period: keep the stronger
+    return cand[keep].astype(np.int64), h[keep]
+
+
+def _refractory(peaks: np.ndarray, energy: np.ndarray, refr: int) -> np.ndarray:
+    """Step 4 of :func:`_detect`: localisation can bring two beats closer than the
+    refractory period; keep the stronger."""
     if peaks.size < 2 or np.diff(np.sort(peaks)).min() >= refr:
         return np.unique(peaks)
     order = np.argsort(-energy, kind="stable")
@@ -181,45 +209,47 @@ def _detect_one(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int 
     return np.unique(peaks[taken])
 
 
-def _locate(broad: np.ndarray, beats: np.ndarray, fs: float) -> np.ndarray:
-    """Step 3 of :func:`_detect_one`, vectorised over the beats of one record: the
-    maximum of ``broad`` within ``_SEARCH`` of each energy peak, or the start of the
-    downstroke of a QS complex."""
-    n = broad.size
+def _locate(broad: np.ndarray, rows: np.ndarray, beats: np.ndarray, fs: float) -> np.ndarray:
+    """Step 3 of :func:`_detect`, vectorised over the beats of all records (``rows``
+    the record of each beat, ``beats`` its sample): the maximum of ``broad`` within
+    ``_SEARCH`` of each energy peak, or the start of the downstroke of a QS complex."""
+    n_rec, n = broad.shape
     peaks = np.empty(beats.size, dtype=np.int64)
     if beats.size == 0:
         return peaks
     half = int(round(_SEARCH * fs))
     back = int(round(_QS_BACK * fs))
-    # +-half windows; edge padding leaves the max and min of a clipped window unchanged
-    if beats.min() >= half and beats.max() + half < n:
-        win = sliding_window_view(broad, 2 * half + 1)[beats - half]
-    else:
-        win = sliding_window_view(np.pad(broad, half, mode="edge"), 2 * half + 1)[beats]
+    # +-half windows; edge padding leaves the max and min of a window clipped at the ends unchanged
+    padded = np.pad(broad, ((0, 0), (half, half)), mode="edge")
+    win = sliding_window_view(padded.ravel(), 2 * half + 1)[rows * (n + 2 * half) + beats]
     i_max, i_min = win.argmax(1), win.argmin(1)
-    rows = np.arange(beats.size)
-    top, bottom = win[rows, i_max], win[rows, i_min]
-    # the local baseline: the median of the +-1 s around the beat (clipped at the ends)
+    r = np.arange(beats.size)
+    top, bottom = win[r, i_max], win[r, i_min]
+    # the local baseline: the median of the +-1 s around the beat (clipped at the ends):
+    # +inf beyond the ends, the median of the finite part
     F = int(fs)
+    padded = np.pad(broad, ((0, 0), (F, F)), constant_values=np.inf).ravel()
+    wide = sliding_window_view(padded, 2 * F)
+    start = rows * (n + 2 * F) + beats
     base = np.empty(beats.size)
     inner = (beats >= F) & (beats + F <= n)
     if inner.any():
-        base[inner] = np.median(sliding_window_view(broad, 2 * F)[beats[inner] - F], axis=1)
-    if not inner.all():  # windows clipped by the ends: +inf beyond them, median of the valid part
+        base[inner] = np.median(wide[start[inner]], axis=1)
+    if not inner.all():
         edge = beats[~inner]
-        wide = sliding_window_view(np.pad(broad, F, constant_values=np.inf), 2 * F)[edge]
-        valid = (np.minimum(edge + F, n) - np.maximum(edge - F, 0))
-        srt = np.sort(wide, axis=1)
-        r = np.arange(edge.size)
-        base[~inner] = 0.5 * (srt[r, (valid - 1) // 2] + srt[r, valid // 2])
+        valid = np.minimum(edge + F, n) - np.maximum(edge - F, 0)
+        srt = np.sort(wide[start[~inner]], axis=1)
+        e = np.arange(edge.size)
+        base[~inner] = 0.5 * (srt[e, (valid - 1) // 2] + srt[e, valid // 2])
     upright = top - base >= _QS_RATIO * (base - bottom)
     peaks[upright] = np.clip(beats[upright] - half + i_max[upright], 0, n - 1)
     for k in np.flatnonzero(~upright):
+        x = broad[rows[k]]
         m = min(max(beats[k] - half + int(i_min[k]), 0), n - 1)
         a = max(0, m - back)
-        j = a + int(np.argmax(broad[a:m + 1]))
-        level = broad[j] - _QS_DROP * (broad[j] - broad[m])
-        below = np.flatnonzero(broad[j:m + 1] < level)
+        j = a + int(np.argmax(x[a:m + 1]))
+        level = x[j] - _QS_DROP * (x[j] - x[m])
+        below = np.flatnonzero(x[j:m + 1] < level)
         peaks[k] = j + (int(below[0]) - 1 if below.size else 0)
     return peaks
 
@@ -282,8 +312,7 @@ def detect_r_peaks_batch(x: np.ndarray, fs: float, method: str = "skecg") -> lis
                 for i in range(len(x))]
     integrated, step = _fft_energy(x, fs)
     broad = sps.sosfiltfilt(_broadband_sos(float(fs)), x, axis=-1)
-    return [np.zeros(0, dtype=np.int64) if flat[i] else _detect_one(broad[i], integrated[i], fs, step)
-            for i in range(len(x))]
+    return _detect(broad, integrated, fs, step, skip=flat)
 
 
 def _percentile99(e: np.ndarray) -> np.ndarray:
@@ -346,15 +375,14 @@ def detect_r_peaks_multilead(x: np.ndarray, fs: float, lead=1):
     if n < 0.5 * fs:
         out = [np.zeros(0, dtype=np.int64) for _ in range(len(x))]
         return out[0] if single else out
-    integrated, step = _fft_energy(np.asarray(x, dtype=np.float32), fs)
+    integrated, step = _fft_energy(x, fs, dtype=np.float32)
     ref = _percentile99(integrated)[..., 0]  # (n_records, n_leads)
     live = ref > 0  # a flat lead adds nothing
     weight = np.where(live, 1.0 / np.where(live, ref, 1.0), 0.0) / np.maximum(live.sum(1, keepdims=True), 1)
     fused = np.matmul(weight[:, None, :].astype(np.float32), integrated)[:, 0].astype(np.float64)
     broad = sps.sosfiltfilt(_broadband_sos(float(fs)), np.asarray(x[np.arange(len(x)), leads], dtype=np.float64),
                             axis=-1)
-    out = [np.zeros(0, dtype=np.int64) if not live[i].any() else _detect_one(broad[i], fused[i], fs, step)
-           for i in range(len(x))]
+    out = _detect(broad, fused, fs, step, skip=~live.any(1))
     return out[0] if single else out
 
 
