@@ -316,8 +316,26 @@ def iter_batches(X, batch_size: int = 256, *, desc: str | None = None, progress:
     """Yield ``(indices, records)`` over ``X`` in batches; lazy containers are read batch by batch.
 
     For code that must see every record (features, R peaks, predictions) without
-    holding the data set in memory.  ``progress=None`` shows a tqdm bar on a terminal
-    when there is more than one batch.
+    holding the data set in memory.
+
+    Parameters
+    ----------
+    X : ECGRecords or array-like
+        Records; a lazy container reads (and preprocesses) one batch at a time.
+    batch_size : int, default=256
+        Records per batch (the last one may be smaller).
+    desc : str, optional
+        Label of the progress bar.
+    progress : bool, optional
+        Show a tqdm bar; None shows one for a lazy container of more than one batch
+        (on a terminal).
+
+    Yields
+    ------
+    indices : ndarray of int
+        Positions of the batch's records in ``X``.
+    records : ECGRecords or array
+        The batch, loaded in memory.
 
     Examples
     --------
