@@ -112,3 +112,22 @@ def test_multilead_flat_leads_and_errors():
     assert all(p.size == 0 for p in detect_r_peaks_multilead(np.zeros((2, 3, 5000)), FS))
     with pytest.raises(ValueError, match="lead 5 is out of range for 3 leads"):
         detect_r_peaks_multilead(x, FS, lead=5)
+
+
+def test_searchback_finds_a_small_beat_in_a_long_rr_gap():
+    t = np.arange(10 * FS) / FS
+    centres = np.arange(0.5, 10, 0.8)
+    amp = np.ones(centres.size)
+    amp[6] = 0.3  # its QRS energy is 0.09 of the others': under the threshold, over the search-back's
+    x = sum(_beats(t, [c], amp=a) for c, a in zip(centres, amp))
+    x += 0.005 * np.random.default_rng(2).normal(size=t.size)
+    found = detect_r_peaks(x, FS) / FS
+    assert len(found) == len(centres) and np.abs(found - centres).max() < 0.01
+    import skecg.preprocessing._rr as rr
+
+    old = rr._SEARCHBACK_RR
+    try:
+        rr._SEARCHBACK_RR = 0  # off: the small beat is missed, so the test exercises the search-back
+        assert len(detect_r_peaks(x, FS)) == len(centres) - 1
+    finally:
+        rr._SEARCHBACK_RR = old

@@ -126,6 +126,10 @@ _SEARCH = 0.10       # s: R peak searched within +-_SEARCH of the energy peak
 _QS_RATIO = 0.30     # an upward deflection smaller than this fraction of the downward one: a QS complex
 _QS_BACK = 0.08      # s: how far before a QS trough its start is searched
 _QS_DROP = 0.20      # the QS "peak" is where the signal has fallen by this fraction of the complex
+_SEARCHBACK_RR = 1.66  # an RR gap this many times the median is searched again for a missed beat (Pan-Tompkins)
+_SEARCHBACK_THRESHOLD = 0.2  # ... with this fraction of the threshold (on records 1-100 any value in
+#                              0.05-0.3 recovers the one beat lead II missed there without a false one)
+_SEARCHBACK_GAP = 0.30  # s: ... at least this far from the beats around the gap (not their T waves)
 _BLOCK = 10.0        # s: the reference energy is taken per block of this length
 _MIN_RATE = 0.6      # beats/s (36 bpm): the reference is the median of the top _MIN_RATE * seconds
 #                      candidates of a block, a typical beat even when tall PVCs are many
@@ -162,6 +166,9 @@ def _detect(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int = 1,
        the median energy of the ``_MIN_RATE * seconds`` largest candidates of its
        ``_BLOCK``-second block (the energy of a typical beat at any rate above 36 bpm,
        robust to tall PVCs and artifacts, and to amplitude changes along long records).
+       Search-back (Pan & Tompkins): in an RR gap above ``_SEARCHBACK_RR`` times the
+       median RR, the largest candidate at least ``_SEARCHBACK_GAP`` from the beats
+       around it is a beat if it exceeds ``_SEARCHBACK_THRESHOLD`` times that threshold.
     3. The R peak is the maximum of the 0.5-40 Hz signal within ``_SEARCH`` of the
        energy peak; in a QS complex (no upward deflection worth ``_QS_RATIO`` of the
        downward one) it is the start of the downstroke, where LUDB's cardiologists
@@ -202,15 +209,38 @@ def _beats(integrated: np.ndarray, fs_e: float) -> tuple[np.ndarray, np.ndarray]
     block = max(1, int(round(_BLOCK * fs_e)))
     n_blocks = max(1, int(round(n / block)))
     which = np.minimum(cand // block, n_blocks - 1)
-    keep = np.zeros(cand.size, dtype=bool)
+    refs = np.empty(cand.size)
     for b in range(n_blocks):
         sel = which == b
         hb = h[sel] if sel.sum() >= 3 else h
         seconds = (min(n, (b + 1) * block) - b * block) / fs_e if b < n_blocks - 1 else (n - b * block) / fs_e
         k = max(3, int(_MIN_RATE * seconds))
         ref = np.median(np.sort(hb)[::-1][:k])
-        keep[sel] = h[sel] > _THRESHOLD * ref
+        refs[sel] = ref
+    keep = h > _THRESHOLD * refs
+    if _SEARCHBACK_RR and keep.sum() >= 3:
+        keep = _searchback(cand, h, refs, keep, fs_e)
     return cand[keep].astype(np.int64), h[keep]
+
+
+def _searchback(cand: np.ndarray, h: np.ndarray, refs: np.ndarray, keep: np.ndarray, fs_e: float) -> np.ndarray:
+    """Step 2b of :func:`_detect` (Pan & Tompkins' search-back): in an RR gap longer than
+    ``_SEARCHBACK_RR`` times the median RR, the largest candidate at least
+    ``_SEARCHBACK_GAP`` s from both neighbouring beats becomes a beat when its energy
+    exceeds ``_SEARCHBACK_THRESHOLD`` times the threshold of step 2."""
+    keep = keep.copy()
+    beats = np.flatnonzero(keep)
+    rr = np.diff(cand[beats])
+    med = np.median(rr)
+    gap = int(round(_SEARCHBACK_GAP * fs_e))
+    for g in np.flatnonzero(rr > _SEARCHBACK_RR * med):
+        a, b = cand[beats[g]], cand[beats[g + 1]]
+        inside = np.flatnonzero((cand >= a + gap) & (cand <= b - gap))
+        if inside.size:
+            best = inside[np.argmax(h[inside])]
+            if h[best] > _SEARCHBACK_THRESHOLD * _THRESHOLD * refs[best]:
+                keep[best] = True
+    return keep
 
 
 def _refractory(peaks: np.ndarray, energy: np.ndarray, refr: int) -> np.ndarray:
