@@ -14,8 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._records import ECGRecords
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
 from .metrics import labels_from_proba, proba_matrix
-from .preprocessing import RRFeatureExtractor
-from .preprocessing._rr import NEUROKIT_METHODS
+from .preprocessing import NEUROKIT_METHODS, RRFeatureExtractor
 from .utils.validation import ECGInputMixin, MultilabelClassifierMixin
 
 _PROBABILITY = Interval(Real, 0, 1, closed="both")
