@@ -31,6 +31,8 @@ p.add_argument("--max-epochs", type=int, default=None)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--filters", default=None, help="e.g. 8,16,32,64")
 p.add_argument("--pool", type=int, default=None)
+p.add_argument("--dump", default=None, help="save the probabilities of all 160 records and the training "
+               "records' validation part (.npz) for choosing cleaning rules inside the training records")
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 
@@ -59,6 +61,13 @@ print(f"\ntrained on {int((~test).sum())} records ({len(seg.history)} epochs, {t
 print(scores.round({"se": 4, "ppv": 4, "f1": 4, "mean_error_ms": 1, "sd_error_ms": 1}).to_string())
 print("F1 per wave (mean of onset and offset):",
       {w: round(float(scores.loc[w, "f1"].mean()), 4) for w in ("P", "QRS", "T")})
+if args.dump:
+    import numpy as np
+
+    train_ids = X.meta["record_id"].to_numpy()[~test]
+    np.savez_compressed(args.dump, proba=seg.predict_proba(X2).astype(np.float16),
+                        record_id=X.meta["record_id"].to_numpy().astype(str), test=test,
+                        valid_ids=train_ids[seg.valid_idx_].astype(str) if seg.valid_idx_ is not None else [])
 if args.save:
     seg.save_weights(args.save)
     print("saved", args.save)

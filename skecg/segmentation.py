@@ -20,20 +20,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 
 from ._records import ECGRecords
 from .utils.validation import ECGInputMixin, check_finite_records, net_parameter_constraints, validate_params
+from .models._classifier import _EarlyStopping
+from .models._skorch_common import default_callbacks
 from .models._unet import UNet1d
 
 #: Class names of LUDB masks: 0 none, 1 P, 2 QRS, 3 T.
 LUDB_WAVES = ("none", "P", "QRS", "T")
 #: Mask value of samples outside the annotated region (ignored in training and scoring).
 UNANNOTATED = -1
-
-
-def _silent(*args, **kwargs):
-    pass
 
 
 # --- masks <-> tables ------------------------------------------------------------------
@@ -426,18 +423,8 @@ class WaveSegmenter(ECGInputMixin, NeuralNet):
 
     # -- skorch hooks -------------------------------------------------------------------------
     def get_default_callbacks(self):
-        cbs = [("epoch_timer", EpochTimer()),
-               ("train_loss", PassthroughScoring(name="train_loss", on_train=True))]
-        if self.valid_size:
-            cbs.append(("valid_loss", PassthroughScoring(name="valid_loss")))
-            if self.patience:
-                cbs.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=int(self.patience),
-                                                            load_best=True, sink=_silent)))
-        if self.progress_bar:
-            cbs.append(("progress_bar", ProgressBar()))
-        if self.verbose:
-            cbs.append(("print_log", PrintLog()))
-        return cbs
+        # early stopping that waits while an epoch has no validation score (too few patients to split)
+        return default_callbacks(self, validation=bool(self.valid_size), early_stopping=_EarlyStopping)
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")

@@ -17,7 +17,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring, PrintLog, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator, is_dataset
 from sklearn.base import ClassifierMixin
@@ -32,6 +32,7 @@ from ..utils.validation import ECGInputMixin, MultilabelClassifierMixin, net_par
 from ._data import ECGDataset, known_leads, make_loader, to_device
 from ._losses import CRITERIA
 from ._nets import MODULES, AttentionResNet1d, ResNet1d
+from ._skorch_common import default_callbacks
 from ._split import PatientSplit
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -355,21 +356,12 @@ class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, N
         return bool(self.valid_size) if self.train_split == "auto" else self.train_split is not None
 
     def get_default_callbacks(self):
-        cbs = [("epoch_timer", EpochTimer()),
-               ("train_loss", PassthroughScoring(name="train_loss", on_train=True))]
-        if self._has_validation():
-            cbs.append(("valid_loss", PassthroughScoring(name="valid_loss")))
-            if self.patience:
-                cbs.append(("early_stopping", _EarlyStopping(monitor="valid_loss", patience=int(self.patience),
-                                                             load_best=True, sink=_silent)))
+        extra = []
         if self.lr_schedule is not None:
             step, gamma = (13, 0.1) if self.lr_schedule == "zhu" else self.lr_schedule
-            cbs.append(("lr_schedule", LRScheduler(policy="StepLR", step_size=int(step), gamma=float(gamma))))
-        if self.progress_bar:
-            cbs.append(("progress_bar", ProgressBar()))
-        if self.verbose:
-            cbs.append(("print_log", PrintLog()))
-        return cbs
+            extra.append(("lr_schedule", LRScheduler(policy="StepLR", step_size=int(step), gamma=float(gamma))))
+        return default_callbacks(self, validation=self._has_validation(), early_stopping=_EarlyStopping,
+                                 sink=_silent, extra=extra)
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")
