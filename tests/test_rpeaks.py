@@ -131,3 +131,18 @@ def test_searchback_finds_a_small_beat_in_a_long_rr_gap():
         assert len(detect_r_peaks(x, FS)) == len(centres) - 1
     finally:
         rr._SEARCHBACK_RR = old
+
+
+def test_multilead_batch_matches_one_record_at_a_time():
+    t = np.arange(10 * FS) / FS
+    rng = np.random.default_rng(3)
+    X = np.stack([np.stack([_beats(t, np.arange(0.4 + 0.05 * r, 10, 0.7 + 0.1 * r), amp=a) for a in (1, -0.5, 0.3)])
+                  for r in range(4)]) + 0.01 * rng.normal(size=(4, 3, t.size))
+    leads = [0, 2, 1, 0]
+    batch = detect_r_peaks_multilead(X, FS, lead=leads)
+    for r in range(4):
+        np.testing.assert_array_equal(batch[r], detect_r_peaks_multilead(X[r], FS, lead=leads[r]))
+    with pytest.raises(ValueError, match="one int per record"):
+        detect_r_peaks_multilead(X, FS, lead=[0, 1])
+    F = RRFeatureExtractor(lead=1, fs=FS, demographics=False, method="multilead").fit_transform(X.astype(np.float32))
+    assert F[:, 0].tolist() == [len(p) for p in detect_r_peaks_multilead(X.astype(np.float32), FS, lead=1)]
