@@ -51,6 +51,18 @@ def test_clean_masks_rules():
     # gaps between different classes are never filled
     m = np.array([[2, 2, 0, 3, 3]])
     assert clean_masks(m, fs=1000, max_gap=0.005, min_duration=0.0).tolist() == m.tolist()
+    # min_separation: of two QRS 3 samples apart the one of smaller probability mass goes,
+    # classes apart are independent, and segments far enough apart all stay
+    m = np.array([[2, 2, 2, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 0, 0, 0, 0, 0, 3]])
+    proba = np.zeros((1, 4, m.shape[1]))
+    proba[0, 2] = 0.6
+    proba[0, 2, 6:8] = 1.0  # the short middle QRS is the surer one: 2.0 against 1.8
+    proba[0, 3] = 0.9
+    out = clean_masks(m, fs=1000, max_gap=0, min_duration=0, min_separation=0.004, proba=proba)
+    assert out.tolist() == [[0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 0, 0, 0, 0, 0, 3]]
+    out = clean_masks(m, fs=1000, max_gap=0, min_duration=0, min_separation=0.004)  # by length
+    assert out.tolist() == [[2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 0, 0, 0, 0, 0, 3]]
+    assert clean_masks(m, fs=1000, max_gap=0, min_duration=0, min_separation=0.002).tolist() == m.tolist()
 
 
 def test_delineation_scores_counts():
@@ -68,6 +80,14 @@ def test_delineation_scores_counts():
     # a prediction outside the annotated region (100..1000) is not counted as false positive
     extra = pd.concat([t, pd.DataFrame({"record_id": ["a"], "wave": ["QRS"], "onset": [1100], "offset": [1150]})])
     assert delineation_scores(t, extra, fs=500).loc[("QRS", "onset"), "fp"] == 0
+    # an annotated QRS without an onset (as LUDB's paced complexes): the predicted onset of
+    # the QRS overlapping it cannot be checked and is skipped, unless skip_missing=False
+    t2 = t.assign(onset=t.onset.astype(float).where(t.index != 1), peak=t.onset + 20)
+    s = delineation_scores(t2, t, fs=500)
+    assert s.loc[("QRS", "onset"), ["tp", "fp", "fn"]].tolist() == [1, 0, 0]
+    assert s.loc[("QRS", "offset"), ["tp", "fp", "fn"]].tolist() == [2, 0, 0]
+    s = delineation_scores(t2, t, fs=500, skip_missing=False)
+    assert s.loc[("QRS", "onset"), ["tp", "fp", "fn"]].tolist() == [1, 1, 0]
 
 
 @needs_shared(LUDB)
