@@ -1,7 +1,7 @@
 """R-peak detectors against LUDB's cardiologist-annotated QRS peaks (lead II).
 
 Run: flock /tmp/skecg-heavy.lock .venv/bin/python benchmarks/rpeak_accuracy.py [--repeats 3]
-     [--methods skecg,neurokit,...] [--fused]
+     [--methods skecg,neurokit,...]
 
 Protocol (issue 16): truth = the annotated QRS peaks of lead II; only detections inside
 each record's annotated region (first to last annotated point of lead II, widened by the
@@ -13,7 +13,8 @@ matched pairs (ms).  records/s: single-lead detection of each record in turn (ne
 ``ecg_clean`` + ``ecg_peaks`` with the same method), best of ``--repeats`` interleaved
 runs (every method once per round, so a load change on a shared machine hits all alike);
 ``rec/cpu-s`` divides by the process CPU time instead of the wall time (less sensitive to
-other processes; numpy/scipy run single-threaded here); ``skecg (batch)`` detects all records of a split in one vectorised call;
+other processes; numpy/scipy run single-threaded here); ``skecg (batch)`` detects all
+records of a split in one vectorised call;
 ``skecg 12-lead fused`` finds beats on the fused energy of the 12 leads (one batched call)
 and locates the R peaks on lead II.
 """
@@ -109,7 +110,7 @@ def main():
     best = {k: (np.inf, np.inf) for k in runs}
     peaks, errors = {}, {}
     for _ in range(args.repeats):
-        for key, (run, idx) in runs.items():
+        for key, (run, _) in runs.items():
             if key in errors:
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
@@ -123,7 +124,7 @@ def main():
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             best[key] = (min(best[key][0], wall), min(best[key][1], cpu))
     results = {}
-    for key, (run, idx) in runs.items():
+    for key, (_, idx) in runs.items():
         if key in errors:
             results[key] = errors[key]
             continue
