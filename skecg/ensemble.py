@@ -15,7 +15,7 @@ from ._records import ECGRecords
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, equivalence_map
 from .metrics import labels_from_proba, proba_matrix
 from .preprocessing import NEUROKIT_METHODS, RRFeatureExtractor
-from .utils.validation import ECGInputMixin, MultilabelClassifierMixin
+from .utils.validation import ECGInputMixin, MultilabelClassifierMixin, ThresholdLabelsMixin
 
 _PROBABILITY = Interval(Real, 0, 1, closed="both")
 
@@ -196,7 +196,7 @@ class SinusRhythmFallback(_Wrapper):
         return pred
 
 
-class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class LengthEnsemble(ThresholdLabelsMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Average the probabilities of members that see different input lengths
     (Zhu et al.: 5,000 and 15,000 samples at 500 Hz), each its own pipeline.
 
@@ -260,15 +260,6 @@ class LengthEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimators_")
         return sum(w * proba_matrix(e, X) for w, e in zip(self.weights_, self.estimators_))
 
-    def predict(self, X):
-        return self.labels_from_proba(X, self.predict_proba(X))
-
-    _labels_ignore_X = True  # labels_from_proba needs only the probabilities
-
-    def labels_from_proba(self, X, proba):
-        """``predict(X)`` from ``proba = predict_proba(X)`` (``X`` is not read)."""
-        check_is_fitted(self, "thresholds_")
-        return (np.asarray(proba) >= self.thresholds_[None, :]).astype(np.int64)
 
 
 class PseudoLabelRelabeler(_Wrapper):

@@ -28,7 +28,13 @@ from sklearn.utils.validation import check_is_fitted
 from .._records import ECGRecords
 from ..labels import column_classes
 from ..preprocessing import check_finite_records
-from ..utils.validation import ECGInputMixin, MultilabelClassifierMixin, net_parameter_constraints, validate_params
+from ..utils.validation import (
+    ECGInputMixin,
+    MultilabelClassifierMixin,
+    ThresholdLabelsMixin,
+    net_parameter_constraints,
+    validate_params,
+)
 from ._data import ECGDataset, known_leads, make_loader, to_device
 from ._losses import CRITERIA
 from ._nets import MODULES, AttentionResNet1d, ResNet1d
@@ -121,7 +127,7 @@ def tune_thresholds(y_true, proba, grid=None, default: float = 0.5) -> np.ndarra
     return out
 
 
-class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, NeuralNet):
+class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, NeuralNet):
     """Multilabel ECG classifier: a torch network trained through skorch.
 
     Every component is a hyperparameter, so ``GridSearchCV`` can search over networks
@@ -589,16 +595,6 @@ class ECGClassifier(ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, N
         check_is_fitted(self, "classes_")
         return self._outputs(X, "proba")
 
-    def predict(self, X):
-        """0/1 indicator matrix: probabilities against the per-class ``thresholds_``."""
-        return self.labels_from_proba(X, self.predict_proba(X))
-
-    _labels_ignore_X = True  # labels_from_proba needs only the probabilities
-
-    def labels_from_proba(self, X, proba):
-        """``predict(X)`` from ``proba = predict_proba(X)`` (``X`` is not read)."""
-        check_is_fitted(self, "thresholds_")
-        return (np.asarray(proba) >= self.thresholds_[None, :]).astype(np.int64)
 
     def embed(self, X):
         """The network's penultimate representation of each record (deep features)."""

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_parameter_constraints
+from sklearn.utils.validation import check_is_fitted
 
 from .._schema import STANDARD_LEADS, normalize_lead_name
 
@@ -20,6 +21,7 @@ __all__ = [
     "ECGInputMixin",
     "MultilabelClassifierMixin",
     "STANDARD_LEADS",
+    "ThresholdLabelsMixin",
     "check_3d",
     "check_finite_records",
     "check_finite_signals",
@@ -298,3 +300,36 @@ class MultilabelClassifierMixin:
         if tags.classifier_tags is not None:
             tags.classifier_tags.multi_label = True
         return tags
+
+
+class ThresholdLabelsMixin:
+    """``predict`` as the probabilities against per-class ``thresholds_``.
+
+    Gives ``predict(X)`` and ``labels_from_proba(X, proba)`` (the labels from
+    probabilities already computed, used by :func:`skecg.metrics.predict_with_proba`
+    so that a pipeline's preprocessing and network run once for both).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> class Clf(ThresholdLabelsMixin, BaseEstimator):
+    ...     def fit(self, X, y=None):
+    ...         self.thresholds_ = np.array([0.5, 0.2])
+    ...         return self
+    ...     def predict_proba(self, X):
+    ...         return np.array([[0.6, 0.1], [0.4, 0.3]])
+    >>> Clf().fit(None).predict(None).tolist()
+    [[1, 0], [0, 1]]
+    """
+
+    _labels_ignore_X = True  # labels_from_proba needs only the probabilities
+
+    def predict(self, X):
+        """0/1 indicator matrix: probabilities against the per-class ``thresholds_``."""
+        return self.labels_from_proba(X, self.predict_proba(X))
+
+    def labels_from_proba(self, X, proba):
+        """``predict(X)`` from ``proba = predict_proba(X)`` (``X`` is not read)."""
+        check_is_fitted(self, "thresholds_")
+        return (np.asarray(proba) >= np.asarray(self.thresholds_)[None, :]).astype(np.int64)
