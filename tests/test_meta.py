@@ -23,7 +23,7 @@ from skecg.models import ECGClassifier
 from skecg.preprocessing import HRV_FEATURES, PadTruncate, RRFeatureExtractor, Resampler
 from skecg.sampling import TrainingSubsetSampler
 
-TINY = dict(module__filters=(8, 8), module__kernel_size=5, max_epochs=2, batch_size=16, random_state=0)
+from conftest import TINY
 SB, ST, NSR = "426177001", "427084000", "426783006"
 
 
