@@ -24,6 +24,7 @@ from skecg.preprocessing import HRV_FEATURES, PadTruncate, RRFeatureExtractor, R
 from skecg.sampling import TrainingSubsetSampler
 
 from conftest import TINY
+
 SB, ST, NSR = "426177001", "427084000", "426783006"
 
 
