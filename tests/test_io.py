@@ -487,6 +487,41 @@ def test_challenge_folder_reads_dat_and_labels_lines(tmp_path):
         read_challenge_folder(tmp_path)
 
 
+def test_dat_format16_fast_path_equals_wfdb(tmp_path, monkeypatch):
+    """The direct format-16 read equals wfdb.rdrecord's digital samples on real records
+    (PTB-XL's .dat files and CINC records rewritten by wfdb.wrsamp), and layouts it does
+    not handle (format 212, a byte offset, a size that does not match) go to wfdb."""
+    import wfdb
+
+    from skecg.io import _challenge as C
+
+    src = FIX_PTBXL / "records500" / "00000"
+    for ext in (".hea", ".dat"):
+        shutil.copy(src / f"00001_hr{ext}", tmp_path / f"00001_hr{ext}")
+    rec = wfdb.rdrecord(str(FIX_PTBXL / "records100" / "00000" / "00002_lr"), physical=False)
+    wfdb.wrsamp("W212", fs=rec.fs, units=rec.units, sig_name=rec.sig_name,
+                d_signal=np.clip(rec.d_signal, -2047, 2047),  # 12-bit samples
+                fmt=["212"] * rec.n_sig, adc_gain=rec.adc_gain, baseline=rec.baseline, write_dir=str(tmp_path))
+    wfdb.wrsamp("W16", fs=rec.fs, units=rec.units, sig_name=rec.sig_name, d_signal=rec.d_signal,
+                fmt=["16"] * rec.n_sig, adc_gain=rec.adc_gain, baseline=rec.baseline, write_dir=str(tmp_path))
+    used = []
+    real = C._read_dat_format16
+    monkeypatch.setattr(C, "_read_dat_format16", lambda dat, h: used.append(dat.stem) or real(dat, h))
+    for name, fast in (("00001_hr", True), ("W16", True), ("W212", False)):
+        hea = tmp_path / f"{name}.hea"
+        h = C.parse_header(hea.read_text(), name)
+        ref = wfdb.rdrecord(str(tmp_path / name), physical=False, return_res=32).d_signal.T
+        got = C._read_dat(hea, h, name, h.files[0])
+        np.testing.assert_array_equal(got, ref)
+        assert (real(tmp_path / h.files[0], h) is not None) == fast, name
+    assert used == ["00001_hr", "W16", "W212"]
+    # a file one sample short of the header is left to wfdb (and its error), not misread
+    dat = tmp_path / "W16.dat"
+    dat.write_bytes(dat.read_bytes()[:-2])
+    h = C.parse_header((tmp_path / "W16.hea").read_text(), "W16")
+    assert real(dat, h) is None
+
+
 def test_dat_record_written_by_hand(tmp_path):
     val = (np.arange(12 * 800).reshape(12, 800) % 97 - 40).astype(np.int16)
     _write_record(tmp_path, "D1", val, ext=".dat", dx="164889003")

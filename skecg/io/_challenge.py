@@ -54,6 +54,7 @@ class WFDBHeader:
     initial: list = field(default_factory=list)
     checksums: list = field(default_factory=list)
     formats: list = field(default_factory=list)
+    format_specs: list = field(default_factory=list)  # the whole format field: '16', '212', '16x2', '16+24'
     leads: list = field(default_factory=list)
     comments: dict = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ def parse_header(text: str, name: str = "header") -> WFDBHeader:
             raise RecordReadError(name, f"malformed signal line {ln!r}") from None
         h.gains.append(gain)
         h.formats.append(parts[1].split("x")[0].split(":")[0].split("+")[0])
+        h.format_specs.append(parts[1])
         h.units.append(m.group(3) or "mV")
         h.leads.append(normalize_lead_name(parts[8]) if len(parts) > 8 else f"lead{len(h.leads)}")
     for ln in lines:
@@ -297,14 +299,36 @@ def _read_mat(hea: Path, h: WFDBHeader, name: str, mat_name: str) -> np.ndarray:
     return np.asarray(val)
 
 
+def _read_dat_format16(dat: Path, h: WFDBHeader) -> "np.ndarray | None":
+    """Digital samples (leads first) of the commonest ``.dat`` layout, else None.
+
+    All signals in one file, format ``16`` (little-endian 16-bit, interleaved), no
+    skew, byte offset or multiple samples per frame, and a file of exactly the
+    declared size: one ``np.fromfile``.  Kept beside wfdb because wfdb parses the
+    header a second time (with pandas) for every record: ``benchmarks/predict.py``
+    spent most of its reading time there (10 ms a record); the result is tested equal
+    to ``wfdb.rdrecord``'s ``d_signal`` in ``tests/test_io.py``.  Any other layout goes
+    to wfdb.
+    """
+    if (h.n_samples <= 0 or any(f != "16" for f in h.format_specs) or len(set(h.files)) != 1
+            or dat.stat().st_size != 2 * h.n_sig * h.n_samples):
+        return None
+    val = np.fromfile(dat, dtype="<i2").reshape(h.n_samples, h.n_sig)
+    return np.ascontiguousarray(val.T)
+
+
 def _read_dat(hea: Path, h: WFDBHeader, name: str, dat_name: str) -> np.ndarray:
-    """Digital samples (leads first) of a WFDB ``.dat`` record, read by wfdb."""
+    """Digital samples (leads first) of a WFDB ``.dat`` record (format 16 directly,
+    every other format by wfdb)."""
     import wfdb
 
     dat = hea.with_name(dat_name)
     if not dat.exists():
         raise RecordReadError(name, f"signal file {dat.name} is missing")
     _check_declared_size(name, h, dat)
+    fast = _read_dat_format16(dat, h)
+    if fast is not None:
+        return fast
     try:
         rec = wfdb.rdrecord(str(hea.with_suffix("")), physical=False, return_res=32)
     except Exception as e:  # noqa: BLE001 - wfdb's own errors, named with the record
