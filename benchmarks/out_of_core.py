@@ -207,6 +207,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the stores for the next run")
     ap.add_argument("--memory-only", action="store_true",
                     help="only the memory-growth rows (they do not depend on the machine's load)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory-growth rows (the slowest part)")
     args = ap.parse_args()
     if args.quick:
         args.small, args.large, args.batches, args.fit_records, args.repeats = 500, 3000, 40, 128, 1
@@ -270,14 +271,15 @@ def main():
         add(f"fit 1 epoch Ribeiro net, {n} rec, memory", n / np.median(tm), "rec/s")
         add(f"fit 1 epoch Ribeiro net, {n} rec, store", n / np.median(ts), "rec/s", n / np.median(tm), ">= 0.95x")
     # -- memory growth ----------------------------------------------------------------------
-    a = peak_anon("fit", large, args.small)
-    b = peak_anon("fit", large, args.large)
-    g = peak_anon("grid", large, args.large)
-    add(f"peak RssAnon, fit small net on {args.small} rec of the store", a["peak_anon_mb"], "MB")
-    add(f"peak RssAnon, fit small net on {args.large} rec of the store", b["peak_anon_mb"], "MB",
-        a["peak_anon_mb"], "<= 1.2x")
-    add(f"peak RssAnon, GridSearchCV 2 cand x 2 folds on {args.large} rec", g["peak_anon_mb"], "MB",
-        a["peak_anon_mb"])
+    if not args.no_memory:
+        a = peak_anon("fit", large, args.small)
+        b = peak_anon("fit", large, args.large)
+        g = peak_anon("grid", large, args.large)
+        add(f"peak RssAnon, fit small net on {args.small} rec of the store", a["peak_anon_mb"], "MB")
+        add(f"peak RssAnon, fit small net on {args.large} rec of the store", b["peak_anon_mb"], "MB",
+            a["peak_anon_mb"], "<= 1.2x")
+        add(f"peak RssAnon, GridSearchCV 2 cand x 2 folds on {args.large} rec", g["peak_anon_mb"], "MB",
+            a["peak_anon_mb"])
     add(f"pickled lazy container, {args.large} rec", len(pickle.dumps(Xs)) / 1024, "kB")
     add(f"pickled lazy fold (every other of {args.large} rec)", len(pickle.dumps(Xs[::2])) / 1024, "kB")
     add(f"pickled in-memory container, {args.small} rec", len(pickle.dumps(Xm)) / 1024, "kB")
@@ -288,8 +290,9 @@ def main():
     for what, value, unit, ref, target in rows:
         ratio = f"{value / ref:.2f}x" if ref else ""
         print(f"| {what:<62} | {value:>10.1f} | {unit:<5} | {ratio:>7} | {target:<8} |")
-    print(f"\n(ratio: against the row's in-memory/small reference; fit small net: {a['seconds']:.0f} s on "
-          f"{args.small}, {b['seconds']:.0f} s on {args.large}; grid {g['seconds']:.0f} s)")
+    print("\n(ratio: against the row's in-memory/small reference" + ("" if args.no_memory else
+          f"; fit small net: {a['seconds']:.0f} s on {args.small}, {b['seconds']:.0f} s on {args.large}; "
+          f"grid {g['seconds']:.0f} s") + ")")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
