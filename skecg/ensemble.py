@@ -261,7 +261,6 @@ class LengthEnsemble(ThresholdLabelsMixin, MetaEstimatorMixin, ClassifierMixin, 
         return sum(w * proba_matrix(e, X) for w, e in zip(self.weights_, self.estimators_))
 
 
-
 class PseudoLabelRelabeler(_Wrapper):
     """Zhu et al.'s relabelling of CPSC: add labels a first model is sure of, then refit.
 
@@ -374,4 +373,4 @@ class DeepFeatures(ECGInputMixin, TransformerMixin, MetaEstimatorMixin, BaseEsti
         return np.asarray([f"deep{i}" for i in range(n)], dtype=object)
 
 
-from ._segment_rule import SegmentRuleClassifier  # noqa: E402  (Zhu's Model 8 rule)
+from ._segment_rule import SegmentRuleClassifier  # noqa: E402, F401  (Zhu's Model 8 rule, re-exported)

@@ -17,7 +17,6 @@ from skecg.models import (
     PatientSplit,
     amp_dtype,
 )
-from skecg.preprocessing import PadTruncate, Resampler
 from skecg.sources import ArraySource
 
 

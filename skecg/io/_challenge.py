@@ -11,7 +11,7 @@ import numpy as np
 import scipy.io
 
 from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_fs, check_signal, read_many
+from ._common import RecordReadError, assemble, check_signal, read_many
 
 #: Record-name prefix -> source database of the challenge data.
 SOURCE_PREFIXES = (

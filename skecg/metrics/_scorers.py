@@ -172,8 +172,8 @@ def bootstrap_ci(metric: Callable, *arrays, n_resamples: int = 1000, confidence:
         raise ValueError("cannot bootstrap an empty input")
     if any(len(a) != n for a in arrays):
         raise ValueError(f"arrays have different numbers of records: {[len(a) for a in arrays]}")
-    return bootstrap_result(lambda idx: metric(*[a[idx] for a in arrays], **kwargs), metric(*arrays, **kwargs), None, n,
-                     n_resamples=n_resamples, confidence=confidence, random_state=random_state)
+    return bootstrap_result(lambda idx: metric(*[a[idx] for a in arrays], **kwargs), metric(*arrays, **kwargs),
+                            None, n, n_resamples=n_resamples, confidence=confidence, random_state=random_state)
 
 
 # --- official output files ---------------------------------------------------------------

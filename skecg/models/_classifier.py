@@ -11,7 +11,6 @@ and inference runs through ``forward_iter``.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
