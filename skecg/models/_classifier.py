@@ -594,7 +594,6 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         check_is_fitted(self, "classes_")
         return self._outputs(X, "proba")
 
-
     def embed(self, X):
         """The network's penultimate representation of each record (deep features)."""
         check_is_fitted(self, "classes_")
