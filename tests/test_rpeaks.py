@@ -146,3 +146,44 @@ def test_multilead_batch_matches_one_record_at_a_time():
         detect_r_peaks_multilead(X, FS, lead=[0, 1])
     F = RRFeatureExtractor(lead=1, fs=FS, demographics=False, method="multilead").fit_transform(X.astype(np.float32))
     assert F[:, 0].tolist() == [len(p) for p in detect_r_peaks_multilead(X.astype(np.float32), FS, lead=1)]
+
+
+# --- the hand-written filter stages against scipy's -------------------------------------------
+def _real_leads():
+    from skecg.datasets import load_sample
+
+    X, _ = load_sample()
+    keep = [i for i, s in enumerate(X.signals) if X.meta.fs.iloc[i] == 500 and s.shape[1] == 5000][:6]
+    return np.stack([X.signals[i] for i in keep]).astype(np.float64), 500.0
+
+
+def test_broadband_filter_equals_sosfiltfilt_on_real_records():
+    import scipy.signal as sps
+
+    from skecg.preprocessing._rr import _broadband, _broadband_sos
+
+    x, fs = _real_leads()
+    sos, _ = _broadband_sos(fs)
+    ref = sps.sosfiltfilt(sos, x, axis=-1)
+    got = _broadband(x, fs)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_frequency_domain_energy_matches_the_time_domain_pan_tompkins_chain():
+    """`_fft_energy` (the detector's QRS energy) against `pan_tompkins_features` (scipy's
+    sosfiltfilt, derivative, squaring, 150 ms integration) sampled at the same points:
+    close (measured: median 0.1%, 99th percentile 5% of the record's peak energy, from the
+    pair averaging above 250 Hz) away from the ends, where the two extend the signal
+    differently; three samples of delay already fail."""
+    from skecg.preprocessing import pan_tompkins_features
+    from skecg.preprocessing._rr import _fft_energy
+
+    x, fs = _real_leads()
+    energy, step = _fft_energy(x, fs)
+    _, ref = pan_tompkins_features(x, fs)
+    ref = ref[..., ::step][..., : energy.shape[-1]]
+    mid = slice(int(0.5 * fs / step), -int(0.5 * fs / step))  # 0.5 s from each end
+    scale = ref[..., mid].max(axis=-1, keepdims=True)
+    err = np.abs(energy[..., mid] - ref[..., mid]) / scale
+    assert np.median(err) < 0.005 and np.percentile(err, 99) < 0.1, (np.median(err), np.percentile(err, 99))
