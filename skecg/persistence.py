@@ -51,6 +51,7 @@ TRUSTED_TYPES = (
     "skecg.preprocessing._transformers.Resampler",
     "skecg.preprocessing._transformers.WaveletDenoiser",
     "skecg.preprocessing._transformers.RRFeatureExtractor",
+    "skecg.preprocessing._pipeline.SignalPipeline",
     "imblearn.pipeline.Pipeline",
     "skecg.sampling.TrainingSubsetSampler",
     "skecg.tuning.MultilabelThresholdTuner",

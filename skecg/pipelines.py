@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pywt
-from sklearn.pipeline import Pipeline
-
-from .preprocessing import LeadSelector, PadTruncate, Resampler, WaveletDenoiser
+from .preprocessing import LeadSelector, PadTruncate, Resampler, SignalPipeline, WaveletDenoiser
 
 
 def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independent8",
-                           n_jobs: int | None = None) -> Pipeline:
+                           n_jobs: int | None = None) -> SignalPipeline:
     """Zhu et al.'s multi-source preprocessing as a Pipeline (the one definition of the
     chain: :func:`skecg.apps.experiments.make_named_pipeline` builds its ``'zhu'`` system on it).
 
@@ -28,11 +26,15 @@ def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independ
     leads : str or list of str, default='independent8'
         See :class:`~skecg.preprocessing.LeadSelector`.
     n_jobs : int, optional
-        Threads of the resampling and denoising steps.
+        Threads: chunks of records run through the whole chain in this many threads
+        (see :class:`~skecg.preprocessing.SignalPipeline`); the resampling and denoising
+        steps use it when the chain cannot run in chunks.
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    skecg.preprocessing.SignalPipeline
+        A scikit-learn ``Pipeline`` (steps ``leads``, ``resample``, ``denoise``, ``pad``)
+        that runs in chunks on in-memory records.
 
     Examples
     --------
@@ -43,9 +45,9 @@ def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independ
     """
     n = int(round(fs * seconds))
     level = max(1, min(8, pywt.dwt_max_level(n, pywt.Wavelet("bior2.6").dec_len)))
-    return Pipeline([
+    return SignalPipeline([
         ("leads", LeadSelector(leads)),
         ("resample", Resampler(fs_out=fs, n_jobs=n_jobs)),
         ("denoise", WaveletDenoiser("bior2.6", level=level, n_jobs=n_jobs)),
         ("pad", PadTruncate(length=n)),
-    ])
+    ], n_jobs=n_jobs)

@@ -312,6 +312,23 @@ def test_save_load_weights_round_trip(small, tmp_path):
     assert net.embed(Z[:4]).shape == (4, 8)
 
 
+def test_loaded_model_builds_its_optimizer_only_to_train(small, tmp_path):
+    """Loading for prediction builds no optimizer (its first construction imports
+    torch._dynamo: seconds of `skecg predict`); training the loaded model further builds it
+    and changes the weights, and a pickle of the loaded model round-trips."""
+    Z, y = small
+    net = ECGClassifier(**TINY).fit(Z, y)
+    net.save_weights(tmp_path / "w.pt")
+    new = ECGClassifier(**TINY).load_weights(tmp_path / "w.pt")
+    assert not hasattr(new, "optimizer_")
+    np.testing.assert_array_equal(new.predict_proba(Z), net.predict_proba(Z))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(new)).predict_proba(Z), net.predict_proba(Z))
+    before = [p.detach().clone() for p in new.module_.parameters()]
+    new.set_params(warm_start=True, max_epochs=1).fit(Z, y)  # skorch: warm start -> partial_fit
+    assert isinstance(new.optimizer_, torch.optim.Adam)
+    assert any(not torch.equal(a, b) for a, b in zip(before, new.module_.parameters()))
+
+
 @pytest.mark.parametrize("module,arch", [
     # thresholds stay at 0.5 here: tuned on this net's ~40-record validation split they overfit
     # (0.07 for SB gave F1 0.17 on the test patients while the AUCs were 0.98 and 0.87)

@@ -96,6 +96,7 @@ class _StubAccelerator:
 
 #: values for constructor arguments without a default
 REQUIRED = {"estimator": _Stub(), "estimators": [("a", _Stub()), ("b", _Stub())], "segmenter": _Stub(),
+            "steps": [("a", _Stub())],
             "accelerator": _StubAccelerator()}
 
 

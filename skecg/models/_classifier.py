@@ -631,10 +631,33 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         self.thresholds_ = state["thresholds"].numpy()
         self.leads_ = tuple(state["leads"]) if state.get("leads") else None
         self._check_device_settings()
-        self.initialize()
+        self._initialize_for_inference()
         self._net().load_state_dict(state["state_dict"])
         self.module_.to(self.device)
         return self
+
+    def _initialize_for_inference(self):
+        """skorch's ``initialize`` without the optimizer, for a loaded model.
+
+        A model that only predicts never needs one, and building the first torch
+        optimizer imports ``torch._dynamo`` (about 1.8 s of a ``skecg predict`` run on
+        this project's 2-core machine; ``benchmarks/predict.py --profile``).  Training a
+        loaded model further builds it then (:meth:`partial_fit`).
+        """
+        self._initialize_virtual_params()
+        self._initialize_callbacks()
+        self._initialize_module()
+        self._initialize_criterion()
+        self._initialize_history()
+        self._validate_params()
+        self.initialized_ = True
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``; builds the optimizer of a loaded model first."""
+        if getattr(self, "initialized_", False) and not hasattr(self, "optimizer_"):
+            self._initialize_optimizer()
+        return super().partial_fit(X, y, classes, **fit_params)
 
 
 @contextlib.contextmanager

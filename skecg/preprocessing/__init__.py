@@ -20,6 +20,7 @@ from ._rr import (
     pan_tompkins_features,
     rr_intervals,
 )
+from ._pipeline import SignalPipeline
 from ._transformers import (
     LeadSelector,
     PadTruncate,
@@ -32,7 +33,7 @@ from ._transformers import (
 __all__ = [
     "FREQ_FEATURES", "HRV_FEATURES", "INDEPENDENT_8", "NEUROKIT_METHODS", "STANDARD_12", "TIME_FEATURES",
     "LeadSelector",
-    "PadTruncate", "RRFeatureExtractor", "Resampler", "WaveletDenoiser", "check_finite_records",
+    "PadTruncate", "RRFeatureExtractor", "Resampler", "SignalPipeline", "WaveletDenoiser", "check_finite_records",
     "detect_r_peaks", "detect_r_peaks_batch", "hrv_features", "max_wavelet_level", "pad_truncate",
     "pan_tompkins_features", "resample_signal", "rr_intervals", "select_leads", "wavelet_denoise",
 ]

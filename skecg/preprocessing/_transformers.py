@@ -89,6 +89,18 @@ class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator):
         """Metadata columns this step changes, for lazy input (``{}``: none)."""
         return {}
 
+    def _chunk_function(self, X):
+        """A function of a 3-D array that does this fitted step to any chunk of ``X``'s
+        records, or None when the records differ in what the step needs (rate, leads,
+        length).  :class:`~skecg.preprocessing.SignalPipeline` chains these per chunk."""
+        return None
+
+    @staticmethod
+    def _common(X, column):
+        """The one value of ``X.meta[column]``, or None when records differ."""
+        values = set(X.meta[column].tolist())
+        return values.pop() if len(values) == 1 else None
+
     def transform(self, X):
         check_is_fitted(self, "n_leads_in_")
         if _is_lazy(X):
@@ -172,6 +184,13 @@ class Resampler(_SignalTransformer):
                              "missing; set meta['fs'] or pass fs_in")
         length = np.round(meta["length"].to_numpy(float) * float(self.fs_out) / fs_in).astype(np.int64)
         return {"fs": float(self.fs_out), "length": length}
+
+    def _chunk_function(self, X):
+        rates = self._rates(X, len(X))
+        if len(X) == 0 or not np.all(rates == rates[0]):
+            return None
+        fs_in, fs_out = float(rates[0]), float(self.fs_out)
+        return lambda a: F.resample_signal(a, fs_in, fs_out)
 
     def _transform(self, X):
         """Resample; returns the same container kind with ``fs`` updated."""
@@ -258,6 +277,13 @@ class LeadSelector(_SignalTransformer):
     def _meta_after(self, meta) -> dict:
         return {"leads": tuple(self.leads_out_)}
 
+    def _chunk_function(self, X):
+        leads_in = self._common(X, "leads")
+        if leads_in is None:
+            return None
+        out_leads, derive = self.leads_out_, self.derive
+        return lambda a: F.select_leads(a, leads_in, out_leads, derive)
+
     def _transform(self, X):
         """Select (and derive) leads; metadata ``leads`` follows."""
         signals, _ = as_signals(X)
@@ -340,6 +366,14 @@ class WaveletDenoiser(_SignalTransformer):
             return cap
         return int(self.level)
 
+    def _chunk_function(self, X):
+        n = X.shape[2]
+        if n is None:
+            return None
+        level = self._level_for(n, X, "the input")
+        kw = dict(threshold=self.threshold, mode=self.mode, noise=self.noise, remove_baseline=self.remove_baseline)
+        return lambda a: F.wavelet_denoise(a, self.wavelet, level, **kw)
+
     def _transform(self, X):
         signals, _ = as_signals(X)
         nj = _n_jobs(self.n_jobs)
@@ -419,6 +453,10 @@ class PadTruncate(_SignalTransformer):
             if len(fs) != 1:
                 raise ValueError(f"PadTruncate(seconds=...) needs one sampling rate, the records have {sorted(fs)}")
         return {"length": int(self.length_)}
+
+    def _chunk_function(self, X):
+        n, mode = self._n(X), self.mode
+        return lambda a: a if a.shape[2] == n else F.pad_truncate(a, n, mode)
 
     def _transform(self, X):
         signals, _ = as_signals(X)

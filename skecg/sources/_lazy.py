@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .._schema import META_COLUMNS, STANDARD_LEADS
-from ..utils.validation import nonfinite_records
+from ..utils.validation import local_threads, nonfinite_records
 from ._base import SignalSource, SourceError
 from ._concat import ConcatSource
 from ._memory import ArraySource
@@ -170,7 +170,8 @@ class LazyRecordsMixin:
         return self._signals.source if self.is_lazy else None
 
 
-    def load(self, max_bytes: int | None = None) -> "LazyRecordsMixin":
+    def load(self, max_bytes: int | None = None, *, batch_size: int | None = None,
+             n_jobs: int | None = None) -> "LazyRecordsMixin":
         """An in-memory copy of these records (the container itself when in memory).
 
         Parameters
@@ -178,6 +179,20 @@ class LazyRecordsMixin:
         max_bytes : int, optional
             Refuse to load more than this (default :func:`skecg.sources.max_load_bytes`,
             2 GiB or ``SKECG_MAX_LOAD_BYTES``).
+        batch_size : int, optional
+            Read, and run the pending steps on, this many records at a time, writing each
+            batch into one preallocated array: the steps' intermediate arrays then stay
+            small (and in cache) instead of full-size.  Default: all records in one read.
+        n_jobs : int, optional
+            Threads reading batches (with ``batch_size``); -1 uses every core.
+
+        Examples
+        --------
+        >>> from skecg import ECGRecords
+        >>> from skecg.sources import ArraySource
+        >>> X = ECGRecords.from_source(ArraySource(np.ones((5, 12, 100), np.float32)))
+        >>> X.load(batch_size=2, n_jobs=2).signals.shape
+        (5, 12, 100)
         """
         if not self.is_lazy:
             return self
@@ -189,10 +204,36 @@ class LazyRecordsMixin:
                 "skecg loads at once. Pass the container itself to skecg's transformers and estimators "
                 "(they stream it in batches), read batches with X.read_signals(indices), take a subset "
                 "(X[:1000]), or raise the limit with X.load(max_bytes=...) or SKECG_MAX_LOAD_BYTES.")
-        sig = self.read_signals(np.arange(len(self)))
+        if batch_size is None or len(self) <= int(batch_size):
+            sig = self.read_signals(np.arange(len(self)))
+        else:
+            sig = self._read_in_batches(int(batch_size), local_threads(n_jobs))
         meta = self.meta.drop(columns=["n_leads", "length"], errors="ignore")
         return self._with(sig, meta.reset_index(drop=True))
 
+    def _read_in_batches(self, batch_size: int, n_threads: int):
+        """Every record, ``batch_size`` at a time, into one array (a list when ragged)."""
+        n = len(self)
+        starts = range(0, n, batch_size)
+        first = self.read_signals(np.arange(min(batch_size, n)))
+        if not isinstance(first, np.ndarray) or None in self.shape:
+            parts = [first] + [self.read_signals(np.arange(a, min(a + batch_size, n))) for a in starts[1:]]
+            return [s for p in parts for s in p]
+        out = np.empty((n,) + first.shape[1:], first.dtype)
+        out[:len(first)] = first
+
+        def read(a):
+            out[a:a + batch_size] = self.read_signals(np.arange(a, min(a + batch_size, n)))
+
+        if n_threads <= 1:
+            for a in starts[1:]:
+                read(a)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(n_threads, len(starts) - 1)) as pool:
+                list(pool.map(read, starts[1:]))  # list(): re-raises a batch's error
+        return out
 
     def _read_lazy(self, idx):
         lazy = self._signals
@@ -203,14 +244,16 @@ class LazyRecordsMixin:
         except Exception as e:  # noqa: BLE001 - name the records whatever the failure
             names = self.meta["record_id"].iloc[idx[:5]].tolist()
             raise SourceError(lazy.source.name, f"reading records {names} failed: {type(e).__name__}: {e}") from e
+        if not lazy.source.values_checked:  # skecg stores were checked when written
+            _check_finite_batch(raw, self.meta["record_id"].to_numpy()[idx], lazy.source.name)
         if lazy.steps:
             rows = _base_meta(lazy.source, lazy.index[idx]).drop(columns=["n_leads", "length"])
             batch = type(self)(raw, rows, classes=self.classes)
             for step in lazy.steps:
-                batch = step.transform(batch)
+                # the batch was checked above and the steps were fitted when they were added:
+                # run them without checking each intermediate again (one pass per step saved)
+                batch = step._transform(batch) if hasattr(step, "_transform") else step.transform(batch)
             raw = batch._signals
-        if not lazy.source.values_checked:  # skecg stores were checked when written
-            _check_finite_batch(raw, self.meta["record_id"].to_numpy()[idx], lazy.source.name)
         return raw
 
     def with_step(self, step) -> "LazyRecordsMixin":

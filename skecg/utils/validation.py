@@ -8,6 +8,7 @@ mixin that tags an estimator as taking 3-D ECG input.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -26,6 +27,7 @@ __all__ = [
     "check_finite_records",
     "check_finite_signals",
     "check_indicator_matrix",
+    "local_threads",
     "check_lead_names",
     "check_same_length",
     "nonfinite_records",
@@ -91,6 +93,21 @@ def check_finite_signals(signals, names: Sequence | None = None) -> None:
     if bad.size:
         raise ValueError(f"{bad.size} record(s) hold NaN or inf values: {_name_list(names, bad)}; "
                          "repair or drop them")
+
+
+def local_threads(n_jobs) -> int:
+    """Threads of this process for ``n_jobs``, counted as joblib counts (None: 1, -1:
+    every core, -2: all but one), whatever joblib backend is active.
+
+    Examples
+    --------
+    >>> local_threads(None), local_threads(3)
+    (1, 3)
+    """
+    if n_jobs is None:
+        return 1
+    n = int(n_jobs)
+    return max(1, (os.cpu_count() or 1) + 1 + n if n < 0 else n)
 
 
 def check_finite_records(X, signals=None) -> None:
