@@ -15,6 +15,10 @@ from ..utils.validation import check_finite_records, local_threads
 from ._transformers import _SignalTransformer
 
 
+class _NonFinite(Exception):
+    """A chunk holds NaN or inf (the whole input is then checked for the message)."""
+
+
 class SignalPipeline(Pipeline):
     """A scikit-learn ``Pipeline`` of skecg signal transformers that, on in-memory
     records, sends each chunk of records through every step before the next chunk.
@@ -93,44 +97,51 @@ class SignalPipeline(Pipeline):
 
     def _pending(self, X) -> ECGRecords:
         """``X`` as a lazy view (no copy) that the steps fit and transform on metadata alone."""
-        check_finite_records(X)  # once, on the input: finite records stay finite through the steps
-        source = ArraySource(X.signals, X.meta)
-        source.values_checked = True
-        return ECGRecords.from_source(source, classes=X.classes, skipped=X.skipped)
+        return ECGRecords.from_source(ArraySource(X.signals, X.meta), classes=X.classes, skipped=X.skipped)
 
     def _run(self, X: ECGRecords, pending: ECGRecords) -> ECGRecords:
         """Every chunk of ``X`` through every fitted step, into one output array."""
         functions, Z = [], pending
         for _, _, step in self._iter(with_final=True, filter_passthrough=True):
-            f = step._chunk_function(Z)
+            functions.append(step._chunk_function(Z))
             Z = step.transform(Z)  # lazy: metadata only
-            functions.append(f)
         if any(f is None for f in functions):  # records differ in rate, leads or length: per batch
+            # (each batch is checked for NaN/inf as it is read, naming the record)
             return Z.load(max_bytes=np.iinfo(np.int64).max, batch_size=self.chunk_size, n_jobs=self.n_jobs)
 
         signals, c, n = X.signals, int(self.chunk_size), len(X)
 
         def chain(a):
             z = signals[a:a + c]
+            if not np.isfinite(np.sum(z, dtype=np.float64)):  # each chunk checked in its own thread
+                raise _NonFinite
             for f in functions:
                 z = f(z)
             return z
 
-        first = chain(0)
-        out = np.empty((n,) + first.shape[1:], first.dtype)
-        out[:c] = first
+        starts = range(0, n, c)
+        if None in Z.shape:  # the output shape is not known from the metadata: the first chunk says
+            first = chain(0)
+            out = np.empty((n,) + first.shape[1:], first.dtype)
+            out[:c] = first
+            starts = starts[1:]
+        else:
+            out = np.empty(Z.shape, np.float32)
 
         def fill(a):
             out[a:a + c] = chain(a)
 
-        starts = range(c, n, c)
         threads = min(local_threads(self.n_jobs), len(starts))
-        if threads <= 1:
-            for a in starts:
-                fill(a)
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(fill, starts))  # list(): re-raises a chunk's error
+        try:
+            if threads <= 1:
+                for a in starts:
+                    fill(a)
+            else:
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(fill, starts))  # list(): re-raises a chunk's error
+        except _NonFinite:
+            check_finite_records(X)  # raises, naming every record that holds NaN or inf
+            raise
         meta = Z.meta.drop(columns=["n_leads", "length"], errors="ignore")
         return ECGRecords(out, meta, classes=X.classes, skipped=X.skipped)
 
@@ -139,6 +150,7 @@ class SignalPipeline(Pipeline):
         self._validate_params()
         if not self._chunked_ok(X, params):
             return super().fit(X, y, **params)
+        check_finite_records(X)
         super().fit(self._pending(X), y)
         return self
 
