@@ -157,6 +157,39 @@ def _predict_each(est, X):
             np.asarray(preds).reshape(-1, k), skipped)
 
 
+#: records per batch of ``skecg predict``: small enough that a batch's arrays are reused by
+#: the next (benchmarks/predict.py), large enough for the network's batched inference
+PREDICT_BATCH = 256
+
+
+def _read_batches(X, size: int):
+    """``(indices, records, unreadable)`` per batch of a lazy container; a batch that fails
+    to read is read record by record, and the records that fail are reported, not lost."""
+    from skecg.sources import SourceError
+
+    starts = range(0, len(X), size)
+    if len(starts) > 1:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="predict", unit="batch", disable=None, leave=False)
+    for a in starts:
+        idx = np.arange(a, min(a + size, len(X)))
+        try:
+            yield idx, X[idx].load(), []
+            continue
+        except SourceError:
+            pass
+        good, unreadable = [], []
+        for i in idx:
+            try:
+                X[[i]].load()
+                good.append(i)
+            except SourceError as e:
+                unreadable.append((str(X.meta["record_id"].iat[i]), e.reason))
+        good = np.asarray(good, dtype=int)
+        yield good, (X[good].load() if len(good) else None), unreadable
+
+
 def write_skip_report(folder, skipped, name: str = "skipped_records.tsv") -> Path:
     """``skipped_records.tsv`` (record_id, reason; tab-separated, not ``.csv`` so that
     readers of the challenge outputs never take it for one) in ``folder``; written even
@@ -176,7 +209,8 @@ def write_skip_report(folder, skipped, name: str = "skipped_records.tsv") -> Pat
 def _cmd_predict(args):
     import warnings
 
-    from skecg.io import SkippedRecordsWarning, read_challenge_folder
+    from skecg import ECGRecords
+    from skecg.io import SkippedRecordsWarning, WFDBFolderSource
     from skecg.metrics import write_challenge_outputs
 
     est = load_estimator(args.model, args.trust_pickle)
@@ -188,19 +222,23 @@ def _cmd_predict(args):
         kind = detect_format(args.data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported below and in the file
-            if kind in ("store", "code15"):  # lazy: predicted batch by batch, memory stays flat
+            # lazy: headers (or the store's table) now, signals batch by batch, so memory
+            # stays flat and each batch reuses the last one's buffers
+            if kind in ("store", "code15"):
                 X, _ = (open_store if kind == "store" else read_code15)(args.data, list(est.classes_))
             else:
-                X, _ = read_challenge_folder(args.data, list(est.classes_), on_error="skip", require_dx=False)
+                src = WFDBFolderSource(args.data, require_dx=False, on_error="skip")  # headers only
+                X = ECGRecords.from_source(src, classes=list(est.classes_), skipped=src.skipped)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"skecg: {e}") from None
     skipped = list(X.skipped)
     keep, proba, pred = np.zeros(0, int), None, None
     if len(X):
-        from skecg import iter_batches
-
         parts = []
-        for idx, batch in iter_batches(X, 1024 if X.is_lazy else max(len(X), 1), desc="predict"):
+        for idx, batch, unreadable in _read_batches(X, PREDICT_BATCH):
+            skipped += unreadable
+            if len(idx) == 0:
+                continue
             k, pr, pd_, failed = _predict_each(est, batch)
             parts.append((idx[k], pr, pd_))
             skipped += failed
