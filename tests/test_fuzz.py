@@ -252,11 +252,10 @@ def test_transformers_check_input(inp, which):
     assert all(np.isfinite(np.asarray(s)).all() for s in sigs)
 
 
-@pytest.mark.xfail(strict=True, reason="Resampler.fit_transform on zero records raises IndexError "
-                   "(skecg/preprocessing, reported to its owner); remove this mark when fixed")
 def test_resampler_on_zero_records():
     from skecg import ECGRecords
     from skecg.preprocessing import Resampler
 
     out = Resampler(250).fit_transform(ECGRecords(np.zeros((0, 12, 100), np.float32), fs=500))
-    assert len(out) == 0
+    assert len(out) == 0 and out.shape[1] == 12
+    assert Resampler(250, fs_in=500).fit_transform(np.zeros((0, 12, 100), np.float32)).shape == (0, 12, 50)

@@ -198,6 +198,11 @@ class Resampler(_SignalTransformer):
         rates = self._rates(X, len(signals))
         fs_out = float(self.fs_out)
         nj = _n_jobs(self.n_jobs)
+        if len(signals) == 0:  # no records: no rate to read; the length is known only from fs_in
+            n_out = int(round(signals.shape[2] * fs_out / float(self.fs_in))) \
+                if isinstance(signals, np.ndarray) and self.fs_in is not None else 0
+            out = np.zeros((0, signals.shape[1], n_out), np.float32) if isinstance(signals, np.ndarray) else []
+            return _rebuild(X, out, fs=fs_out)
         if isinstance(signals, np.ndarray) and np.all(rates == rates[0]):
             out = _chunked(lambda a: F.resample_signal(a, rates[0], fs_out), signals, nj)
         else:
