@@ -27,6 +27,11 @@ def _thresholds(est, n):
     return np.full(n, 0.5) if t is None else np.asarray(t, dtype=float)
 
 
+def _take(X, idx):
+    """Records ``idx`` of an ECGRecords, an array or a list of arrays."""
+    return [X[i] for i in idx] if isinstance(X, list) else X[idx]
+
+
 def _class_index(classes, code, what):
     classes = [str(c) for c in classes]
     code = str(code)
@@ -148,12 +153,16 @@ class BradycardiaRuleGate(_Wrapper):
         return np.array([bradycardia_rule(rr, self.low, self.high, self.min_fraction) for rr in ext.rr_intervals(X)])
 
     def _post(self, X, pred):
-        rule = self.rule(X)
         j = self.gated_index_
-        if self.mode == "veto":
-            pred[:, j] = pred[:, j] & rule
-        else:
-            pred[:, j] = pred[:, j] | rule
+        said = pred[:, j].astype(bool)
+        # the rule can change a label only where the model says yes (veto) or no (rescue), so
+        # R peaks are detected on those records only: the same labels, and `skecg predict`
+        # skips Pan-Tompkins on the records no model calls bradycardic (benchmarks/predict.py)
+        need = np.flatnonzero(said if self.mode == "veto" else ~said)
+        rule = np.zeros(len(pred), dtype=bool)
+        if len(need):
+            rule[need] = self.rule(_take(X, need))
+        pred[:, j] = (said & rule) if self.mode == "veto" else (said | rule)
         return pred
 
 

@@ -151,6 +151,17 @@ def test_gate_modes_and_grid_search(cinc_small):
     np.testing.assert_array_equal(rescue[:, j], base[:, j] | rule)
     others = np.arange(base.shape[1]) != j
     np.testing.assert_array_equal(veto[:, others], base[:, others])
+    # the rule runs only on the records whose label it can change (model yes: veto, no: rescue)
+    forced = base.copy()
+    forced[:, j] = np.arange(len(X)) % 3 == 0
+    seen = []
+    gate.rule = lambda Xs, rule_of=type(gate).rule: seen.append(list(Xs.meta.record_id)) or rule_of(gate, Xs)
+    for mode, expect in (("veto", forced[:, j] & rule), ("rescue", forced[:, j] | rule)):
+        gate.mode = mode
+        np.testing.assert_array_equal(gate._post(X, forced.copy())[:, j], expect)
+    ids = X.meta.record_id.to_numpy()
+    assert seen == [list(ids[forced[:, j] == 1]), list(ids[forced[:, j] == 0])]
+    del gate.rule
     gs = GridSearchCV(BradycardiaRuleGate(net_pipe()), {"mode": ["veto", "rescue"]}, cv=GroupKFold(2),
                       scoring=SCORING, refit="challenge").fit(X, y, groups=X.meta.patient_id)
     assert np.isfinite(gs.cv_results_["mean_test_challenge"]).all()

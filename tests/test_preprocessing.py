@@ -60,6 +60,15 @@ def test_ragged_input_and_lists():
     assert Z.leads == ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
     lst = Resampler(fs_out=250, fs_in=500).fit_transform(X.to_list())
     assert isinstance(lst, list) and lst[0].shape[1] == round(X.signals[0].shape[1] / 2)
+    # records that differ are processed in groups (same rate, leads, length): each record's
+    # result is the one it gets alone, in its place, with one thread or two
+    for n_jobs in (1, 2):
+        steps = [Resampler(100, n_jobs=n_jobs), LeadSelector(), WaveletDenoiser(level=5, n_jobs=n_jobs)]
+        R = make_pipeline(*steps).fit_transform(X)
+        assert R.is_ragged and list(R.meta.record_id) == list(X.meta.record_id)
+        for i in range(len(X)):
+            alone = make_pipeline(*steps).fit_transform(X[[i]]).signals[0]
+            np.testing.assert_allclose(R.signals[i], alone, atol=1e-6)
 
 
 @settings(max_examples=40, deadline=None)

@@ -164,30 +164,45 @@ PREDICT_BATCH = 256
 
 def _read_batches(X, size: int):
     """``(indices, records, unreadable)`` per batch of a lazy container; a batch that fails
-    to read is read record by record, and the records that fail are reported, not lost."""
-    from skecg.sources import SourceError
+    to read is read record by record, and the records that fail are reported, not lost.
+
+    The next batch is read in a background thread while the caller works on this one
+    (file reads and numpy release the GIL), so reading overlaps preprocessing and the
+    network on a second core."""
+    from concurrent.futures import ThreadPoolExecutor
 
     starts = range(0, len(X), size)
     if len(starts) > 1:
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="predict", unit="batch", disable=None, leave=False)
-    for a in starts:
-        idx = np.arange(a, min(a + size, len(X)))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skecg-read") as pool:
+        pending = None
+        for a in starts:
+            job = pool.submit(_read_batch, X, np.arange(a, min(a + size, len(X))))
+            if pending is not None:
+                yield pending.result()
+            pending = job
+        if pending is not None:
+            yield pending.result()
+
+
+def _read_batch(X, idx):
+    from skecg.sources import SourceError
+
+    try:
+        return idx, X[idx].load(), []
+    except SourceError:
+        pass
+    good, unreadable = [], []
+    for i in idx:
         try:
-            yield idx, X[idx].load(), []
-            continue
-        except SourceError:
-            pass
-        good, unreadable = [], []
-        for i in idx:
-            try:
-                X[[i]].load()
-                good.append(i)
-            except SourceError as e:
-                unreadable.append((str(X.meta["record_id"].iat[i]), e.reason))
-        good = np.asarray(good, dtype=int)
-        yield good, (X[good].load() if len(good) else None), unreadable
+            X[[i]].load()
+            good.append(i)
+        except SourceError as e:
+            unreadable.append((str(X.meta["record_id"].iat[i]), e.reason))
+    good = np.asarray(good, dtype=int)
+    return good, (X[good].load() if len(good) else None), unreadable
 
 
 def write_skip_report(folder, skipped, name: str = "skipped_records.tsv") -> Path:

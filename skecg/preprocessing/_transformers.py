@@ -45,6 +45,29 @@ def _chunked(func, arr: np.ndarray, n_jobs: int):
     return np.concatenate(parts, axis=0)
 
 
+def _grouped(func, signals, keys, n_jobs: int) -> list:
+    """``func(array, key)`` once per group of records sharing ``keys[i]`` and their shape
+    (stacked, in chunks), for records that differ (rates, leads, lengths); the outputs come
+    back per record, in input order.  One vectorised call per group instead of one per
+    record: on the 1,000 mixed-source records of benchmarks/predict.py the records fall into
+    a few dozen groups."""
+    out: list = [None] * len(signals)
+    groups: dict = {}
+    for i, (s, k) in enumerate(zip(signals, keys)):
+        groups.setdefault((k, s.shape), []).append(i)
+    jobs = [(k, idx[b:b + _CHUNK]) for (k, _), idx in groups.items() for b in range(0, len(idx), _CHUNK)]
+
+    def run(k, part):
+        return func(np.stack([signals[i] for i in part]), k)
+
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(k, part) for k, part in jobs) \
+        if n_jobs > 1 and len(jobs) > 1 else [run(k, part) for k, part in jobs]
+    for (_, part), res in zip(jobs, results):
+        for r, i in zip(res, part):
+            out[i] = r
+    return out
+
+
 def _is_lazy(X) -> bool:
     return isinstance(X, ECGRecords) and X.is_lazy
 
@@ -206,16 +229,7 @@ class Resampler(_SignalTransformer):
         if isinstance(signals, np.ndarray) and np.all(rates == rates[0]):
             out = _chunked(lambda a: F.resample_signal(a, rates[0], fs_out), signals, nj)
         else:
-            sigs = list(signals)
-            out = [None] * len(sigs)
-            # one vectorised call per group of records sharing rate and length
-            groups: dict = {}
-            for i, (s, r) in enumerate(zip(sigs, rates)):
-                groups.setdefault((r, s.shape), []).append(i)
-            for (r, _), idx in groups.items():
-                res = _chunked(lambda a, r=r: F.resample_signal(a, r, fs_out), np.stack([sigs[i] for i in idx]), nj)
-                for k, i in enumerate(idx):
-                    out[i] = res[k]
+            out = _grouped(lambda a, r: F.resample_signal(a, r, fs_out), list(signals), rates, nj)
             if isinstance(signals, np.ndarray) and len({o.shape for o in out}) == 1:
                 out = np.stack(out)
         return _rebuild(X, out, fs=fs_out)
@@ -298,7 +312,8 @@ class LeadSelector(_SignalTransformer):
             if isinstance(signals, np.ndarray) and len(set(lead_sets)) == 1:
                 out = F.select_leads(signals, lead_sets[0], out_leads, self.derive)
             else:
-                out = [F.select_leads(s[None], ls, out_leads, self.derive)[0] for s, ls in zip(signals, lead_sets)]
+                out = _grouped(lambda a, ls: F.select_leads(a, ls, out_leads, self.derive), list(signals),
+                               lead_sets, 1)
                 if isinstance(signals, np.ndarray):
                     out = np.stack(out)
             return X.with_signals(out, leads=tuple(out_leads))
@@ -390,9 +405,7 @@ class WaveletDenoiser(_SignalTransformer):
         else:
             names = record_names(X, len(signals))
             levels = [self._level_for(s.shape[1], X, names[i]) for i, s in enumerate(signals)]
-            out = Parallel(n_jobs=nj, prefer="threads")(
-                delayed(F.wavelet_denoise)(s, self.wavelet, lv, **kw) for s, lv in zip(signals, levels)) \
-                if nj > 1 else [F.wavelet_denoise(s, self.wavelet, lv, **kw) for s, lv in zip(signals, levels)]
+            out = _grouped(lambda a, lv: F.wavelet_denoise(a, self.wavelet, lv, **kw), list(signals), levels, nj)
         return _rebuild(X, out)
 
 
