@@ -357,6 +357,38 @@ def test_it_learns_heart_rate_classes_on_real_records(module, arch):
     assert f1 > 0.2, f1  # majority baseline (all negative): 0
 
 
+@pytest.mark.parametrize("module", ["resnet1d", "se_resnet1d"])
+def test_autocast_inference_matches_float32_on_the_learning_data(module):
+    """The documented tolerance of the GPU path's autocast (``precision``), on the learning
+    test's real records and trained weights, in both network forms (the Conv1d form CUDA
+    runs by default, the channels-last Conv2d form): probabilities within 0.01 of float32
+    (measured: 0.001 for bf16, 0.0003 for fp16), AUCs within 0.01.  bf16 (and fp16 where the
+    CPU build has it) emulated on the CPU."""
+    X, y = load_sample("tnmg")
+    Z = make_pipeline(Resampler(100), PadTruncate(length=1024)).fit_transform(X)
+    cols = [3, 5]  # SB, ST
+    tr, te = next(GroupShuffleSplit(1, test_size=0.3, random_state=0).split(Z, y, Z.meta.patient_id))
+    net = ECGClassifier(module, classes=["426177001", "427084000"], max_epochs=3, batch_size=32, random_state=0,
+                        module__filters=(32, 32, 64), module__kernel_size=9, valid_size=0).fit(Z[tr], y[tr][:, cols])
+    x = torch.from_numpy(np.asarray(Z[te].signals))
+    m = net.module_.eval()
+    dtypes = [torch.bfloat16] + ([torch.float16] if torch.amp.autocast_mode.is_autocast_available("cpu") else [])
+    for as_conv2d in (False, True):
+        m.as_conv2d = as_conv2d
+        with torch.inference_mode():
+            ref = torch.sigmoid(m(x)).numpy()
+            for dtype in dtypes:
+                try:
+                    with torch.autocast("cpu", dtype=dtype):
+                        low = torch.sigmoid(m(x).float()).numpy()
+                except RuntimeError as e:  # fp16 convolutions missing from this CPU build
+                    assert dtype == torch.float16, e
+                    continue
+                np.testing.assert_allclose(low, ref, atol=0.01, rtol=0, err_msg=f"{dtype}, as_conv2d={as_conv2d}")
+                for k, j in enumerate(cols):
+                    assert abs(roc_auc_score(y[te][:, j], low[:, k]) - roc_auc_score(y[te][:, j], ref[:, k])) < 0.01
+
+
 def test_zhu_step_schedule_and_early_stopping(small):
     Z, y = small
     net = ECGClassifier(**{**TINY, "max_epochs": 14}, lr_schedule="zhu", patience=None, valid_size=0).fit(Z, y)
