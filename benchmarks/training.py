@@ -15,9 +15,14 @@ the plain loop copies each batch (``xs[i].to(device)``), the estimator is given 
 numpy array.  Sides:
 
 - plain eager: float32, ``for xb, yb in batches: zero_grad, forward, loss, backward, step``;
-- plain AMP (CUDA only): the same loop under ``torch.autocast`` (bf16 where the GPU has
+- plain AMP (CUDA, or a CPU with --cpu-bf16): the same loop under ``torch.autocast`` (bf16 where the GPU has
   it, else fp16 with a GradScaler);
 - skecg: ``ECGClassifier(module, device=...)`` with its default settings.
+
+``--cpu-bf16`` (CPUs that compute bf16 natively, AVX512-BF16 or AMX): the plain AMP side
+runs on the CPU under bf16 autocast, and the skecg side is ``precision='bf16'`` (opt-in on
+CPUs; the default stays float32 there), so the ratio columns read against plain fp32 and
+plain bf16.
 
 - fit: two epochs over --records records (no validation split) on each side; the
   second epoch is the steady state a long training run lives in and is the "training"
@@ -102,8 +107,10 @@ def run_plain(what, X, y, device, module, amp):
     model = MODULES[module](leads, length, 6, as_conv2d=False).to(device)  # the textbook Conv1d form
     xs = torch.from_numpy(np.asarray(X))  # on the host, like the estimator's input
     ys = torch.from_numpy(y.astype(np.float32))
-    dtype = amp_dtype(device) if amp else None
-    cast = (lambda: torch.autocast("cuda", dtype=dtype)) if dtype is not None else contextlib.nullcontext
+    # AMP: bf16 where the GPU has it (else fp16); on a CPU, bf16 (--cpu-bf16, native bf16 only)
+    dtype = amp_dtype(device, "bf16" if torch.device(device).type == "cpu" else "auto") if amp else None
+    cast = (lambda: torch.autocast(torch.device(device).type, dtype=dtype)) if dtype is not None \
+        else contextlib.nullcontext
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     out = {}
     if what == "fit":
@@ -175,7 +182,8 @@ def run_skecg(what, X, y, device, module, compile_):
     out = {}
     clock = EpochClock()
     net = ECGClassifier(module, max_epochs=EPOCHS, valid_size=0, patience=None, random_state=0,
-                        device=device, compile=compile_, callbacks=[("clock", clock)])
+                        device=device, compile=compile_, callbacks=[("clock", clock)],
+                        precision=os.environ.get("SKECG_BENCH_PRECISION", "auto"))
     if what == "fit":
         t, c = time.perf_counter(), time.process_time()
         net.fit(X, y)
@@ -237,7 +245,7 @@ def _table(results, module, n, args, sides):
           f"best of {args.rounds} interleaved rounds, load average {os.getloadavg()[0]:.1f}\n"
           "(records/CPU-s: per process CPU second; with one torch thread it moves much less with the\n"
           " machine's load than wall time)\n")
-    names = {"plain": "plain eager", "plain_amp": "plain AMP", "skecg": "skecg"}
+    names = {"plain": "plain eager", "plain_amp": "plain AMP", "skecg": "skecg bf16" if args.cpu_bf16 else "skecg"}
     head = "".join(f"{names[s]:>14}" for s in sides) + f"{'ratio':>8}"
     if "plain_amp" in sides:
         head += f"{'vs AMP':>8}"
@@ -308,6 +316,9 @@ def main():
                     help="networks, each at its paper's input size (default: all three)")
     ap.add_argument("--loader", action="store_true", help="time batch delivery alone (no network)")
     ap.add_argument("--threads", type=int, help="torch threads on both sides (default: torch's default)")
+    ap.add_argument("--cpu-bf16", action="store_true",
+                    help="CPUs with native bf16: plain AMP (bf16 autocast) beside plain fp32, and skecg with "
+                         "precision='bf16' (opt-in) instead of its default")
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--what", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -318,7 +329,7 @@ def main():
         loader_table()
         return
 
-    sides = ["plain"] + (["plain_amp"] if args.device.startswith("cuda") else []) + ["skecg"]
+    sides = ["plain"] + (["plain_amp"] if args.device.startswith("cuda") or args.cpu_bf16 else []) + ["skecg"]
     for module in args.module:
         results = {}
         for r in range(args.rounds):
@@ -332,6 +343,8 @@ def main():
                     env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1" if side == "skecg" else "0")
                     if args.threads:
                         env["SKECG_BENCH_THREADS"] = str(args.threads)
+                    if args.cpu_bf16:
+                        env["SKECG_BENCH_PRECISION"] = "bf16"
                     res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
                                      .stdout.strip().splitlines()[-1])
                     key = (side, what)

@@ -16,6 +16,7 @@ from skecg.models import (
     ECGDataset,
     PatientSplit,
     amp_dtype,
+    cpu_has_native_bf16,
 )
 from skecg.sources import ArraySource
 
@@ -224,15 +225,44 @@ def test_precision_choice_by_device_and_capability():
     assert amp_dtype("cuda:1", "fp32", capability=(9, 0)) is None
     with pytest.raises(ValueError, match="no native bf16; use precision='fp16'"):
         amp_dtype("cuda", "bf16", capability=(7, 0))
-    with pytest.raises(ValueError, match="precision='bf16' applies to CUDA devices; on cpu skecg computes in float32"):
-        amp_dtype("cpu", "bf16")
+    with pytest.raises(ValueError, match="precision='fp16' does not apply here: fp16 autocast is for CUDA devices"):
+        amp_dtype("cpu", "fp16")
     with pytest.raises(ValueError, match="precision must be one of"):
         amp_dtype("cpu", "half")
 
 
-def test_cpu_refuses_autocast_and_compile_clearly(small):
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_bf16_is_opt_in_and_only_where_native(native, monkeypatch):
+    import skecg.models._classifier as C
+
+    monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: native)
+    assert amp_dtype("cpu") is None  # 'auto' stays float32 on every CPU
+    if native:
+        assert amp_dtype("cpu", "bf16") == torch.bfloat16
+    else:
+        with pytest.raises(ValueError, match="precision='bf16' does not apply here: this CPU has no native bf16"):
+            amp_dtype("cpu", "bf16")
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 or AMX)")
+def test_cpu_bf16_trains_and_predicts_under_autocast(small):
     Z, y = small
-    with pytest.raises(ValueError, match="applies to CUDA devices"):
+    net = ECGClassifier(**{**TINY, "max_epochs": 2}, precision="bf16", valid_size=0).fit(Z, y)
+    assert net.amp_dtype_ == torch.bfloat16 and net.grad_scaler_ is None
+    ref = ECGClassifier(**{**TINY, "max_epochs": 2}, valid_size=0).fit(Z, y)
+    assert np.isfinite(net.history[-1, "train_loss"])
+    p, q = net.predict_proba(Z), ref.predict_proba(Z)
+    assert p.dtype == np.float32 and p.shape == q.shape
+    assert not np.array_equal(p, q)  # autocast was on
+    assert np.abs(p - q).max() < 0.2  # two epochs apart from float32, not another network
+
+
+def test_cpu_refuses_autocast_and_compile_clearly(small, monkeypatch):
+    import skecg.models._classifier as C
+
+    Z, y = small
+    monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(ValueError, match="this CPU has no native bf16"):
         ECGClassifier(**TINY, precision="bf16").fit(Z, y)
     with pytest.raises(ValueError, match="compile=True is supported on CUDA devices only"):
         ECGClassifier(**TINY, compile=True).fit(Z, y)
@@ -252,7 +282,7 @@ def test_device_prefetcher_keeps_order_and_casts_on_the_device():
 @pytest.mark.parametrize("module,leads", [("resnet1d", 12), ("se_resnet1d", 8)])
 def test_channels_last_form_trains_under_autocast(module, leads):
     """The (1, k) Conv2d form that module__as_conv2d=True runs on a GPU works under
-    autocast (bf16 emulated on the CPU here) and stays close to float32."""
+    autocast (CPU autocast here) and stays close to float32."""
     from skecg.models import MODULES
 
     torch.manual_seed(0)

@@ -363,7 +363,7 @@ def test_autocast_inference_matches_float32_on_the_learning_data(module):
     test's real records and trained weights, in both network forms (the Conv1d form CUDA
     runs by default, the channels-last Conv2d form): probabilities within 0.01 of float32
     (measured: 0.001 for bf16, 0.0003 for fp16), AUCs within 0.01.  bf16 (and fp16 where the
-    CPU build has it) emulated on the CPU."""
+    CPU build has it) run by CPU autocast."""
     X, y = load_sample("tnmg")
     Z = make_pipeline(Resampler(100), PadTruncate(length=1024)).fit_transform(X)
     cols = [3, 5]  # SB, ST

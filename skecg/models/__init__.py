@@ -1,6 +1,6 @@
 """Deep classifiers: Ribeiro's ResNet-1d, Huang's attention ResNet, Zhu's SE-ResNet, losses."""
 
-from ._classifier import ECGClassifier, amp_dtype, tune_thresholds
+from ._classifier import ECGClassifier, amp_dtype, cpu_has_native_bf16, tune_thresholds
 from ._data import BatchSampler, DevicePrefetcher, ECGDataset
 from ._losses import CRITERIA, SignLoss, WeightedBCEWithLogitsLoss, sign_loss
 from ._nets import MODULES, AttentionResNet1d, ResNet1d, SameConv1d, SEResNet1d
@@ -10,5 +10,5 @@ from ._unet import UNet1d
 __all__ = [
     "CRITERIA", "MODULES", "AttentionResNet1d", "BatchSampler", "DevicePrefetcher", "ECGClassifier", "ECGDataset",
     "PatientSplit", "ResNet1d", "SEResNet1d", "SameConv1d", "SignLoss", "UNet1d", "WeightedBCEWithLogitsLoss", "amp_dtype",
-    "multilabel_group_split", "sign_loss", "tune_thresholds",
+    "cpu_has_native_bf16", "multilabel_group_split", "sign_loss", "tune_thresholds",
 ]

@@ -43,13 +43,39 @@ from ._split import PatientSplit
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX, as oneDNN reports).
+
+    Where it does, ``ECGClassifier(precision='bf16')`` runs training and inference under
+    bf16 autocast on the CPU (see :func:`amp_dtype`).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> isinstance(cpu_has_native_bf16(), bool)
+    True
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
 def amp_dtype(device, precision: str = "auto", capability=None):
     """The autocast dtype of training and inference on ``device`` (``None``: float32).
 
     ``'auto'`` gives bfloat16 on CUDA GPUs that compute it natively (compute
     capability 8.0 and later: A100, H100 ...), float16 with a gradient scaler on
-    older ones, and float32 (no autocast) on every other device: bf16 autocast was
-    measured 190x slower than float32 on this project's CPUs.
+    older ones, and float32 (no autocast) on every other device.  On a CPU that
+    computes bf16 natively (AVX512-BF16 or AMX, :func:`cpu_has_native_bf16`),
+    ``'bf16'`` turns bf16 autocast on: about 2x faster training and inference on this
+    project's AMD EPYC CPUs (``benchmarks/training.py --cpu-bf16``), probabilities
+    within 0.01 of float32 (``tests/test_models.py``).  It stays opt-in there, so that
+    a ``random_state`` gives the same network on every CPU; CPUs without native bf16
+    emulate it, much more slowly, and are refused.
 
     Parameters
     ----------
@@ -71,9 +97,13 @@ def amp_dtype(device, precision: str = "auto", capability=None):
     if dev.type != "cuda":
         if precision == "auto":
             return None
-        raise ValueError(f"precision={precision!r} applies to CUDA devices; on {dev.type} skecg computes in float32 "
-                         "(bf16 autocast was measured 190x slower than float32 on CPUs without native bf16); "
-                         "use precision='auto' or 'fp32'")
+        if precision == "bf16" and dev.type == "cpu" and cpu_has_native_bf16():
+            return torch.bfloat16
+        why = ("this CPU has no native bf16 (AVX512-BF16 or AMX) and would emulate it, far slower than float32"
+               if precision == "bf16" and dev.type == "cpu" else
+               "fp16 autocast is for CUDA devices" if precision == "fp16" else "autocast is for CUDA devices and CPUs")
+        raise ValueError(f"precision={precision!r} does not apply here: {why}; on {dev.type} skecg computes in "
+                         "float32 with precision='auto' or 'fp32'")
     if capability is None:
         capability = torch.cuda.get_device_capability(dev)
     native_bf16 = tuple(capability) >= (8, 0)
@@ -185,11 +215,13 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         there than 64), 256 on GPUs.
     precision : {'auto', 'fp32', 'bf16', 'fp16'}, default='auto'
         Autocast on CUDA: bf16 where the GPU computes it natively, else fp16 with a
-        gradient scaler; float32 on CPUs (see :func:`amp_dtype`).  Tolerance against
+        gradient scaler; float32 on CPUs, where ``'bf16'`` opts in to bf16 autocast on
+        CPUs that compute it natively (see :func:`amp_dtype`).  Tolerance against
         float32 eager, at inference with trained weights on the learning test's real
-        records: probabilities within 0.01 (measured 0.001 for bf16, 0.0003 for fp16;
-        CPU-emulated, ``tests/test_models.py``); a random network trained one step under
-        bf16 stays within 0.03 (``tests/test_data_path.py``).  Not yet measured on a GPU.
+        records: probabilities within 0.01 (measured 0.001 for bf16, 0.0003 for fp16
+        with CPU autocast, ``tests/test_models.py``); a random network trained one step
+        under bf16 stays within 0.03 (``tests/test_data_path.py``).  Not yet measured on
+        a GPU.
     compile : bool, default=False
         ``torch.compile`` the network (CUDA only: on CPUs the networks run skecg's
         own fast path, refused with a ``ValueError``); ``compile__*`` are passed on.
@@ -450,7 +482,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         return torch.autocast(torch.device(self.device).type, dtype=dtype)
 
     def infer(self, x, **fit_params):
-        """The network's output on one batch (on the device, under autocast on GPUs)."""
+        """The network's output on one batch (on the device, under autocast when set)."""
         x = to_device(x, self.device)
         with self._autocast():
             return self.module_(x, **fit_params)
