@@ -257,6 +257,20 @@ def test_cpu_bf16_trains_and_predicts_under_autocast(small):
     assert np.abs(p - q).max() < 0.2  # two epochs apart from float32, not another network
 
 
+def test_bf16_weights_load_in_float32_where_bf16_is_not_native(small, tmp_path, monkeypatch):
+    import skecg.models._classifier as C
+
+    Z, y = small
+    monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: True)
+    net = ECGClassifier(**{**TINY, "max_epochs": 1}, precision="bf16", valid_size=0).fit(Z[:16], y[:16])
+    net.save_weights(tmp_path / "w.pt")
+    monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: False)
+    new = ECGClassifier(**{k: v for k, v in TINY.items() if k.startswith("module__")}, precision="bf16")
+    with pytest.warns(UserWarning, match="this CPU has no native bf16.*predicting in float32"):
+        new.load_weights(tmp_path / "w.pt")
+    assert new.amp_dtype_ is None and new.predict_proba(Z[:4]).shape == (4, y.shape[1])
+
+
 def test_cpu_refuses_autocast_and_compile_clearly(small, monkeypatch):
     import skecg.models._classifier as C
 

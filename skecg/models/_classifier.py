@@ -11,6 +11,7 @@ and inference runs through ``forward_iter``.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -664,7 +665,14 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         self.classes_ = np.asarray(state["classes"], dtype=object)
         self.thresholds_ = state["thresholds"].numpy()
         self.leads_ = tuple(state["leads"]) if state.get("leads") else None
-        self._check_device_settings()
+        try:
+            self._check_device_settings()
+        except ValueError as e:  # e.g. weights trained with bf16 on a CPU that has it, loaded on one that lacks it
+            if self.compile or "precision=" not in str(e):
+                raise
+            warnings.warn(f"{e}: predicting in float32 (set_params(precision=...) to choose)", UserWarning,
+                          stacklevel=2)
+            self.amp_dtype_, self.grad_scaler_ = None, None
         self._initialize_for_inference()
         self._net().load_state_dict(state["state_dict"])
         self.module_.to(self.device)
