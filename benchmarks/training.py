@@ -15,8 +15,8 @@ the plain loop copies each batch (``xs[i].to(device)``), the estimator is given 
 numpy array.  Sides:
 
 - plain eager: float32, ``for xb, yb in batches: zero_grad, forward, loss, backward, step``;
-- plain AMP (CUDA, or a CPU with --cpu-bf16): the same loop under ``torch.autocast`` (bf16 where the GPU has
-  it, else fp16 with a GradScaler);
+- plain AMP (CUDA, or a CPU with --cpu-bf16): the same loop under ``torch.autocast``
+  (bf16 where the GPU has it, else fp16 with a GradScaler; bf16 on the CPU);
 - skecg: ``ECGClassifier(module, device=...)`` with its default settings.
 
 ``--cpu-bf16`` (CPUs that compute bf16 natively, AVX512-BF16 or AMX): the plain AMP side
@@ -329,6 +329,12 @@ def main():
         loader_table()
         return
 
+    if args.cpu_bf16:
+        from skecg.models import cpu_has_native_bf16
+
+        if args.device != "cpu" or not cpu_has_native_bf16():
+            raise SystemExit("--cpu-bf16 needs --device cpu on a CPU that computes bf16 natively "
+                             "(AVX512-BF16 or AMX); this one would emulate it")
     sides = ["plain"] + (["plain_amp"] if args.device.startswith("cuda") or args.cpu_bf16 else []) + ["skecg"]
     for module in args.module:
         results = {}
