@@ -76,7 +76,7 @@ def amp_dtype(device, precision: str = "auto", capability=None):
     project's AMD EPYC CPUs (``benchmarks/training.py --cpu-bf16``), probabilities
     within 0.01 of float32 (``tests/test_models.py``).  It stays opt-in there, so that
     a ``random_state`` gives the same network on every CPU; CPUs without native bf16
-    emulate it, much more slowly, and are refused.
+    emulate it in software and are refused.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def amp_dtype(device, precision: str = "auto", capability=None):
             return None
         if precision == "bf16" and dev.type == "cpu" and cpu_has_native_bf16():
             return torch.bfloat16
-        why = ("this CPU has no native bf16 (AVX512-BF16 or AMX) and would emulate it, far slower than float32"
+        why = ("this CPU has no native bf16 (AVX512-BF16 or AMX) and would emulate it in software"
                if precision == "bf16" and dev.type == "cpu" else
                "fp16 autocast is for CUDA devices" if precision == "fp16" else "autocast is for CUDA devices and CPUs")
         raise ValueError(f"precision={precision!r} does not apply here: {why}; on {dev.type} skecg computes in "
