@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -25,11 +26,6 @@ def _thresholds(est, n):
     if t is None and hasattr(est, "steps"):
         t = getattr(est.steps[-1][1], "thresholds_", None)
     return np.full(n, 0.5) if t is None else np.asarray(t, dtype=float)
-
-
-def _take(X, idx):
-    """Records ``idx`` of an ECGRecords, an array or a list of arrays."""
-    return [X[i] for i in idx] if isinstance(X, list) else X[idx]
 
 
 def _class_index(classes, code, what):
@@ -161,7 +157,7 @@ class BradycardiaRuleGate(_Wrapper):
         need = np.flatnonzero(said if self.mode == "veto" else ~said)
         rule = np.zeros(len(pred), dtype=bool)
         if len(need):
-            rule[need] = self.rule(_take(X, need))
+            rule[need] = self.rule(_safe_indexing(X, need))  # ECGRecords, arrays, lists
         pred[:, j] = (said & rule) if self.mode == "veto" else (said | rule)
         return pred
 

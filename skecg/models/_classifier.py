@@ -382,9 +382,20 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
             raise ValueError(f"y must hold 0/1 labels, found {vals[:5]}")
         return y
 
-    def _check_device_settings(self):
-        """Precision and compilation for ``device``; sets ``amp_dtype_`` and the scaler."""
-        self.amp_dtype_ = amp_dtype(self.device, self.precision)
+    def _check_device_settings(self, float32_fallback=False):
+        """Precision and compilation for ``device``; sets ``amp_dtype_`` and the scaler.
+
+        ``float32_fallback`` (loading weights): a precision this device lacks (bf16 weights
+        trained on a CPU that has it, loaded on one that does not) warns and predicts in
+        float32 instead of raising."""
+        try:
+            self.amp_dtype_ = amp_dtype(self.device, self.precision)
+        except ValueError as e:
+            if not float32_fallback or self.precision not in PRECISIONS:
+                raise
+            warnings.warn(f"{e}: predicting in float32 (set_params(precision=...) to choose)", UserWarning,
+                          stacklevel=3)
+            self.amp_dtype_ = None
         if self.compile and torch.device(self.device).type != "cuda":
             raise ValueError("compile=True is supported on CUDA devices only; on CPUs the networks run skecg's "
                              "own fast path (fused kernels, see module__as_conv2d), which torch.compile is not "
@@ -665,14 +676,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         self.classes_ = np.asarray(state["classes"], dtype=object)
         self.thresholds_ = state["thresholds"].numpy()
         self.leads_ = tuple(state["leads"]) if state.get("leads") else None
-        try:
-            self._check_device_settings()
-        except ValueError as e:  # e.g. weights trained with bf16 on a CPU that has it, loaded on one that lacks it
-            if self.compile or "precision=" not in str(e):
-                raise
-            warnings.warn(f"{e}: predicting in float32 (set_params(precision=...) to choose)", UserWarning,
-                          stacklevel=2)
-            self.amp_dtype_, self.grad_scaler_ = None, None
+        self._check_device_settings(float32_fallback=True)
         self._initialize_for_inference()
         self._net().load_state_dict(state["state_dict"])
         self.module_.to(self.device)
