@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import warnings
 
 import h5py
 import numpy as np
@@ -565,10 +566,11 @@ def test_read_sph_synthetic(tmp_path):
     assert X.meta.aha.tolist() == [("1",), ("50+346",), ("21", "22")]
     assert y.tolist()[1] == [0, 0, 0, 0, 1, 0] and y.tolist()[2] == [0, 0, 0, 1, 0, 1]  # AF; SB + ST
     assert X.meta.patient_id.tolist() == ["sph-p100", "sph-p100", "sph-p101"] and X.meta.sex.tolist() == ["M", "F", "M"]
-    # without SNOMED codes, AHA statements are kept as text, never guessed
+    # without SNOMED codes, AHA statements are mapped (AF with a rapid ventricular response is AF)
     root2 = _write_sph(tmp_path / "sph2", with_snomed=False, lengths=[5000, 6000, 5000])
-    X2, y2 = read_sph(root2, records=["A00002"])
-    assert X2.meta.dx[0] == ("aha:50+346",) and y2.sum() == 0 and X2.label_report().outside_vocabulary
+    X2, y2 = read_sph(root2, "tnmg", records=["A00002", "A00003.h5"])
+    assert X2.meta.dx.tolist() == [("164889003",), ("427084000", "426177001")]
+    assert y2.tolist() == [[0, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 1]] and X2.meta.aha[0] == ("50+346",)
 
 
 def test_read_sph_bad_files(tmp_path):
@@ -585,3 +587,109 @@ def test_read_sph_bad_files(tmp_path):
     with pytest.warns(SkippedRecordsWarning, match=r"A00002: 'ecg' in A00002.h5 has shape \(5000, 12\)"):
         X, _ = read_sph(root, on_error="skip")
     assert X.meta.record_id.tolist() == ["A00003"] and [r for r, _ in X.skipped] == ["A00001", "A00002"]
+
+
+# --- SPH: the published layout and the variants of its copies, on real signals -----------------
+#: real 500 Hz challenge records written in the SPH layout (their SNOMED codes, and AHA statements
+#: of the same meaning: 1 normal ECG, 22;20 sinus bradycardia + sinus rhythm, 50+346;106;147 AF with
+#: a rapid ventricular response, RBBB, T-wave abnormality)
+_SPH_REAL = [("E00001", "1", "426783006"), ("HR00002", "22;20", "426177001;426783006"),
+             ("JS00001", "50+346;106;147", "164889003;59118001;164934002"), ("Q0011", "146", "164930006")]
+
+
+def _sph_from_real(root, *, variant=None):
+    """An SPH folder holding real signals; ``variant`` rewrites it as copies of SPH do."""
+    import h5py
+
+    rec_dir = root / ("RECORDS" if variant == "upper_case" else "records")
+    rec_dir.mkdir(parents=True)
+    rows, sigs = [], {}
+    for i, (rec, aha, snomed) in enumerate(_SPH_REAL):
+        sig, _ = read_challenge_record(FIX_CINC / f"{rec}.hea")
+        rid = f"SPH{i + 1:05d}"
+        sigs[rid] = sig
+        name = f"{rid}.H5" if variant == "upper_case" else f"{rid}.h5"
+        with h5py.File(rec_dir / name, "w") as f:
+            f["ecg"] = sig
+        row = {"ECG_ID": rid, "AHA_Code": aha, "Patient_ID": str(100 + i), "Age": str(40 + i), "Sex": "MF"[i % 2],
+               "N": str(sig.shape[1]), "Date": "2020-01-01"}
+        if variant in ("extension_fs_snomed", "crlf_bom", "upper_case"):
+            row.update(ECG_ID=f"{rid}.h5", fs="500", SNOMEDCTCode=snomed)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if variant == "reordered_lower":
+        df = df[df.columns[::-1]].rename(columns=str.lower).rename(columns={"aha_code": "aha code"})
+    text = df.to_csv(index=False)
+    if variant in ("crlf_bom", "upper_case"):
+        (root / ("METADATA.CSV" if variant == "upper_case" else "metadata.csv")).write_bytes(
+            b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    else:
+        (root / "metadata.csv").write_text(text)
+    return root, sigs
+
+
+@pytest.mark.parametrize("variant", [None, "extension_fs_snomed", "reordered_lower", "crlf_bom", "upper_case"])
+def test_read_sph_variants_on_real_signals(tmp_path, variant):
+    from skecg.io import read_sph
+
+    root, sigs = _sph_from_real(tmp_path / "sph", variant=variant)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkippedRecordsWarning)  # nothing skipped
+        X, y = read_sph(root, "cinc2020_27")
+    assert X.meta.record_id.tolist() == list(sigs) and X.meta.fs.eq(500).all()
+    for i, rid in enumerate(sigs):
+        np.testing.assert_array_equal(X.signals[i], sigs[rid])
+    # SNOMED codes where the table has them, else the AHA mapping: the same labels either way,
+    # except Q0011's AHA 146 (ST deviation with T-wave change), which has no SNOMED concept of that meaning
+    want = [tuple(s.split(";")) for _, _, s in _SPH_REAL]
+    if variant in (None, "reordered_lower"):
+        want[3] = ("aha:146",)
+    assert X.meta.dx.tolist() == want
+    assert X.meta.aha.tolist() == [tuple(a.split(";")) for _, a, _ in _SPH_REAL]
+    vocab = get_vocabulary("cinc2020_27")
+    assert y.tolist() == vocab.encode(want).tolist() and y[2].sum() == 3
+    assert X.meta.patient_id.tolist() == [f"sph-p{100 + i}" for i in range(4)]
+    assert X.meta.age.tolist() == [40.0, 41.0, 42.0, 43.0] and X.meta.sex.tolist() == ["M", "F", "M", "F"]
+    # records asked for by ECG_ID, with or without the extension
+    X1, _ = read_sph(root, records=["SPH00003", "SPH00001.h5"])
+    assert X1.meta.record_id.tolist() == ["SPH00003", "SPH00001"]
+
+
+def test_read_sph_fs_column_and_its_errors(tmp_path):
+    from skecg.io import read_sph
+
+    root, sigs = _sph_from_real(tmp_path / "sph", variant="extension_fs_snomed")
+    meta = pd.read_csv(root / "metadata.csv", dtype=str, keep_default_na=False)
+    meta.loc[1, "fs"] = "250"          # a per-record rate is taken from the table
+    meta.loc[2, "fs"] = "abc"          # and a rate that is not one is named
+    meta.loc[3, "fs"] = ""             # an empty cell: the published 500 Hz
+    meta.loc[0, "SNOMEDCTCode"] = ""   # a record without SNOMED codes: its AHA statements, mapped
+    meta.to_csv(root / "metadata.csv", index=False)
+    with pytest.raises(RecordReadError, match=r"SPH00003: fs 'abc' in metadata.csv is not a sampling rate in Hz"):
+        read_sph(root)
+    with pytest.warns(SkippedRecordsWarning, match="SPH00003"):
+        X, _ = read_sph(root, on_error="skip")
+    assert X.meta.fs.tolist() == [500.0, 250.0, 500.0]
+    assert X.meta.dx.tolist() == [("426783006",), ("426177001", "426783006"), ("164930006",)]
+    # an ECG_ID whose file is missing is named with the file looked for
+    (root / "records" / "SPH00004.h5").unlink()
+    with pytest.raises(RecordReadError, match=r"SPH00004: signal file SPH00004.h5 is missing"):
+        read_sph(root, records=["SPH00004.h5"])
+    # two rows that name one file (with and without the extension) are refused, not read twice
+    meta.loc[3, "ECG_ID"] = "SPH00001"
+    meta.to_csv(root / "metadata.csv", index=False)
+    with pytest.raises(ValueError, match=r"ECG_ID\(s\) \['SPH00001'\] occur more than once"):
+        read_sph(root)
+
+
+def test_aha_mapping_codes_are_challenge_codes():
+    """Every SNOMED code of the AHA mapping is a code of the challenge's own mapping tables."""
+    from skecg.io import AHA_TO_SNOMED, aha_statement_codes
+
+    tables = pd.concat([pd.read_csv(TEST_DATA / "challenge2020" / f"dx_mapping_{k}.csv", dtype=str)
+                        for k in ("scored", "unscored")])
+    known = set(tables["SNOMED CT Code"]) | {"27885002"}  # complete heart block: LUDB's and PTB-XL's 3AVB
+    assert set(AHA_TO_SNOMED.values()) <= known, set(AHA_TO_SNOMED.values()) - known
+    assert aha_statement_codes(["22+304", "60+341", "106", "1"]) == ("426177001", "427172004", "59118001",
+                                                                   "426783006")
+    assert aha_statement_codes(["50+312", " 22 "]) == ("aha:50+312", "426177001")  # 'possible' AF is not AF

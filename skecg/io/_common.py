@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -76,6 +77,67 @@ def read_many(
             stacklevel=3,
         )
     return signals, rows, skipped
+
+
+class FolderIndex:
+    """Files of one folder looked up by name, exactly or else ignoring case.
+
+    Real archives copied through other systems come back with ``A0001.MAT`` beside
+    ``A0001.hea``, ``Metadata.csv``, ``RECORDS/``; the exact name is tried first (one
+    ``stat``), the folder is listed once, only when a name is not found as written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "A0001.MAT").write_bytes(b"")
+    >>> FolderIndex(d).find("A0001.mat").name, FolderIndex(d).find("A0002.mat")
+    ('A0001.MAT', None)
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self._lower: dict | None = None
+
+    def find(self, name: str, *, dirs: bool = False):
+        """The path of ``name`` in the folder (exact, else the one entry equal ignoring case), or None."""
+        p = self.folder / name
+        if p.is_dir() if dirs else p.is_file():
+            return p
+        if self._lower is None:  # built whole, then published: safe to share between reading threads
+            lower: dict = {}
+            try:
+                for q in self.folder.iterdir():
+                    lower.setdefault(q.name.lower(), []).append(q)
+            except OSError:
+                pass
+            self._lower = lower
+        hits = [q for q in self._lower.get(name.lower(), []) if (q.is_dir() if dirs else q.is_file())]
+        return hits[0] if len(hits) == 1 else None
+
+
+def has_suffix(path, *suffixes: str) -> bool:
+    """True when ``path`` ends with one of ``suffixes``, ignoring case (``.HEA`` is ``.hea``)."""
+    return Path(path).suffix.lower() in suffixes
+
+
+def strip_suffix(name: str, *suffixes: str) -> str:
+    """``name`` without a trailing extension of ``suffixes`` (any case); other names unchanged.
+
+    Examples
+    --------
+    >>> strip_suffix("SPH00001.h5", ".h5", ".hdf5"), strip_suffix("A00001", ".h5")
+    ('SPH00001', 'A00001')
+    """
+    for s in suffixes:
+        if name.lower().endswith(s.lower()) and len(name) > len(s):
+            return name[: -len(s)]
+    return name
+
+
+def read_text(path) -> str:
+    """A text file (header, table) as str: UTF-8 with or without a byte-order mark, any
+    line endings (``splitlines`` takes CRLF), undecodable bytes replaced, not fatal."""
+    return Path(path).read_bytes().decode("utf-8-sig", errors="replace")
 
 
 def check_fs(fs, what: str = "fs"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 
@@ -26,3 +28,31 @@ def select_rows(table: pd.DataFrame, ids: list, what: str, source) -> pd.DataFra
     if unknown:
         raise ValueError(f"{what}(s) {unknown[:10]} are not in {source}")
     return table.loc[ids]
+
+
+def _key(name) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def find_column(table: pd.DataFrame, *names: str, prefix: str | None = None):
+    """The column of ``table`` called one of ``names``, ignoring case, spaces, ``_`` and
+    ``-`` (``ECG_ID``, ``ecg id``, ``EcgId``); else the first whose name starts with
+    ``prefix`` on the same terms; else None.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame(columns=["ECG_ID", "AHA_Code", "SNOMEDCTCode"])
+    >>> find_column(t, "ecg_id"), find_column(t, "snomed_code", prefix="snomed"), find_column(t, "fs")
+    ('ECG_ID', 'SNOMEDCTCode', None)
+    """
+    keys = {}
+    for c in table.columns:
+        keys.setdefault(_key(c), c)
+    for n in names:
+        if _key(n) in keys:
+            return keys[_key(n)]
+    if prefix is not None:
+        for k, c in keys.items():
+            if k.startswith(_key(prefix)):
+                return c
+    return None
