@@ -4,6 +4,7 @@ from ._classifier import ECGClassifier, amp_dtype, cpu_has_native_bf16, tune_thr
 from ._data import BatchSampler, DevicePrefetcher, ECGDataset
 from ._losses import CRITERIA, SignLoss, WeightedBCEWithLogitsLoss, sign_loss
 from ._nets import MODULES, AttentionResNet1d, ResNet1d, SameConv1d, SEResNet1d
+from ._ribeiro import RIBEIRO_THRESHOLDS, KerasModelError, load_ribeiro_keras
 from ._split import PatientSplit, multilabel_group_split
 from ._unet import UNet1d
 
@@ -11,4 +12,5 @@ __all__ = [
     "CRITERIA", "MODULES", "AttentionResNet1d", "BatchSampler", "DevicePrefetcher", "ECGClassifier", "ECGDataset",
     "PatientSplit", "ResNet1d", "SEResNet1d", "SameConv1d", "SignLoss", "UNet1d", "WeightedBCEWithLogitsLoss", "amp_dtype",
     "cpu_has_native_bf16", "multilabel_group_split", "sign_loss", "tune_thresholds",
+    "KerasModelError", "RIBEIRO_THRESHOLDS", "load_ribeiro_keras",
 ]
