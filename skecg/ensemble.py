@@ -97,8 +97,11 @@ class BradycardiaRuleGate(_Wrapper):
     Parameters
     ----------
     estimator : classifier with ``classes_`` of SNOMED codes
-    gated_class : str, default='426177001'
-        Sinus bradycardia; use '426627000' for bradycardia.
+    gated_class : str, default='426627000'
+        Bradycardia, the class Zhu et al.'s rule is about (the 2020 challenge scores it
+        apart from sinus bradycardia, 426177001, and the paper names the two as classes
+        that get confused); pass '426177001' to gate sinus bradycardia instead (e.g. in
+        the six-class TNMG vocabulary, which has no bradycardia class).
     mode : {'veto', 'rescue'}, default='veto'
     lead : str, default='I'
     low, high : float, default=1.0, 1.6
@@ -110,7 +113,7 @@ class BradycardiaRuleGate(_Wrapper):
         ``method`` (skecg's own, ``'multilead'``, or one of neurokit2's).
     """
 
-    def __init__(self, estimator, gated_class="426177001", mode="veto", lead="I", low=1.0, high=1.6,
+    def __init__(self, estimator, gated_class="426627000", mode="veto", lead="I", low=1.0, high=1.6,
                  min_fraction=0.5, fs=None, method="skecg"):
         self.estimator = estimator
         self.gated_class = gated_class
