@@ -87,6 +87,9 @@ class DataRule:
         >>> bool((RULES["zhu-incart"].reasons(X) == "").all())
         True
         """
+        if not isinstance(X, ECGRecords):
+            raise ValueError(f"rule {self.name!r} needs the records' own labels and sources (ECGRecords with "
+                             "meta['dx'] and meta['source'], as the skecg readers give them)")
         n = len(X)
         src = X.meta["source"].to_numpy().astype(str)
         scope = np.isin(src, self.sources) if self.sources else np.ones(n, bool)
