@@ -107,16 +107,17 @@ def _cmd_train(args):
     return 0
 
 
-def load_estimator(path, trust_pickle: bool = False):
-    """The fitted estimator of a model file: skecg's safe format, or a pickle/joblib
-    file only when ``trust_pickle`` (loading a pickle can run any code)."""
+def load_estimator(path, trust_pickle: bool = False, trusted=None):
+    """The fitted estimator of a model file: skecg's safe format (with the extra classes
+    of ``trusted``, see :func:`skecg.persistence.load_model`), or a pickle/joblib file
+    only when ``trust_pickle`` (loading a pickle can run any code)."""
     from skecg.persistence import UnsafeModelFileError, is_pickle_file, load_model, load_pickle_model
 
     path = Path(path)
     if not path.is_file():
         raise SystemExit(f"skecg: model file {path} does not exist")
     try:
-        est = load_model(path)
+        est = load_model(path, trusted=trusted)
     except UnsafeModelFileError as e:
         if not is_pickle_file(path):
             raise SystemExit(f"skecg: {e}") from None
@@ -307,6 +308,9 @@ def build_parser():
     from .reproduce import add_parser as _add_reproduce
 
     _add_reproduce(sub)  # skecg reproduce huang|zhu DATA... -o report/
+    from .inspect_cmd import add_parser as _add_inspect
+
+    _add_inspect(sub)  # skecg inspect MODEL [--card MODEL_CARD.md]
     t = sub.add_parser("train", help="train a named pipeline and save it")
     t.add_argument("data", nargs="+")
     t.add_argument("--pipeline", choices=names, default="zhu")
