@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CINC, CPSC_ORIG, PTBXL, TEST_DATA, needs_shared
+from conftest import CINC, CPSC_ORIG, LUDB, PTBXL, TEST_DATA, needs_shared
 from skecg.io import (
     RecordReadError,
     SkippedRecordsWarning,
@@ -693,3 +693,270 @@ def test_aha_mapping_codes_are_challenge_codes():
     assert aha_statement_codes(["22+304", "60+341", "106", "1"]) == ("426177001", "427172004", "59118001",
                                                                    "426783006")
     assert aha_statement_codes(["50+312", " 22 "]) == ("aha:50+312", "426177001")  # 'possible' AF is not AF
+
+
+# --- the same real records as other tools write them: every reader reads its variants -------------
+_WFDB_VARIANTS = ["crlf", "bom", "upper_case_files", "signal_file_case", "record_line_ext", "windows_path"]
+
+
+def _wfdb_variant(src, dst, variant, exts=(".hea", ".mat")):
+    """Copy the records of ``src`` into ``dst`` as ``variant`` writes them."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for hea in sorted(src.glob("*.hea")):
+        rec = hea.stem
+        sig_ext = exts[1]
+        lines = hea.read_text().splitlines()
+        names = {".hea": f"{rec}.hea", sig_ext: f"{rec}{sig_ext}"}
+        if variant == "upper_case_files":
+            names = {".hea": f"{rec}.HEA", sig_ext: f"{rec}{sig_ext.upper()}"}
+        elif variant == "signal_file_case":  # the header names rec.mat, the file is rec.MAT
+            names[sig_ext] = f"{rec}{sig_ext.upper()}"
+        elif variant == "record_line_ext":
+            lines[0] = lines[0].replace(rec, f"{rec}{sig_ext}", 1)
+        elif variant == "windows_path":
+            lines = [lines[0]] + [ln.replace(f"{rec}{sig_ext}", f"C:\\ecg\\{rec}{sig_ext}", 1) for ln in lines[1:]]
+        text = "\n".join(lines) + "\n"
+        if variant == "crlf":
+            text = text.replace("\n", "\r\n")
+        raw = text.encode()
+        if variant == "bom":
+            raw = b"\xef\xbb\xbf" + raw
+        (dst / names[".hea"]).write_bytes(raw)
+        shutil.copy(src / f"{rec}{sig_ext}", dst / names[sig_ext])
+    return dst
+
+
+def _same_records(X, R):
+    cols = ["record_id", "source", "fs", "age", "sex", "leads", "dx", "labelled"]
+    pd.testing.assert_frame_equal(X.meta[cols], R.meta[cols])
+    for a, b in zip(X.signals, R.signals):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("variant", _WFDB_VARIANTS)
+def test_challenge_folder_variants(tmp_path, variant):
+    """Real challenge records (.hea + .mat) rewritten as other tools write them read the same,
+    eagerly, lazily, by name with or without an extension, and through `skecg convert`."""
+    from skecg.io import convert, detect_format, open_store, open_wfdb_folder
+
+    R, yr = read_challenge_folder(FIX_CINC)
+    d = _wfdb_variant(FIX_CINC, tmp_path / "v", variant)
+    X, y = read_challenge_folder(d)
+    _same_records(X, R)
+    np.testing.assert_array_equal(y, yr)
+    L, yl = open_wfdb_folder(d)
+    _same_records(L.load(), R)
+    sub, _ = read_challenge_folder(d, records=["E00001.hea", "A0002.HEA", "Q0011"])
+    assert sub.meta.record_id.tolist() == ["A0002", "E00001", "Q0011"]
+    sig, meta = read_challenge_record(d / ("E00001.HEA" if variant == "upper_case_files" else "E00001.hea"))
+    np.testing.assert_array_equal(sig, R.signals[R.meta.record_id.tolist().index("E00001")])
+    if variant in ("upper_case_files", "crlf"):
+        assert detect_format(d) == "challenge"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SkippedRecordsWarning)
+            S, _ = open_store(convert(d, tmp_path / "store", progress=False))
+        _same_records(S.load(), R)
+
+
+@pytest.mark.parametrize("variant", ["crlf", "bom", "signal_file_case", "upper_case_files"])
+def test_challenge_dat_variants(tmp_path, variant):
+    """PTB-XL's real .dat records in a 2024-style challenge folder, rewritten as other tools do:
+    format 16 is read directly whatever the case; wfdb's formats need lower-case names, and say so."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in (1, 2):
+        for ext in (".hea", ".dat"):
+            shutil.copy(FIX_PTBXL / "records500" / "00000" / f"{i:05d}_hr{ext}", src / f"{i:05d}_hr{ext}")
+        hea = src / f"{i:05d}_hr.hea"
+        hea.write_text(hea.read_text() + "# Labels: NORM\n")
+    R, _ = read_challenge_folder(src)
+    X, _ = read_challenge_folder(_wfdb_variant(src, tmp_path / "v", variant, exts=(".hea", ".dat")))
+    _same_records(X, R)
+
+
+def test_challenge_upper_case_names_in_a_wfdb_format_say_what_to_do(tmp_path):
+    import wfdb
+
+    rec = wfdb.rdrecord(str(FIX_PTBXL / "records100" / "00000" / "00002_lr"), physical=False)
+    wfdb.wrsamp("W212", fs=rec.fs, units=rec.units, sig_name=rec.sig_name, d_signal=np.clip(rec.d_signal, -2047, 2047),
+                fmt=["212"] * rec.n_sig, adc_gain=rec.adc_gain, baseline=rec.baseline, write_dir=str(tmp_path),
+                comments=["Dx: 426783006"])
+    X, _ = read_challenge_folder(tmp_path)  # lower case: read by wfdb
+    (tmp_path / "W212.hea").rename(tmp_path / "W212.HEA")
+    with pytest.raises(RecordReadError, match=r"W212: W212.HEA and W212.dat must be named in lower case .* "
+                                              r"format 212"):
+        read_challenge_folder(tmp_path)
+
+
+def _ptbxl_rewritten(dst, rewrite=None, raw=None):
+    """PTB-XL fixtures (real records 1, 2, 8) with ``ptbxl_database.csv`` rewritten."""
+    shutil.copytree(FIX_PTBXL, dst)
+    db = pd.read_csv(FIX_PTBXL / "ptbxl_database.csv")
+    if rewrite is not None:
+        db = rewrite(db)
+    text = db.to_csv(index=False)
+    (dst / "ptbxl_database.csv").write_bytes(raw(text) if raw else text.encode())
+    return dst
+
+
+_PTBXL_VARIANTS = {
+    "upper_case_columns": dict(rewrite=lambda d: d.rename(columns=str.upper)),
+    "reordered_extra_columns": dict(rewrite=lambda d: d[d.columns[::-1]].assign(site_note="x")),
+    "spaced_column_names": dict(rewrite=lambda d: d.rename(columns=lambda c: " " + c.replace("_", " ") + " ")),
+    "crlf_bom": dict(raw=lambda t: b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode()),
+    "file_names_with_extension": dict(rewrite=lambda d: d.assign(filename_hr=d.filename_hr + ".hea",
+                                                                 filename_lr=d.filename_lr + ".dat")),
+    "windows_separators": dict(rewrite=lambda d: d.assign(filename_hr=d.filename_hr.str.replace("/", "\\"),
+                                                          filename_lr="./" + d.filename_lr)),
+}
+
+
+@pytest.mark.parametrize("variant", list(_PTBXL_VARIANTS))
+def test_ptbxl_table_variants(tmp_path, variant):
+    from skecg.io import convert, detect_format, open_store
+
+    R, yr = read_ptbxl(FIX_PTBXL)
+    root = _ptbxl_rewritten(tmp_path / "ptbxl", **_PTBXL_VARIANTS[variant])
+    X, y = read_ptbxl(root)
+    cols = ["record_id", "fs", "age", "sex", "patient_id", "dx", "strat_fold", "ecg_id"]
+    pd.testing.assert_frame_equal(X.meta[cols], R.meta[cols])
+    np.testing.assert_array_equal(X.signals, R.signals)
+    np.testing.assert_array_equal(y, yr)
+    L, _ = read_ptbxl(root, sampling_rate="100", ecg_ids=["2"])  # numbers written as text work too
+    assert L.shape == (1, 12, 1000)
+    if variant in ("upper_case_columns", "crlf_bom"):
+        assert detect_format(root) == "ptbxl"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SkippedRecordsWarning)
+            S, _ = open_store(convert(root, tmp_path / "store", progress=False))
+        np.testing.assert_array_equal(S.load().signals, R.signals)
+
+
+def test_ptbxl_table_problems_are_named(tmp_path):
+    root = _ptbxl_rewritten(tmp_path / "a", rewrite=lambda d: d.drop(columns=["scp_codes"]))
+    with pytest.raises(ValueError, match=r"ptbxl_database.csv lacks the column\(s\) \['scp_codes'\]"):
+        read_ptbxl(root)
+    root = _ptbxl_rewritten(tmp_path / "b", rewrite=lambda d: pd.concat([d, d.iloc[:1]]))
+    with pytest.raises(ValueError, match=r"ecg_id\(s\) \[1\] occur more than once"):
+        read_ptbxl(root)
+    root = _ptbxl_rewritten(tmp_path / "c", rewrite=lambda d: d.assign(filename_hr=["", *d.filename_hr[1:]]))
+    with pytest.raises(RecordReadError, match="ptbxl-1: filename_hr is empty in ptbxl_database.csv"):
+        read_ptbxl(root)
+    with pytest.raises(ValueError, match="sampling_rate must be 100 or 500, got 'abc'"):
+        read_ptbxl(root, sampling_rate="abc")
+
+
+_CPSC_REFERENCES = {
+    "published": b"Recording,First_label,Second_label,Third_label\nA1980,2,5,\nA1981,1,,\n",
+    "crlf_bom": b"\xef\xbb\xbfRecording,First_label,Second_label,Third_label\r\nA1980,2,5,\r\nA1981,1,,\r\n",
+    "reordered_extra_case": b"second_label,NOTES,RECORDING,first_label\n5,checked,A1980.mat,2\n,,A1981.MAT,1\n",
+}
+
+
+@pytest.mark.parametrize("variant", list(_CPSC_REFERENCES))
+@pytest.mark.parametrize("upper", [False, True])
+def test_cpsc2018_reference_and_file_variants(tmp_path, variant, upper):
+    """The real CPSC 2018 original A1980 (and a copy named A1981), labels from REFERENCE.csv
+    as published and as other tools rewrite it; .MAT and reference.csv in any case."""
+    ext = ".MAT" if upper else ".mat"
+    shutil.copy(FIX_CPSC / "A1980.mat", tmp_path / f"A1980{ext}")
+    shutil.copy(FIX_CPSC / "A1980.mat", tmp_path / f"A1981{ext}")
+    (tmp_path / ("reference.CSV" if upper else "REFERENCE.csv")).write_bytes(_CPSC_REFERENCES[variant])
+    X, y = read_cpsc2018(tmp_path, "tnmg")
+    assert X.meta.record_id.tolist() == ["A1980", "A1981"] and X.meta.labelled.all()
+    assert X.meta.dx.tolist() == [("164889003", "59118001"), ("426783006",)]
+    assert y.tolist() == [[0, 1, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0]]
+    R, _ = read_cpsc2018(FIX_CPSC)
+    np.testing.assert_array_equal(X.signals[0], R.signals[0])
+
+
+def test_cpsc2018_reference_problems_are_named(tmp_path):
+    shutil.copy(FIX_CPSC / "A1980.mat", tmp_path / "A1980.mat")
+    (tmp_path / "REFERENCE.csv").write_text("Recording,First_label\nA1980,12\n")
+    with pytest.raises(ValueError, match=r"REFERENCE.csv: record A1980 has unknown label '12' \(CPSC 2018 classes"):
+        read_cpsc2018(tmp_path)
+    (tmp_path / "REFERENCE.csv").write_text("A1980\n")
+    with pytest.raises(ValueError, match="REFERENCE.csv needs a record column and label columns"):
+        read_cpsc2018(tmp_path)
+
+
+def _tnmg_from_real(tmp_path):
+    """Real challenge signals (500 Hz, cut to 4096 samples) in the TNMG/CODE layout."""
+    R, _ = read_challenge_folder(FIX_CINC, "tnmg")
+    tr = np.stack([s[:, :4096].T for s in R.signals]).astype(np.float32)
+    with h5py.File(tmp_path / "exams_part0.hdf5", "w") as f:
+        f["tracings"] = tr
+        f["exam_id"] = np.arange(1, len(tr) + 1)
+    y = get_vocabulary("tnmg").encode(R.meta.dx)
+    exams = pd.DataFrame({"exam_id": np.arange(1, len(tr) + 1), "age": R.meta.age, "is_male": R.meta.sex.eq("M"),
+                          **{c: y[:, j].astype(bool) for j, c in enumerate(["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"])},
+                          "patient_id": np.arange(len(tr)) + 100})
+    return tr, exams, y
+
+
+@pytest.mark.parametrize("variant", ["published", "upper_case_reordered", "crlf_bom", "labels_as_01_with_blanks",
+                                     "test_set_attributes"])
+def test_tnmg_exams_table_variants(tmp_path, variant):
+    tr, exams, y = _tnmg_from_real(tmp_path)
+    table = exams.copy()
+    if variant == "upper_case_reordered":
+        table = table[table.columns[::-1]].rename(columns=lambda c: c.upper() if c != "1dAVb" else "1DAVB")
+    elif variant == "labels_as_01_with_blanks":
+        table = table.astype({c: int for c in ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"]}).astype(object)
+        table.loc[table["SB"] == 0, "SB"] = ""  # an empty cell is not a positive
+    elif variant == "test_set_attributes":  # the test set: no exam_id, `sex` M/F, rows in tracing order
+        table = table.drop(columns=["exam_id", "is_male", "patient_id"]).assign(
+            sex=np.where(exams.is_male, "M", "F"))
+    text = table.to_csv(index=False)
+    (tmp_path / "exams.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+                                         if variant == "crlf_bom" else text.encode())
+    X, yx = read_tnmg_hdf5(tmp_path / "exams_part0.hdf5", tmp_path / "exams.csv")
+    np.testing.assert_array_equal(yx, y)
+    np.testing.assert_array_equal(X.signals, tr.transpose(0, 2, 1))
+    assert X.meta.sex.tolist() == np.where(exams.is_male, "M", "F").tolist()
+    np.testing.assert_array_equal(X.meta.age.to_numpy(float), exams.age.to_numpy(float))
+    (tmp_path / "exams.csv").write_text(exams.assign(AF=["yes"] * len(exams)).to_csv(index=False))
+    with pytest.raises(ValueError, match=r"label column AF of the exams table of exams_part0.hdf5 holds 'yes'"):
+        read_tnmg_hdf5(tmp_path / "exams_part0.hdf5", tmp_path / "exams.csv")
+
+
+@needs_shared(LUDB)
+def test_ludb_record_names_and_lead_argument_variants():
+    from skecg.io import read_ludb
+
+    X, _, w = read_ludb(LUDB, records=["ludb-2", "1.hea", 3, "4"], annotation_leads="II")
+    assert X.meta.ludb_id.tolist() == [2, 1, 3, 4] and set(w.lead) == {"II"}
+    with pytest.raises(ValueError, match=r"records must be LUDB record numbers .* got 'A0001'"):
+        read_ludb(LUDB, records=["A0001"])
+
+
+@needs_shared(LUDB)
+def test_ludb_header_variants(tmp_path):
+    """A real LUDB record with a CRLF header and a byte-order mark reads the same; upper-case
+    file names, which wfdb cannot open, are refused with what to do."""
+    from skecg.io import read_ludb
+
+    for f in LUDB.glob("7.*"):
+        shutil.copy(f, tmp_path / f.name)
+    R, _, rw = read_ludb(tmp_path)
+    hea = tmp_path / "7.hea"
+    hea.write_bytes(b"\xef\xbb\xbf" + hea.read_bytes().replace(b"\n", b"\r\n"))
+    X, _, xw = read_ludb(tmp_path)
+    np.testing.assert_array_equal(X.signals, R.signals)
+    assert X.meta.dx.tolist() == R.meta.dx.tolist() and X.meta.age.tolist() == R.meta.age.tolist()
+    pd.testing.assert_frame_equal(xw, rw)
+    for f in list(tmp_path.glob("7.*")):
+        f.rename(f.with_name(f.name.upper()))
+    with pytest.raises(FileNotFoundError, match=r"named \['7.HEA'\]: wfdb reads them only with lower-case"):
+        read_ludb(tmp_path)
+
+
+def test_store_opened_by_its_manifest_and_missing_store(tmp_path):
+    from skecg.io import convert, open_store
+
+    out = convert(FIX_CINC, tmp_path / "st", progress=False)
+    X, y = open_store(out / "skecg_store.json")
+    Y, yy = open_store(str(out) + "/")
+    assert len(X) == len(Y) == 8 and (y == yy).all()
+    with pytest.raises(FileNotFoundError, match="store .*nope does not exist"):
+        open_store(tmp_path / "nope")

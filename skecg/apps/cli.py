@@ -32,17 +32,14 @@ def load_data(paths, vocabulary, on_error="skip"):
         else:
             path = Path(p)
             if not path.is_dir():
-                raise SystemExit(f"skecg: {p} is not a folder (nor 'sample')")
+                why = "it is a file" if path.exists() else "it does not exist"
+                raise SystemExit(f"skecg: {p} is not a folder ({why}); give data folders or 'sample'")
             from skecg.io import detect_format
 
-            sph = (path / "metadata.csv").is_file() and next(path.glob("**/*.h5"), None) is not None
             try:
-                kind = "sph" if sph else detect_format(path)
-            except ValueError as e:  # nothing recognisable in the folder: one sentence, non-zero exit
-                raise SystemExit(f"skecg: {e}") from None
-            try:
+                kind = detect_format(path)  # nothing recognisable in the folder: one sentence, non-zero exit
                 X, y = _read_folder(kind, path, vocabulary, on_error)
-            except (FileNotFoundError, ValueError) as e:  # folder-level problems (duplicate names, ...)
+            except (OSError, ValueError) as e:  # folder-level problems (duplicate names, bad tables, ...)
                 raise SystemExit(f"skecg: {e}") from None
         parts.append(X)
         ys.append(y)
@@ -59,11 +56,11 @@ def _read_folder(kind, path, vocabulary, on_error):
         return io.open_store(path, vocabulary)
     if kind == "code15":
         return io.read_code15(path, vocabulary)
-    if (path / "ptbxl_database.csv").exists():
+    if kind == "ptbxl":
         return io.read_ptbxl(path, vocabulary, on_error=on_error)
-    if any(path.rglob("*.hea")):
+    if kind == "challenge":
         return io.read_challenge_folder(path, vocabulary, on_error=on_error)
-    if any(path.glob("*.mat")):
+    if kind == "cpsc2018":
         return io.read_cpsc2018(path, vocabulary, on_error=on_error)
     raise SystemExit(f"skecg: no WFDB, PTB-XL or CPSC 2018 records found in {path}")
 
@@ -231,11 +228,18 @@ def _cmd_predict(args):
 
     est = load_estimator(args.model, args.trust_pickle)
     if not Path(args.data).is_dir():
-        raise SystemExit(f"skecg: {args.data} is not a folder")
+        why = "it is a file" if Path(args.data).exists() else "it does not exist"
+        raise SystemExit(f"skecg: {args.data} is not a folder ({why})")
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise SystemExit(f"skecg: the output {args.output} is a file; give a folder for the output files")
     from skecg.io import detect_format, open_store, read_code15
 
     try:
         kind = detect_format(args.data)
+        if kind in ("sph", "cpsc2018"):
+            raise SystemExit(f"skecg: {args.data} is a {'SPH' if kind == 'sph' else 'CPSC 2018'} folder; predict "
+                             "reads WFDB folders, stores and CODE-15% folders: convert it first "
+                             f"(skecg convert {args.data} STORE), then predict on the store")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported below and in the file
             # lazy: headers (or the store's table) now, signals batch by batch, so memory
@@ -245,7 +249,7 @@ def _cmd_predict(args):
             else:
                 src = WFDBFolderSource(args.data, require_dx=False, on_error="skip")  # headers only
                 X = ECGRecords.from_source(src, classes=list(est.classes_), skipped=src.skipped)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         raise SystemExit(f"skecg: {e}") from None
     skipped = list(X.skipped)
     keep, proba, pred = np.zeros(0, int), None, None
@@ -258,9 +262,10 @@ def _cmd_predict(args):
             k, pr, pd_, failed = _predict_each(est, batch)
             parts.append((idx[k], pr, pd_))
             skipped += failed
-        keep = np.concatenate([p[0] for p in parts])
-        proba = np.concatenate([p[1] for p in parts])
-        pred = np.concatenate([p[2] for p in parts])
+        if parts:  # else every batch was unreadable: reported below, one sentence
+            keep = np.concatenate([p[0] for p in parts])
+            proba = np.concatenate([p[1] for p in parts])
+            pred = np.concatenate([p[2] for p in parts])
     report = write_skip_report(args.output, skipped)
     if len(keep) == 0:
         raise SystemExit(f"skecg: none of the {len(skipped)} record(s) in {args.data} could be read and "
@@ -280,12 +285,18 @@ def _cmd_convert(args):
     from skecg.pipelines import make_zhu_preprocessing
 
     steps = make_zhu_preprocessing(fs=args.fs or 500, seconds=args.seconds) if args.preprocess == "zhu" else None
-    out = convert(args.src, args.dest, vocabulary=args.vocabulary, fs=args.fs, steps=steps, jobs=args.jobs,
-                  shard_records=args.shard_records, dtype=args.dtype, resume=not args.no_resume,
-                  overwrite=args.overwrite)
+    try:  # a missing or unrecognisable source, a destination that exists: one sentence, non-zero exit
+        out = convert(args.src, args.dest, vocabulary=args.vocabulary, fs=args.fs, steps=steps, jobs=args.jobs,
+                      shard_records=args.shard_records, dtype=args.dtype, resume=not args.no_resume,
+                      overwrite=args.overwrite)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"skecg: {e}") from None
     import json
 
     man = json.loads((out / "skecg_store.json").read_text())
+    if man["n_records"] == 0:  # every record unreadable: the store is empty, and that is not success
+        raise SystemExit(f"skecg: none of the {man['n_skipped']} record(s) in {args.src} could be read; the store "
+                         f"{out} holds no records (reasons in {out / 'skipped.csv'})")
     print(f"wrote store {out}: {man['n_records']} records in {len(man['shards'])} shard(s), "
           f"{man['n_skipped']} skipped (see {out / 'skipped.csv'}), {man.get('seconds', 0):.1f} s")
     return 0

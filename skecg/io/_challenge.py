@@ -11,7 +11,7 @@ import numpy as np
 import scipy.io
 
 from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_signal, read_many
+from ._common import RecordReadError, assemble, check_signal, find_file, read_many, read_text
 
 #: Record-name prefix -> source database of the challenge data.
 SOURCE_PREFIXES = (
@@ -80,7 +80,8 @@ def parse_header(text: str, name: str = "header") -> WFDBHeader:
 
     Tolerated: ``#Dx:`` and ``# Dx:``, a record line that names ``X.mat``, units in
     any case (``mV``/``mv``), gains with or without a baseline (``1000.0(0)/mV``),
-    byte offsets and sample counts in the format field (``16+24``, ``16x1+24``).
+    byte offsets and sample counts in the format field (``16+24``, ``16x1+24``),
+    Windows line endings and a UTF-8 byte-order mark.
 
     Examples
     --------
@@ -89,7 +90,7 @@ def parse_header(text: str, name: str = "header") -> WFDBHeader:
     >>> h.fs, h.leads, h.comments["dx"], h.comments["age"]
     (500.0, ['I', 'II'], '164889003', '60')
     """
-    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln.strip() for ln in text.lstrip("\ufeff").splitlines()]
     body = [ln for ln in lines if ln and not ln.startswith("#")]
     if not body:
         raise RecordReadError(name, "header is empty (no record line)")
@@ -186,7 +187,9 @@ def read_challenge_record(
     Parameters
     ----------
     path : str or Path
-        The ``.hea`` file, or the record path without extension.
+        The ``.hea`` file (``.HEA`` too), or the record path without extension.  The
+        signal file the header names is found whatever the case of its name
+        (``A0001.MAT`` for ``A0001.mat``).
     require_dx : bool, default=True
         Raise when the header has no ``Dx``/``Labels`` line or an empty one.
     verify_checksum : bool, default=True
@@ -200,18 +203,21 @@ def read_challenge_record(
         record_id, source, fs, age, sex, patient_id, leads, dx.
     """
     path = Path(path)
-    hea = path if path.suffix == ".hea" else path.with_name(path.name + ".hea")
+    if path.suffix.lower() == ".hea":
+        hea = path
+    else:
+        hea = find_file(path.parent, path.name + ".hea") or path.with_name(path.name + ".hea")
     name = _strip_ext(hea.name)
-    if not hea.exists():
+    if not hea.is_file():
         raise RecordReadError(name, f"header file {hea} does not exist")
-    h = parse_header(hea.read_text(errors="replace"), name)
+    h = parse_header(read_text(hea), name)
     dx_text = h.comments.get("dx", h.comments.get("labels"))
     if require_dx and dx_text is None:
         raise RecordReadError(name, "header has no Dx line ('# Dx: <SNOMED codes>' or '# Labels: ...')")
     if require_dx and not dx_text.strip():
         raise RecordReadError(name, "the Dx line is empty: an unlabelled record (read it with "
                               "require_dx=False to predict on it)")
-    sig_name = Path(h.files[0]).name if h.files else name + ".mat"
+    sig_name = Path(h.files[0].replace("\\", "/")).name if h.files else name + ".mat"
     if sig_name.lower().endswith(".dat"):
         val = _read_dat(hea, h, name, sig_name)
     else:
@@ -284,10 +290,16 @@ def _check_declared_size(name, h: WFDBHeader, file: Path) -> None:
                               "or impossible header)")
 
 
+def _signal_file(hea: Path, name: str, file_name: str) -> Path:
+    """The signal file beside ``hea``: the name its header gives, in whatever case it was stored."""
+    f = find_file(hea.parent, file_name)
+    if f is None:
+        raise RecordReadError(name, f"signal file {file_name} is missing")
+    return f
+
+
 def _read_mat(hea: Path, h: WFDBHeader, name: str, mat_name: str) -> np.ndarray:
-    mat = hea.with_name(mat_name if mat_name.lower().endswith(".mat") else name + ".mat")
-    if not mat.exists():
-        raise RecordReadError(name, f"signal file {mat.name} is missing")
+    mat = _signal_file(hea, name, mat_name if mat_name.lower().endswith(".mat") else name + ".mat")
     _check_declared_size(name, h, mat)
     try:
         val = scipy.io.loadmat(str(mat))["val"]
@@ -322,13 +334,14 @@ def _read_dat(hea: Path, h: WFDBHeader, name: str, dat_name: str) -> np.ndarray:
     every other format by wfdb)."""
     import wfdb
 
-    dat = hea.with_name(dat_name)
-    if not dat.exists():
-        raise RecordReadError(name, f"signal file {dat.name} is missing")
+    dat = _signal_file(hea, name, dat_name)
     _check_declared_size(name, h, dat)
     fast = _read_dat_format16(dat, h)
     if fast is not None:
         return fast
+    if hea.suffix != ".hea" or dat.name != dat_name:
+        raise RecordReadError(name, f"{hea.name} and {dat.name} must be named in lower case ({name}.hea, "
+                              f"{dat_name}) for wfdb to read their format {' '.join(sorted(set(h.format_specs)))}")
     try:
         rec = wfdb.rdrecord(str(hea.with_suffix("")), physical=False, return_res=32)
     except Exception as e:  # noqa: BLE001 - wfdb's own errors, named with the record
@@ -403,7 +416,7 @@ def list_headers(path, records=None) -> list:
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
-    heas = sorted(root.rglob("*.hea"))
+    heas = sorted(root.rglob("*.[hH][eE][aA]"))  # .hea, and .HEA of archives copied through other systems
     by_name: dict = {}
     for hp in heas:
         by_name.setdefault(hp.stem, []).append(hp)

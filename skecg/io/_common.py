@@ -115,6 +115,29 @@ class FolderIndex:
         return hits[0] if len(hits) == 1 else None
 
 
+_INDEXES: dict = {}
+
+
+def find_file(folder, name: str, *, dirs: bool = False):
+    """:meth:`FolderIndex.find` with the folder's listing kept between calls while the
+    folder is unchanged (its modification time), so that a folder of 100k records whose
+    files are all named in another case is listed once, not once per record."""
+    folder = Path(folder)
+    p = folder / name
+    if p.is_dir() if dirs else p.is_file():
+        return p
+    try:
+        key = (str(folder), folder.stat().st_mtime_ns)
+    except OSError:
+        return None
+    idx = _INDEXES.get(key)
+    if idx is None:
+        if len(_INDEXES) > 64:
+            _INDEXES.clear()
+        idx = _INDEXES[key] = FolderIndex(folder)
+    return idx.find(name, dirs=dirs)
+
+
 def has_suffix(path, *suffixes: str) -> bool:
     """True when ``path`` ends with one of ``suffixes``, ignoring case (``.HEA`` is ``.hea``)."""
     return Path(path).suffix.lower() in suffixes

@@ -12,25 +12,33 @@ import numpy as np
 
 from ..labels import get_vocabulary
 from ..sources import Code15Source, StoreSource, StoreWriter, is_store
-from ._common import SkippedRecordsWarning
+from ._common import SkippedRecordsWarning, find_file
 
 
 def detect_format(path) -> str:
-    """``'store'``, ``'code15'``, ``'ptbxl'``, ``'challenge'`` or ``'cpsc2018'`` for a folder."""
+    """``'store'``, ``'code15'``, ``'ptbxl'``, ``'sph'``, ``'challenge'`` or ``'cpsc2018'`` for a folder.
+
+    File names are matched in any case (``A0001.HEA``, ``Metadata.csv``), as the readers do.
+    """
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
     if not path.is_dir():
-        raise FileNotFoundError(f"{path} is not a folder")
+        raise FileNotFoundError(f"{path} is a file, not a folder of records")
     if is_store(path):
         return "store"
-    if (path / "exams.csv").is_file() and any(path.glob("*.hdf5")):
+    if find_file(path, "exams.csv") and any(path.glob("*.[hH][dD][fF]5")):
         return "code15"
-    if (path / "ptbxl_database.csv").is_file():
+    if find_file(path, "ptbxl_database.csv"):
         return "ptbxl"
-    if next(path.rglob("*.hea"), None) is not None:
+    if find_file(path, "metadata.csv") and next(path.rglob("*.[hH]5"), None) is not None:
+        return "sph"
+    if next(path.rglob("*.[hH][eE][aA]"), None) is not None:
         return "challenge"
-    if next(path.glob("*.mat"), None) is not None:
+    if next(path.glob("*.[mM][aA][tT]"), None) is not None:
         return "cpsc2018"
-    raise ValueError(f"{path}: no store, CODE-15%, PTB-XL, WFDB or CPSC 2018 records found")
+    what = " is an empty folder" if next(path.iterdir(), None) is None else ""
+    raise ValueError(f"{path}{what}: no store, CODE-15%, SPH, PTB-XL, WFDB or CPSC 2018 records found")
 
 
 def _keys(kind: str, path: Path) -> list:
@@ -39,11 +47,15 @@ def _keys(kind: str, path: Path) -> list:
     if kind == "code15":
         return list(range(len(Code15Source(path))))
     if kind == "ptbxl":
-        import pandas as pd
+        from ._others import _read_ptbxl_table
 
-        return [int(i) for i in pd.read_csv(path / "ptbxl_database.csv", usecols=["ecg_id"])["ecg_id"]]
+        return [int(i) for i in _read_ptbxl_table(find_file(path, "ptbxl_database.csv")).index]
+    if kind == "sph":
+        from ._sph import read_sph_table
+
+        return list(read_sph_table(path).index)
     if kind == "challenge":
-        return sorted({h.stem for h in path.rglob("*.hea")})
+        return sorted({h.stem for h in path.rglob("*.[hH][eE][aA]")})
     return ["*"]  # CPSC 2018 originals: read in one go (the reader takes no subset)
 
 
@@ -52,6 +64,7 @@ def _read_shard(kind, path, keys, vocabulary, fs):
     from .._records import ECGRecords
     from ._challenge import read_challenge_folder
     from ._others import read_cpsc2018, read_ptbxl
+    from ._sph import read_sph
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported once, in the store
@@ -67,6 +80,8 @@ def _read_shard(kind, path, keys, vocabulary, fs):
             X, _ = read_ptbxl(path, vocabulary, ecg_ids=keys, sampling_rate=rate, fs=fs, on_error="skip")
         elif kind == "challenge":
             X, _ = read_challenge_folder(path, vocabulary, records=keys, fs=fs, on_error="skip")
+        elif kind == "sph":
+            X, _ = read_sph(path, vocabulary, records=keys, fs=fs, on_error="skip")
         else:
             X, _ = read_cpsc2018(path, vocabulary, fs=fs, on_error="skip")
     return X, list(X.skipped)
@@ -93,7 +108,7 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     ----------
     src : str or Path
         A PhysioNet/CinC WFDB folder, PTB-XL (``records500/`` when present, else
-        ``records100/``), original CPSC 2018 files, CODE-15%
+        ``records100/``), SPH, original CPSC 2018 files, CODE-15%
         (``exams_part*.hdf5`` + ``exams.csv``) or a store.
     dest : str or Path
         The new store.  Work goes to ``<dest>.partial`` and is renamed when complete,
@@ -112,7 +127,7 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     resume : bool, default=True
         Keep the finished shards of an interrupted run with the same settings.
     overwrite : bool, default=False
-        Replace an existing store at ``dest``.
+        Replace an existing store at ``dest`` (anything else there is refused, never deleted).
 
     Returns
     -------
@@ -123,7 +138,11 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
 
     src, dest = Path(src), Path(dest)
     if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists; choose another destination or pass overwrite=True")
+        raise FileExistsError(f"{dest} exists; choose another destination or pass overwrite=True "
+                              "(skecg convert --overwrite) to replace the store there")
+    if dest.exists() and not is_store(dest) and not _empty_dir(dest):  # overwrite replaces a store, nothing else
+        raise FileExistsError(f"{dest} exists and is not a skecg store; overwrite replaces only a store: "
+                              "choose another destination")
     kind = detect_format(src)
     keys = _keys(kind, src)
     vocab = get_vocabulary(vocabulary)
@@ -161,3 +180,8 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
                                                              skipped.head(10).itertuples(index=False)),
                       SkippedRecordsWarning, stacklevel=2)
     return out
+
+
+def _empty_dir(path) -> bool:
+    """True for an existing folder with nothing in it (replacing it loses nothing)."""
+    return Path(path).is_dir() and next(Path(path).iterdir(), None) is None

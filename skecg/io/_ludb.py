@@ -101,6 +101,14 @@ def _parse_comments(name: str, comments: list) -> tuple[float, str | None, list[
     return age, sex, stmts
 
 
+def _ludb_number(r) -> int:
+    """A LUDB record number from ``5``, ``'5'``, ``'5.hea'`` or ``'ludb-5'`` (skecg's record id)."""
+    m = re.fullmatch(r"\s*(?:ludb-)?(\d+)(?:\.hea)?\s*", str(r), flags=re.IGNORECASE)
+    if m is None or isinstance(r, bool):
+        raise ValueError(f"records must be LUDB record numbers (1, '1', 'ludb-1'), got {r!r}")
+    return int(m.group(1))
+
+
 def _parse_annotation(samples, symbols) -> list[tuple[str, float, int, float]]:
     """(wave, onset, peak, offset) per annotated wave; missing onset/offset as NaN.
 
@@ -183,9 +191,10 @@ def read_ludb(
         Columns of ``y``.
     records : iterable of int, optional
         LUDB record numbers to read (default: every ``N.hea`` of the folder, in
-        numeric order).
-    annotation_leads : sequence of str, default all twelve
-        Which annotation files to read (``'ii'`` for lead II only); ``()`` for none.
+        numeric order); ``'5'``, ``'5.hea'`` and skecg's record id ``'ludb-5'`` work too.
+    annotation_leads : str or sequence of str, default all twelve
+        Which annotation files to read (``'ii'`` or ``['ii']`` for lead II only, any
+        case); ``()`` for none.
     fs : float, optional
         Resample signals on load; annotation samples are rescaled to match
         (rounded to the nearest sample).
@@ -223,16 +232,22 @@ def read_ludb(
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
-    ann_leads = tuple(str(a).lower() for a in annotation_leads)
+    if isinstance(annotation_leads, str):  # one lead: 'ii', not the letters 'i', 'i'
+        annotation_leads = (annotation_leads,)
+    ann_leads = tuple(str(a).strip().lower() for a in annotation_leads)
     unknown = [a for a in ann_leads if a not in LUDB_LEADS]
     if unknown:
         raise ValueError(f"unknown annotation lead(s) {unknown}; LUDB has {list(LUDB_LEADS)}")
     if records is None:
         nums = sorted(int(p.stem) for p in root.glob("*.hea") if p.stem.isdigit())
         if not nums:
+            upper = sorted(p.name for p in root.glob("*.[hH][eE][aA]") if p.stem.isdigit())
+            if upper:  # wfdb opens '<record>.hea' only
+                raise FileNotFoundError(f"the LUDB headers in {root} are named {upper[:3]}: wfdb reads them only "
+                                        "with lower-case extensions (N.hea, N.dat, N.ii); rename them")
             raise FileNotFoundError(f"no LUDB headers (N.hea) in {root}")
     else:
-        nums = [int(r) for r in records]
+        nums = [_ludb_number(r) for r in ([records] if isinstance(records, (str, int)) else records)]
     waves_of: dict[str, list] = {}
 
     def read_one(num: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,10 @@ import scipy.io
 from .._records import normalize_lead_name
 from ..labels import CPSC2018_TO_SNOMED, HEART_AXIS_TO_SNOMED, SCP_TO_SNOMED, TNMG_TO_SNOMED
 from ..labels import get_vocabulary
-from ._challenge import _check_declared_size, parse_header
-from ._common import RecordReadError, _check_on_error, assemble, check_fs, check_signal, read_many
-from ._tables import select_rows
+from ._challenge import _check_declared_size, _parse_sex, parse_header
+from ._common import (RecordReadError, _check_on_error, assemble, check_fs, check_signal, find_file, read_many,
+                      read_text, strip_suffix)
+from ._tables import find_column, select_rows
 
 
 # --- PTB-XL -------------------------------------------------------------------------
@@ -86,12 +88,14 @@ def read_ptbxl(
     import wfdb
 
     root = Path(path)
-    db_file = root / "ptbxl_database.csv"
-    if not db_file.exists():
-        raise FileNotFoundError(f"{db_file} does not exist; is {root} a PTB-XL folder?")
-    if sampling_rate not in (100, 500):
-        raise ValueError(f"sampling_rate must be 100 or 500, got {sampling_rate}")
-    db = pd.read_csv(db_file, index_col="ecg_id")
+    db_file = find_file(root, "ptbxl_database.csv") if root.is_dir() else None
+    if db_file is None:
+        raise FileNotFoundError(f"{root / 'ptbxl_database.csv'} does not exist; is {root} a PTB-XL folder?")
+    if isinstance(sampling_rate, str) and sampling_rate.strip().isdigit():
+        sampling_rate = int(sampling_rate)
+    if sampling_rate not in (100, 500) or isinstance(sampling_rate, bool):
+        raise ValueError(f"sampling_rate must be 100 or 500, got {sampling_rate!r}")
+    db = _read_ptbxl_table(db_file)
     if folds is not None:
         db = db[db["strat_fold"].isin(list(folds))]
     if ecg_ids is not None:
@@ -111,7 +115,9 @@ def read_ptbxl(
 
     def _read_one(ecg_id, name):
         row = db.loc[ecg_id]
-        rel = str(row[col])
+        rel = _record_path(row[col])
+        if not rel:
+            raise RecordReadError(name, f"{col} is empty in {db_file.name}")
         rec_path = root / rel
         try:  # a database row must not send the reader outside the PTB-XL folder
             rec_path.resolve().relative_to(real_root)
@@ -128,7 +134,7 @@ def read_ptbxl(
         hea = rec_path.with_name(rec_path.name + ".hea")
         if not hea.exists():
             raise RecordReadError(name, f"header {hea} is missing")
-        h = parse_header(hea.read_text(errors="replace"), name)  # rejects impossible rates
+        h = parse_header(read_text(hea), name)  # rejects impossible rates
         dat = hea.with_name(Path(h.files[0]).name) if h.files else None
         if dat is None or not dat.exists():
             raise RecordReadError(name, f"signal file {dat.name if dat else '(none named)'} is missing")
@@ -139,14 +145,16 @@ def read_ptbxl(
             raise RecordReadError(name, f"cannot read {rec_path.name} ({type(e).__name__}: {e})") from None
         sig = np.ascontiguousarray(sig.T, dtype=np.float32)
         check_signal(name, sig)
-        sex = {0: "M", 1: "F"}.get(int(row["sex"])) if pd.notna(row["sex"]) else None
+        sex = {0: "M", 1: "F"}.get(_number(row.get("sex")))
+        age = _number(row.get("age"), float)
+        pid = _number(row.get("patient_id"))
         return sig, {
             "record_id": name,
             "source": "PTB-XL",
             "fs": float(fields["fs"]),
-            "age": float(row["age"]) if pd.notna(row["age"]) and row["age"] < 130 else np.nan,
+            "age": age if age is not None and 0 <= age < 130 else np.nan,
             "sex": sex,
-            "patient_id": f"ptbxl-p{int(row['patient_id'])}",
+            "patient_id": f"ptbxl-p{pid}" if pid is not None else name,
             "leads": tuple(normalize_lead_name(s) for s in fields["sig_name"]),
             "dx": ptbxl_codes(scp, row.get("heart_axis"), likelihood_threshold),
             "ecg_id": int(ecg_id),
@@ -156,6 +164,51 @@ def read_ptbxl(
 
     signals, rows, skipped = read_many(list(db.index), read_one, on_error, n_jobs)
     return assemble(signals, rows, skipped, vocabulary, fs)
+
+
+def _read_ptbxl_table(db_file: Path) -> pd.DataFrame:
+    """``ptbxl_database.csv`` indexed by ``ecg_id``, its columns named as PhysioNet
+    publishes them whatever the copy wrote (``ECG_ID``, ``Filename HR``: lower case,
+    ``_`` for spaces); a byte-order mark and Windows line endings are read by pandas."""
+    try:
+        db = pd.read_csv(db_file)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f"{db_file} is not a readable CSV table ({type(e).__name__}: {e})") from None
+    db.columns = [re.sub(r"[^a-z0-9]+", "_", str(c).strip().lower()).strip("_") for c in db.columns]
+    need = [c for c in ("ecg_id", "scp_codes", "strat_fold") if c not in db]
+    if need or not {"filename_hr", "filename_lr"} & set(db.columns):
+        raise ValueError(f"{db_file} lacks the column(s) {need or ['filename_hr/filename_lr']} of PTB-XL's "
+                         f"database table (it has {list(db.columns)[:12]})")
+    try:
+        db["ecg_id"] = db["ecg_id"].astype(int)
+    except (TypeError, ValueError):
+        raise ValueError(f"{db_file}: ecg_id holds values that are not integers") from None
+    dup = db["ecg_id"][db["ecg_id"].duplicated()].tolist()
+    if dup:
+        raise ValueError(f"{db_file}: ecg_id(s) {dup[:10]} occur more than once")
+    return db.set_index("ecg_id")
+
+
+def _number(cell, kind=int):
+    """A table cell as int (or float), None where it is empty or not a number."""
+    try:
+        v = float(cell)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(v):
+        return None
+    return int(v) if kind is int else v
+
+
+def _record_path(cell) -> str:
+    """A ``filename_hr``/``filename_lr`` cell as a relative record path: Windows separators
+    turned into ``/``, a leading ``./`` and a ``.hea``/``.dat`` extension dropped."""
+    if not isinstance(cell, str):
+        return ""
+    rel = cell.strip().replace("\\", "/")
+    while rel.startswith("./"):
+        rel = rel[2:]
+    return strip_suffix(rel, ".hea", ".dat")
 
 
 # --- CPSC 2018 (original files) -----------------------------------------------------
@@ -183,22 +236,14 @@ def read_cpsc2018(
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
-    mats = sorted(root.glob("*.mat"))
+    mats = sorted(root.glob("*.[mM][aA][tT]"))  # .mat, and .MAT of archives copied through other systems
     if not mats:
         raise FileNotFoundError(f"no .mat files in {root}")
-    ref_path = Path(reference) if reference is not None else root / "REFERENCE.csv"
+    ref_path = Path(reference) if reference is not None else (find_file(root, "REFERENCE.csv")
+                                                              or root / "REFERENCE.csv")
     labels: dict[str, tuple] = {}
-    if ref_path.exists():
-        ref = pd.read_csv(ref_path)
-        for _, r in ref.iterrows():
-            codes = []
-            for v in r.iloc[1:]:
-                if pd.notna(v):
-                    try:
-                        codes.append(CPSC2018_TO_SNOMED[int(v)])
-                    except (KeyError, ValueError):
-                        raise ValueError(f"{ref_path}: record {r.iloc[0]} has unknown label {v!r}") from None
-            labels[str(r.iloc[0])] = tuple(codes)
+    if ref_path.is_file():
+        labels = _read_cpsc_reference(ref_path)
     elif reference is not None:
         raise FileNotFoundError(f"reference file {ref_path} does not exist")
 
@@ -235,6 +280,44 @@ def read_cpsc2018(
 
     signals, rows, skipped = read_many(mats, read_one, on_error, n_jobs)
     return assemble(signals, rows, skipped, vocabulary, fs)
+
+
+def _read_cpsc_reference(ref_path: Path) -> dict:
+    """``REFERENCE.csv`` of CPSC 2018 as ``{record: SNOMED codes}``.
+
+    The published table is ``Recording, First_label, Second_label, Third_label`` (classes
+    1-9); copies with the columns in another order or case, extra columns (only those
+    named ``*label*`` hold labels, when any is so named), record names ending in ``.mat``,
+    a byte-order mark or Windows line endings are read the same.
+    """
+    try:
+        ref = pd.read_csv(ref_path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f"{ref_path} is not a readable CSV table ({type(e).__name__}: {e})") from None
+    if ref.shape[1] < 2:
+        raise ValueError(f"{ref_path} needs a record column and label columns, it has {list(ref.columns)}")
+    rec_col = find_column(ref, "recording", "record", "record_id") or ref.columns[0]
+    label_cols = [c for c in ref.columns if c != rec_col and "label" in str(c).lower()]
+    label_cols = label_cols or [c for c in ref.columns if c != rec_col]
+    rank = ("first", "second", "third")  # the published order, whatever the copy's column order
+    label_cols.sort(key=lambda c: next((k for k, r in enumerate(rank) if str(c).lower().startswith(r)), len(rank)))
+    labels: dict[str, tuple] = {}
+    for rec, *vals in ref[[rec_col, *label_cols]].itertuples(index=False):
+        rec = strip_suffix(str(rec).strip(), ".mat")
+        codes = []
+        for v in vals:
+            v = str(v).strip()
+            if not v:
+                continue
+            try:
+                code = CPSC2018_TO_SNOMED[int(float(v))]
+            except (KeyError, ValueError, OverflowError):
+                raise ValueError(f"{ref_path}: record {rec} has unknown label {v!r} (CPSC 2018 classes are "
+                                 "1-9)") from None
+            if code not in codes:
+                codes.append(code)
+        labels[rec] = tuple(codes)
+    return labels
 
 
 # --- TNMG / CODE --------------------------------------------------------------------
@@ -313,7 +396,7 @@ def read_tnmg_hdf5(
     n = sig.shape[0]
     ids = exam_ids[keep] if exam_ids is not None else None
     if exams is not None:
-        df = exams if isinstance(exams, pd.DataFrame) else pd.read_csv(exams)
+        df = _tnmg_table(exams)
         if ids is not None and "exam_id" in df:
             df = df.set_index("exam_id")
             missing = sorted(set(ids.tolist()) - set(df.index))
@@ -337,14 +420,16 @@ def read_tnmg_hdf5(
             bad.append(i)
             skipped.append((e.record, e.reason))
     label_cols = [c for c in TNMG_TO_SNOMED if c in df]
-    dx = [tuple(TNMG_TO_SNOMED[c] for c in label_cols if int(df.at[i, c]) == 1) for i in range(n)]
+    flags = {c: _flags(df[c], c, hdf5_path.name) for c in label_cols}
+    dx = [tuple(TNMG_TO_SNOMED[c] for c in label_cols if flags[c][i]) for i in range(n)]
     meta = pd.DataFrame({
         "record_id": [f"exam-{int(e)}" for e in ids],
         "source": source,
         "fs": 400.0,
-        "age": df["age"].astype(float).to_numpy() if "age" in df else np.nan,
-        "sex": [("M" if m else "F") for m in df["is_male"]] if "is_male" in df else None,
-        "patient_id": [f"tnmg-p{int(p)}" for p in df["patient_id"]] if "patient_id" in df
+        "age": [_number(a, float) for a in df["age"]] if "age" in df else np.nan,
+        "sex": _tnmg_sex(df),
+        "patient_id": [f"tnmg-p{p}" if p is not None else f"exam-{int(e)}"
+                       for p, e in zip(map(_number, df["patient_id"]), ids)] if "patient_id" in df
         else [f"exam-{int(e)}" for e in ids],
         "leads": pd.Series([("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")] * n,
                            dtype=object),
@@ -361,6 +446,49 @@ def read_tnmg_hdf5(
         good = [i for i in range(n) if i not in set(bad)]
         return assemble([sig[i] for i in good], [rows[i] for i in good], skipped, get_vocabulary(vocabulary), fs)
     return assemble(list(sig), rows, skipped, get_vocabulary(vocabulary), fs)
+
+
+#: canonical column names of the TNMG/CODE tables, found whatever the case of a copy
+_TNMG_COLUMNS = ("exam_id", "age", "is_male", "sex", "patient_id", *TNMG_TO_SNOMED)
+
+
+def _tnmg_table(exams) -> pd.DataFrame:
+    """The exams/annotation table (a path or a DataFrame) with its columns named as
+    Ribeiro et al. publish them (``exam_id``, ``age``, ``is_male``, ``1dAVb``, ...),
+    whatever their case or surrounding spaces in this copy."""
+    if isinstance(exams, pd.DataFrame):
+        df = exams.copy()
+    else:
+        try:
+            df = pd.read_csv(exams)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+            raise ValueError(f"{exams} is not a readable CSV table ({type(e).__name__}: {e})") from None
+    canon = {c.lower(): c for c in _TNMG_COLUMNS}
+    df.columns = [canon.get(str(c).strip().lower(), c) for c in df.columns]
+    return df
+
+
+def _flags(col: pd.Series, name: str, fname: str) -> np.ndarray:
+    """A 0/1 label column as bool (``1``/``0``, ``True``/``False``, empty = 0)."""
+    text = col.map(lambda v: "" if pd.isna(v) else str(v).strip().lower())
+    on = text.isin(["1", "1.0", "true"])
+    bad = ~(on | text.isin(["0", "0.0", "false", "", "nan", "none"]))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"label column {name} of the exams table of {fname} holds {col.iloc[i]!r} in row {i}; "
+                         "expected 0/1 or True/False")
+    return on.to_numpy()
+
+
+def _tnmg_sex(df: pd.DataFrame):
+    """``'M'``/``'F'`` per row from ``is_male`` (CODE-15%) or ``sex`` (the test set's
+    attributes: M/F), None where unknown."""
+    if "is_male" in df:
+        v = df["is_male"].map(lambda x: "" if pd.isna(x) else str(x).strip().lower())
+        return [("M" if x in ("1", "1.0", "true") else "F" if x in ("0", "0.0", "false") else None) for x in v]
+    if "sex" in df:
+        return [_parse_sex(x) for x in df["sex"]]
+    return None
 
 
 def _check_hdf5_size(fname, path, ds, dataset) -> None:

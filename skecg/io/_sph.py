@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import FolderIndex, RecordReadError, assemble, check_fs, check_signal, read_many, strip_suffix
+from ._common import (FolderIndex, RecordReadError, assemble, check_fs, check_signal, find_file, read_many,
+                      strip_suffix)
 from ._tables import find_column, select_rows
 
 SPH_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -114,6 +115,35 @@ def aha_statement_codes(statements) -> tuple:
     return tuple(out)
 
 
+def read_sph_table(path) -> pd.DataFrame:
+    """SPH's ``metadata.csv`` indexed by ``ECG_ID`` without a ``.h5`` extension.
+
+    The file is found in any case (``Metadata.csv``); columns are kept as the copy names
+    them (see :func:`read_sph` for the variants read); ``attrs['path']`` is the file.
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the file and the problem.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder")
+    table = find_file(root, "metadata.csv")
+    if table is None:
+        raise FileNotFoundError(f"{root / 'metadata.csv'} does not exist; is {root} an SPH folder?")
+    try:
+        df = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueError(f"{table} is not a readable CSV table ({type(e).__name__}: {e})") from None
+    id_col = find_column(df, "ecg_id", "record_id", "id")
+    if id_col is None:
+        raise ValueError(f"{table} has no ECG_ID column (columns: {list(df.columns)})")
+    ids = df[id_col].astype(str).str.strip().map(lambda r: strip_suffix(r, ".h5", ".hdf5"))
+    dup = sorted(set(ids[ids.duplicated()]))
+    if dup:
+        raise ValueError(f"{table}: ECG_ID(s) {dup[:10]} occur more than once")
+    df = df.set_index(ids)
+    df.attrs["path"] = table
+    return df
+
+
 def read_sph(
     path,
     vocabulary="cinc2020",
@@ -174,31 +204,16 @@ def read_sph(
 
     root = Path(path)
     fs = check_fs(fs)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder")
-    table = FolderIndex(root).find("metadata.csv")
-    if table is None:
-        raise FileNotFoundError(f"{root / 'metadata.csv'} does not exist; is {root} an SPH folder?")
-    try:
-        df = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise ValueError(f"{table} is not a readable CSV table ({type(e).__name__}: {e})") from None
-    id_col = find_column(df, "ecg_id", "record_id", "id")
-    if id_col is None:
-        raise ValueError(f"{table} has no ECG_ID column (columns: {list(df.columns)})")
+    df = read_sph_table(root)
+    table = df.attrs["path"]
     aha_col = find_column(df, "aha_code", "aha_codes", "aha")
     snomed_col = find_column(df, "snomed_ct_code", "snomed_ct_codes", "snomed_code", "snomed_codes", "snomed_ct",
                              "snomed", prefix="snomed")
     fs_col = find_column(df, "fs", "sampling_rate", "sampling_frequency", "frequency")
     pid_col, age_col, sex_col = find_column(df, "patient_id"), find_column(df, "age"), find_column(df, "sex")
-    ids = df[id_col].astype(str).str.strip().map(lambda r: strip_suffix(r, ".h5", ".hdf5"))
-    dup = sorted(set(ids[ids.duplicated()]))
-    if dup:
-        raise ValueError(f"{table}: ECG_ID(s) {dup[:10]} occur more than once")
-    df = df.set_index(ids)
     if records is not None:
         df = select_rows(df, [strip_suffix(str(r).strip(), ".h5", ".hdf5") for r in records], "ECG_ID", table)
-    folder = FolderIndex(root).find("records", dirs=True) or root
+    folder = find_file(root, "records", dirs=True) or root
     files = FolderIndex(folder)
 
     def rate(rid, row):

@@ -25,7 +25,7 @@ def open_store(path, vocabulary=None, *, verify: str = "size", locking=None, rdc
     ----------
     path : str or Path
         A store written by :func:`write_store`, :meth:`ECGRecords.to_store` or
-        ``skecg convert``.
+        ``skecg convert`` (its folder, or the ``skecg_store.json`` inside it).
     vocabulary : str, Vocabulary or list of str, optional
         Columns of ``y``, encoded from each record's ``dx`` codes.  By default the
         ``y`` saved with the store, else the store's classes.
@@ -54,6 +54,11 @@ def open_store(path, vocabulary=None, *, verify: str = "size", locking=None, rdc
     >>> Xs.is_lazy, Xs.shape == X.shape, bool((ys == y).all())
     (True, True, True)
     """
+    path = Path(path)
+    if path.name == "skecg_store.json" and path.is_file():  # the store's manifest names its folder
+        path = path.parent
+    if not path.exists():
+        raise FileNotFoundError(f"store {path} does not exist")
     src = StoreSource(path, verify=verify, locking=locking, rdcc_nbytes=rdcc_nbytes)
     man = src.manifest
     classes = man.get("classes")
@@ -116,6 +121,8 @@ def write_store(X, path, y=None, *, dtype: str = "float32", shard_mb: float = 25
     path = Path(path)
     if is_store(path) and not overwrite:
         raise FileExistsError(f"{path} is already a store; pass overwrite=True to replace it")
+    if path.exists() and not is_store(path) and not _empty_dir(path):  # overwrite replaces a store, nothing else
+        raise FileExistsError(f"{path} exists and is not a skecg store; choose another destination")
     return X.to_store(path, y, dtype=dtype, shard_bytes=int(shard_mb * 2**20), overwrite=overwrite,
                       progress=progress)
 
@@ -125,3 +132,8 @@ def _warn_skipped(skipped, what):
         warnings.warn(f"{what}: skipped {len(skipped)} record(s): "
                       + "; ".join(f"{r}: {why}" for r, why in skipped[:20])
                       + (" ..." if len(skipped) > 20 else ""), SkippedRecordsWarning, stacklevel=3)
+
+
+def _empty_dir(path) -> bool:
+    """True for an existing folder with nothing in it (replacing it loses nothing)."""
+    return Path(path).is_dir() and next(Path(path).iterdir(), None) is None

@@ -10,7 +10,7 @@ from .._records import ECGRecords
 from ..labels import get_vocabulary
 from ..sources import SignalSource, SourceError
 from ._challenge import header_meta, list_headers, parse_header, read_challenge_record
-from ._common import RecordReadError, _check_on_error
+from ._common import RecordReadError, _check_on_error, read_text
 from ._store import _warn_skipped
 
 
@@ -33,7 +33,7 @@ class WFDBFolderSource(SignalSource):
         for hea in list_headers(folder, records):
             name = hea.stem
             try:
-                h = parse_header(hea.read_text(errors="replace"), name)
+                h = parse_header(read_text(hea), name)
                 if require_dx and not (h.comments.get("dx", h.comments.get("labels")) or "").strip():
                     raise RecordReadError(name, "the header has no or an empty Dx/Labels line")
                 if h.n_samples < 1:
