@@ -313,3 +313,48 @@ def test_channels_last_form_trains_under_autocast(module, leads):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = torch.sigmoid(net(x).float())
     torch.testing.assert_close(low, ref, atol=0.03, rtol=0)
+
+
+@pytest.mark.parametrize("c_in", [1, 8, 12, 64])
+@pytest.mark.parametrize("kernel,stride", [(16, 1), (16, 4), (32, 1), (9, 1)])
+def test_cpu_bf16_convolutions_match_float32(c_in, kernel, stride):
+    """Every convolution form of the networks under CPU bf16 autocast (native where the
+    CPU has it, emulated elsewhere) stays within bf16 rounding of float32, forward and
+    weight gradient.  oneDNN's AMX kernel gets the 8- and 12-lead stems with 16 or 32
+    taps wrong by more than the outputs' size; skecg computes those in float32
+    (``_cpu_bf16_conv_in_float32``), and this test fails on an AMX CPU without that."""
+    from skecg.models._nets import SameConv1d, _conv2d, _conv_bn, _same_pad, _strided_conv2d
+
+    torch.manual_seed(0)
+    conv = SameConv1d(c_in, 32, kernel, stride=stride)
+    x = torch.randn(3, c_in, 256)
+
+    def rel(a, b):
+        return ((a.float() - b.float()).abs().max() / b.float().abs().max()).item()
+
+    for as_conv2d in (False, True):
+        conv.as_conv2d = as_conv2d
+        ref = conv(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = conv(x)
+        assert rel(low, ref) < 0.02, (as_conv2d, rel(low, ref))
+    x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    bn = torch.nn.BatchNorm1d(32).eval()
+    bn.running_var.uniform_(0.5, 2)
+    with torch.inference_mode():
+        ref = _conv_bn(conv, bn, x4)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert rel(_conv_bn(conv, bn, x4), ref) < 0.02
+            assert rel(_conv2d(conv, x4), _conv2d(conv, x4).float()) < 0.02
+    # the training path of strided convolutions (skecg's own backward) and its gradients
+    xp = torch.nn.functional.pad(x4, _same_pad(256, kernel, stride)).contiguous(memory_format=torch.channels_last)
+    grads = []
+    for amp in (False, True):
+        conv.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = _strided_conv2d(conv, xp.requires_grad_())
+        out.float().square().mean().backward()
+        grads.append((out.detach(), conv.conv.weight.grad.clone()))
+        assert conv.conv.weight.grad.dtype == torch.float32
+    assert rel(grads[1][0], grads[0][0]) < 0.02
+    assert rel(grads[1][1], grads[0][1]) < 0.05

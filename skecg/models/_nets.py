@@ -23,6 +23,35 @@ def _same_pad(n: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def _cpu_bf16_conv_in_float32(x: torch.Tensor, c_in: int) -> bool:
+    """Whether a convolution of ``x`` with ``c_in`` input channels must run in float32.
+
+    oneDNN's AMX bf16 convolution kernel (``brg_conv_fwd:avx10_1_512_amx``, in the
+    oneDNN that torch 2.13 bundles) returns wrong values, off by more than the
+    outputs' own size, when the input channels are not a multiple of 16 and the
+    kernel is 16 or 32 taps long: exactly the 12- and 8-lead stems of the ResNet-1d
+    and SE-ResNet (measured on an Intel CPU with AMX; AVX-512-BF16 without AMX and
+    emulated bf16 are correct). On the CPU, under bf16 (autocast or bf16 tensors),
+    such convolutions therefore compute in float32: with fewer than 16 input
+    channels they are a small share of the network's work.
+    ``tests/test_data_path.py::test_cpu_bf16_convolutions_match_float32`` holds every
+    convolution form to float32 on whatever CPU runs it.
+    """
+    if x.device.type != "cpu" or c_in % 16 == 0:
+        return False
+    return x.dtype == torch.bfloat16 or (torch.is_autocast_enabled("cpu")
+                                         and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+
+
+def _conv(fn, x: torch.Tensor, w: torch.Tensor, b, **kw) -> torch.Tensor:
+    """``fn(x, w, b, **kw)`` (``F.conv1d``/``F.conv2d``), in float32 where
+    :func:`_cpu_bf16_conv_in_float32` says the bf16 kernel cannot be trusted."""
+    if _cpu_bf16_conv_in_float32(x, w.shape[1]):
+        with torch.autocast("cpu", enabled=False):
+            return fn(x.float(), w.float(), None if b is None else b.float(), **kw)
+    return fn(x, w, b, **kw)
+
+
 class SameConv1d(nn.Module):
     """Conv1d with Keras-style 'same' padding (works for even kernels and strides).
 
@@ -43,10 +72,10 @@ class SameConv1d(nn.Module):
         x = F.pad(x, (left, right))
         if self.as_conv2d:
             w = self.conv.weight.unsqueeze(2)
-            y = F.conv2d(x.unsqueeze(2).contiguous(memory_format=torch.channels_last), w, self.conv.bias,
-                         stride=(1, self.stride))
+            y = _conv(F.conv2d, x.unsqueeze(2).contiguous(memory_format=torch.channels_last), w, self.conv.bias,
+                      stride=(1, self.stride))
             return y.squeeze(2)
-        return self.conv(x)
+        return _conv(F.conv1d, x, self.conv.weight, self.conv.bias, stride=self.stride)
 
 
 _WEIGHT_CACHE: "weakref.WeakKeyDictionary[nn.Conv1d, tuple]" = weakref.WeakKeyDictionary()
@@ -86,7 +115,7 @@ def _conv2d(conv: "SameConv1d | nn.Conv1d", x4: torch.Tensor, prepadded: bool = 
     ``prepadded=True`` says ``x4`` already carries its 'same' padding (written there
     by :class:`_ReluDropout`, which costs nothing); otherwise it is padded here."""
     c, stride, x4 = _as_conv2d_input(conv, x4, prepadded)
-    return F.conv2d(x4, _conv2d_weight(c), c.bias, stride=(1, stride))
+    return _conv(F.conv2d, x4, _conv2d_weight(c), c.bias, stride=(1, stride))
 
 
 _FOLD_CACHE: "weakref.WeakKeyDictionary[nn.Conv1d, tuple]" = weakref.WeakKeyDictionary()
@@ -136,7 +165,7 @@ def _conv_bn(conv: "SameConv1d | nn.Conv1d", bn: nn.BatchNorm1d, x4: torch.Tenso
         return _bn(bn, _conv2d(conv, x4, prepadded), scale)
     c, stride, x4 = _as_conv2d_input(conv, x4, prepadded)
     w4, b = _folded_weight(c, bn)
-    return F.conv2d(x4, w4, b, stride=(1, stride))
+    return _conv(F.conv2d, x4, w4, b, stride=(1, stride))
 
 
 class _PolyphaseConv(torch.autograd.Function):
@@ -153,14 +182,29 @@ class _PolyphaseConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w4, stride):
+        # Under autocast the convolution computes in the autocast dtype; the backward
+        # pass (which runs outside autocast) must use the same dtype for the input, the
+        # weight and the incoming gradient, so the cast copies are what is saved.  The
+        # gradients go back in the dtypes the inputs came in.
+        ctx.dtypes = (x.dtype, w4.dtype)
+        dev = x.device.type
+        if _cpu_bf16_conv_in_float32(x, w4.shape[1]):
+            x, w4 = x.float(), w4.float()
+        elif torch.is_autocast_enabled(dev):
+            dt = torch.get_autocast_dtype(dev)
+            x, w4 = x.to(dt), w4.to(dt)
+        elif w4.dtype != x.dtype:
+            w4 = w4.to(x.dtype)
         ctx.save_for_backward(x, w4)
         ctx.stride = stride
-        return F.conv2d(x, w4, stride=(1, stride))
+        with torch.autocast(dev, enabled=False):
+            return F.conv2d(x, w4, stride=(1, stride))
 
     @staticmethod
     def backward(ctx, grad):
         x, w4 = ctx.saved_tensors
         s = ctx.stride
+        grad = grad.to(x.dtype)
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = torch.ops.aten.convolution_backward(
@@ -176,7 +220,9 @@ class _PolyphaseConv(torch.autograd.Function):
             gt = g.view(b * rows, c_out)[:n].t()
             grad_w = torch.stack([gt @ xs[q:q + n] for q in range(taps)], 1)  # (c_out, q, r * c + channel)
             grad_w = grad_w.view(c_out, taps, s, c).permute(0, 3, 1, 2).reshape(c_out, c, 1, k)
-        return grad_x, grad_w, None
+        x_dtype, w_dtype = ctx.dtypes
+        return (None if grad_x is None else grad_x.to(x_dtype),
+                None if grad_w is None else grad_w.to(w_dtype), None)
 
 
 def _strided_conv2d(conv: "SameConv1d", x4: torch.Tensor) -> torch.Tensor:
