@@ -14,7 +14,9 @@ os.environ.setdefault("SKECG_EXAMPLES_QUICK", "1")
 
 project = "skecg"
 author = "skecg developers"
-release = "0.1.0"
+import skecg  # noqa: E402
+
+release = skecg.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
