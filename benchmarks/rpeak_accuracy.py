@@ -7,7 +7,10 @@ Protocol (issue 16): truth = the annotated QRS peaks of lead II; only detections
 each record's annotated region (first to last annotated point of lead II, widened by the
 tolerance so that a detection a few ms before the first annotated onset still counts) count;
 a detection matches an annotated peak within 75 ms (one-to-one, closest first).
-Records 1-100 are the development split, 101-160 the report split (never tuned on).
+Records 1-130 are the development split, 131-160 the held-out split (never tuned on).
+History: until 2026-12-07 the split was 1-100 / 101-160; the T-wave rule and the repeated
+search-back were then developed on 1-130 (errors of records 101-130 inspected), and
+131-160 was scored once at the end (issue 28).
 Se = TP / (TP + FN), PPV = TP / (TP + FP), |error| = mean absolute time error of the
 matched pairs (ms).  records/s: single-lead detection of each record in turn (neurokit2:
 ``ecg_clean`` + ``ecg_peaks`` with the same method), best of ``--repeats`` interleaved
@@ -34,6 +37,9 @@ from skecg.io import read_ludb  # noqa: E402
 from skecg.preprocessing import detect_r_peaks, detect_r_peaks_batch  # noqa: E402
 from skecg.preprocessing._rr import detect_r_peaks_multilead  # noqa: E402
 from skecg.segmentation import _match, annotated_regions  # noqa: E402
+
+#: the last LUDB record of the development split (decision constants are chosen on 1-DEV_LAST)
+DEV_LAST = 130
 
 NK_METHODS = ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010", "engzeemod2012", "christov2004",
               "kalidas2017", "nabian2018", "rodrigues2021", "emrich2023")
@@ -87,8 +93,8 @@ def main():
     qrs = waves[waves["wave"] == "QRS"]
     truth = {rid: np.sort(g["peak"].to_numpy(float)) for rid, g in qrs.groupby("record_id")}
     ids = list(X.meta["record_id"])
-    splits = {"dev 1-100": (X.meta["ludb_id"] <= 100).to_numpy(),
-              "report 101-160": (X.meta["ludb_id"] > 100).to_numpy()}
+    splits = {f"dev 1-{DEV_LAST}": (X.meta["ludb_id"] <= DEV_LAST).to_numpy(),
+              f"held-out {DEV_LAST + 1}-160": (X.meta["ludb_id"] > DEV_LAST).to_numpy()}
     methods = {"skecg": detect_r_peaks, "skecg (batch)": None, "skecg 12-lead fused": "fused"}
     methods.update({f"nk:{m}": nk_detector(m) for m in NK_METHODS})
     methods["wfdb xqrs"] = xqrs
