@@ -322,6 +322,9 @@ def build_parser():
     from .inspect_cmd import add_parser as _add_inspect
 
     _add_inspect(sub)  # skecg inspect MODEL [--card MODEL_CARD.md]
+    from .export_cmd import add_parser as _add_export
+
+    _add_export(sub)  # skecg export MODEL OUT [--format onnx|torchscript]
     t = sub.add_parser("train", help="train a named pipeline and save it")
     t.add_argument("data", nargs="+")
     t.add_argument("--pipeline", choices=names, default="zhu")
