@@ -93,7 +93,19 @@ _MAX_MEMBER_BYTES = 4 << 30  # refuse archives whose members claim more than 4 G
 
 class UnsafeModelFileError(ValueError):
     """A model file was refused: it is a pickle, names a class that is not trusted, or is
-    malformed."""
+    malformed.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "model.skecg")
+    >>> _ = open(p, "w").write("hello")
+    >>> try:
+    ...     load_model(p)
+    ... except UnsafeModelFileError as e:
+    ...     print(str(e).split(" (")[0].rpartition("/")[2])
+    model.skecg is not a skecg model file
+    """
 
 
 def _qualname(cls) -> str:
@@ -465,7 +477,7 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
     optimizer_state : bool, default=False
         Also keep each classifier's optimizer state (Adam's moments), so that
         ``partial_fit`` on the loaded model continues where training stopped.
-        Doubles to triples the file's size.
+        With Adam, about triples the file's size (two moments per weight).
     **info : JSON-serialisable values
         Stored with the model and returned by ``load_model(..., return_info=True)``,
         e.g. the pipeline name.
@@ -542,6 +554,22 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
 
 
 # --- loading --------------------------------------------------------------------------
+def _read_pt(data: bytes, label: str, member: str):
+    """The dict of a version-1 ``.pt`` member, read by torch's tensors-only loader; a
+    pickle payload is refused in skecg's words, not torch's."""
+    import torch
+
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UnsafeModelFileError(
+            f"{label}: the weights {member} hold pickled Python objects, not only tensors, and "
+            "loading them could run code; refused") from None
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file
+        raise UnsafeModelFileError(f"{label}: the weights {member} are not a readable torch tensor "
+                                   f"file ({type(e).__name__}); refused") from None
+
+
 class _Reader:
     def __init__(self, zf: zipfile.ZipFile, label: str, version: int, extra: dict):
         self.zf = zf
@@ -643,19 +671,7 @@ class _Reader:
         return est
 
     def _weights_v1(self, member):
-        """The dict of a version-1 ``.pt`` member, read by torch's tensors-only loader."""
-        import torch
-
-        data = self._bytes(member, "weights", "pt")
-        try:
-            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            raise UnsafeModelFileError(
-                f"{self.label}: the weights {member} hold pickled Python objects, not only tensors, and "
-                "loading them could run code; refused") from None
-        except Exception as e:  # noqa: BLE001 - a truncated or foreign file
-            raise UnsafeModelFileError(f"{self.label}: the weights {member} are not a readable torch tensor "
-                                       f"file ({type(e).__name__}); refused") from None
+        return _read_pt(self._bytes(member, "weights", "pt"), self.label, member)
 
     def classifier(self, est, node):
         import torch
@@ -748,7 +764,15 @@ def _is_pickle_stream(head: bytes) -> bool:
 def is_pickle_file(path) -> bool:
     """Whether ``path`` is a pickle or joblib file: a pickle stream of protocol 2-5, plain
     or compressed (zlib, gzip, bz2, xz, lz4), recognised by its first bytes and, for a
-    compressed file, by the start of what it decompresses to.
+    compressed file, by the start of what it decompresses to.  Nothing is unpickled.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
@@ -876,14 +900,35 @@ def load_model(path, *, trusted=None, return_info: bool = False):
         doc = _open_doc(path, zf)
         try:
             est = _Reader(zf, str(path), doc["version"], extra).estimator(doc["estimator"])
-        except (TypeError, KeyError, AttributeError, RecursionError, zipfile.BadZipFile) as e:
+        except UnsafeModelFileError:
+            raise
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError, RecursionError,
+                zipfile.BadZipFile) as e:
             raise UnsafeModelFileError(f"{path}: malformed model file ({type(e).__name__}: {e})") from None
     return (est, doc.get("info", {})) if return_info else est
 
 
 def load_pickle_model(path):
     """Load a pickle/joblib model file.  **This runs any code the file holds**: only
-    for files you trust (the CLI calls it only under ``--trust-pickle``)."""
+    for files you trust (the CLI calls it only under ``--trust-pickle``).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    object
+        What the file holds (re-save an estimator with :func:`save_model`).
+
+    Examples
+    --------
+    >>> import joblib, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "mine.joblib")
+    >>> _ = joblib.dump({"a": 1}, p)   # a file you wrote yourself
+    >>> load_pickle_model(p)
+    {'a': 1}
+    """
     import joblib
 
     return joblib.load(path)
@@ -1005,9 +1050,7 @@ def _classifier_facts(zf, node, version, path_name) -> dict:
     names = set(zf.namelist())
     try:
         if version == 1 and node.get("weights") in names and str(node["weights"]).endswith(".pt"):
-            import torch
-
-            saved = torch.load(io.BytesIO(zf.read(node["weights"])), map_location="cpu", weights_only=True)
+            saved = _read_pt(zf.read(node["weights"]), "", node["weights"])
             facts.update(classes=[str(c) for c in saved["classes"]], thresholds=saved["thresholds"].tolist(),
                          shape=[int(s) for s in saved["shape"]], leads=list(saved.get("leads") or []) or None,
                          n_parameters=int(sum(t.numel() for k, t in saved["state_dict"].items()
@@ -1020,7 +1063,9 @@ def _classifier_facts(zf, node, version, path_name) -> dict:
                          n_parameters=int(sum(math.prod(h["shape"]) for k, h in head.items()
                                               if str(h.get("dtype", "")).startswith(("F", "BF"))
                                               and not k.endswith(_BUFFERS))))
-    except Exception as e:  # noqa: BLE001 - reported, not raised: inspecting a bad file should say what is bad
+    except UnsafeModelFileError as e:  # reported, not raised: inspecting a bad file says what is bad
+        facts["error"] = str(e).lstrip(": ")
+    except Exception as e:  # noqa: BLE001
         facts["error"] = f"weights {node.get('weights')} unreadable ({type(e).__name__}: {str(e)[:120]})"
     if node.get("history") in names:
         try:
@@ -1145,7 +1190,9 @@ def inspect_model(path) -> dict:
         report = {"untrusted_types": set(), "classifiers": [], "preprocessing": [], "classes": []}
         try:
             tree = _walk(zf, doc["estimator"], "", doc["version"], report)
-        except (AttributeError, TypeError, RecursionError) as e:
+        except UnsafeModelFileError:
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, RecursionError, zipfile.BadZipFile) as e:
             raise UnsafeModelFileError(f"{path}: malformed model file ({type(e).__name__}: {e})") from None
     card = doc.get("card") if isinstance(doc.get("card"), dict) else {}
     vocab = card.get("vocabulary")

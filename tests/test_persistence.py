@@ -145,6 +145,16 @@ def test_crafted_archive_is_refused(tmp_path, case):
         load_model(path)
     assert "PyTorch" not in str(err.value)  # skecg's sentence, not torch's
     assert not marker.exists()
+    try:  # inspecting reads it without building or running anything
+        r = inspect_model(path)
+    except UnsafeModelFileError:
+        pass
+    else:
+        if case == "class":
+            assert r["untrusted_types"] == ["subprocess.Popen"]
+        if case == "weights_pickle":
+            assert r["classifiers"][0]["error"].startswith("the weights weights/1.pt hold pickled Python objects")
+    assert not marker.exists()
     with pytest.raises(SystemExit, match="skecg: "):
         main(["predict", str(path), str(TEST_DATA / "cinc2021"), "-o", str(tmp_path / "out")])
     assert not marker.exists()
@@ -172,6 +182,10 @@ def test_malformed_model_json_is_refused(tmp_path, doc):
         zf.writestr("model.json", doc)
     with pytest.raises(UnsafeModelFileError):
         load_model(tmp_path / "m.skecg")
+    try:
+        inspect_model(tmp_path / "m.skecg")
+    except UnsafeModelFileError:
+        pass
 
 
 def test_compressed_joblib_is_recognised_as_pickle(tmp_path):
@@ -434,3 +448,20 @@ def test_inspect_of_a_pickle_says_so_without_running_it(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         main(["inspect", str(tmp_path / "none.skecg")])
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("state", [{"np_rng_": {"__generator__": {"__dict__": [["bit_generator", "PCG64"],
+                                                                             ["state", "nonsense"]]}}},
+                                   {"__class__": 1}, {"seed_": {"__npscalar__": "M8[s]", "value": "x"}}])
+def test_crafted_training_state_is_refused(tmp_path, state):
+    from safetensors.torch import save as save_safetensors
+
+    tree = {"__estimator__": "skecg.models._classifier.ECGClassifier", "params": {"module": "resnet1d"},
+            "weights": "weights/1.safetensors", "train_state": state,
+            "fitted": {"classes": ["a"], "thresholds": [0.5], "shape": [1, 64, 1], "leads": []}}
+    with zipfile.ZipFile(tmp_path / "m.skecg", "w") as zf:
+        zf.writestr("model.json", json.dumps({"format": "skecg-model", "version": 2, "estimator": tree}))
+        zf.writestr("weights/1.safetensors", save_safetensors({"x": torch.zeros(1)}))
+    with pytest.raises(UnsafeModelFileError) as err:
+        load_model(tmp_path / "m.skecg")
+    assert "weights" not in str(err.value)  # refused for its training state, before any weights are set

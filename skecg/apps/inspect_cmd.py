@@ -49,7 +49,28 @@ def _history_table(rows, max_rows: int) -> list:
 def format_report(report: dict, max_epochs: int = 20) -> str:
     """The text ``skecg inspect`` prints for :func:`skecg.persistence.inspect_model`'s
     report: header, estimator tree, types that need ``trusted=``, each classifier's
-    training history, then the model card."""
+    training history, then the model card.
+
+    Parameters
+    ----------
+    report : dict
+        What :func:`skecg.persistence.inspect_model` returned.
+    max_epochs : int, default=20
+        History rows shown per classifier (the first and last epochs of a longer one).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from skecg.persistence import inspect_model, save_model
+    >>> from skecg.preprocessing import PadTruncate
+    >>> p = save_model(PadTruncate(length=10), os.path.join(tempfile.mkdtemp(), "pad.skecg"))
+    >>> print(format_report(inspect_model(p)).splitlines()[3])
+      PadTruncate(length=10)
+    """
     from skecg.persistence import model_card
 
     lines = [f"{report['path']}: skecg model file, format version {report['format_version']}, "
