@@ -51,6 +51,9 @@ class ECGRecords(LazyRecordsMixin):
     """
 
     def __init__(self, signals, meta=None, *, fs=None, leads=None, classes=None, skipped=None):
+        fs = _check_rate(fs, "fs")
+        classes = _check_names(classes, "classes")
+        skipped = _check_skipped(skipped)
         if isinstance(signals, SignalSource):
             lazy = ECGRecords.from_source(signals, classes=classes, skipped=skipped)
             self.__dict__.update(lazy.__dict__)
@@ -60,10 +63,13 @@ class ECGRecords(LazyRecordsMixin):
                 raise ValueError(
                     f"signals must be 3-D (n_records, n_leads, n_samples), got shape {signals.shape}"
                 )
-            signals = signals.astype(np.float32, copy=False)
+            signals = _as_float32(signals, "signals")
             n = signals.shape[0]
         else:
-            signals = [np.asarray(s, dtype=np.float32) for s in signals]
+            if isinstance(signals, (str, bytes)) or not hasattr(signals, "__iter__"):
+                raise TypeError("signals must be a 3-D array (n_records, n_leads, n_samples) or a list of 2-D "
+                                f"arrays, got {type(signals).__name__}")
+            signals = [_as_float32(s, f"record {i}") for i, s in enumerate(signals)]
             for i, s in enumerate(signals):
                 if s.ndim != 2:
                     raise ValueError(f"record {i}: signal must be 2-D (n_leads, n_samples), got {s.shape}")
@@ -76,8 +82,14 @@ class ECGRecords(LazyRecordsMixin):
             raise ValueError(f"meta has {len(meta)} rows but there are {n} signals")
         meta = meta.copy()
         if "fs" not in meta:
-            meta["fs"] = np.nan if fs is None else float(fs)
+            meta["fs"] = np.nan if fs is None else fs
         if "leads" not in meta:
+            if leads is not None:
+                leads = _check_names(leads, "leads")
+                n_leads = {s.shape[0] for s in signals}
+                if n_leads and n_leads != {len(leads)}:
+                    raise ValueError(f"leads names {len(leads)} lead(s) {list(leads)[:12]} but the signals have "
+                                     f"{sorted(n_leads)} lead(s); pass one name per lead")
             if leads is None:
                 n_leads = [s.shape[0] for s in signals] if n else []
                 leads = [
@@ -96,7 +108,7 @@ class ECGRecords(LazyRecordsMixin):
                     meta[col] = pd.Series([()] * n, dtype=object)
                 else:
                     meta[col] = None if col in ("source", "sex", "patient_id") else np.nan
-        meta["fs"] = meta["fs"].astype(float)
+        meta["fs"] = _meta_rates(meta["fs"])
         self._signals = signals
         self.meta = meta
         self.classes = None if classes is None else [str(c) for c in classes]
@@ -289,6 +301,86 @@ class ECGRecords(LazyRecordsMixin):
             "age_median": g["age"].median(),
             "female": g["sex"].agg(lambda s: int((s == "F").sum())),
         })
+
+
+def _check_rate(fs, what: str):
+    """A sampling-rate argument as float (None stays None), or an error that names it."""
+    if fs is None:
+        return None
+    if isinstance(fs, (bool, np.bool_)) or not isinstance(fs, (numbers.Real, str, np.number)):
+        raise TypeError(f"{what} must be the sampling rate in Hz (a positive number such as 500), "
+                        f"got {type(fs).__name__} {fs!r}")
+    try:
+        f = float(fs)
+    except ValueError:
+        raise ValueError(f"{what} must be the sampling rate in Hz (a positive number such as 500), "
+                         f"got {fs!r}") from None
+    if not (np.isfinite(f) and 0 < f <= 100_000):
+        raise ValueError(f"{what} must be a sampling rate in Hz in (0, 100000], got {fs!r}")
+    return f
+
+
+def _meta_rates(col: pd.Series) -> pd.Series:
+    """``meta['fs']`` as float: numbers (or NaN for unknown); anything else names the record."""
+    try:
+        out = pd.to_numeric(col, errors="raise").astype(float)
+    except (TypeError, ValueError):
+        bad = next((i for i, v in enumerate(col) if not _is_rate_like(v)), 0)
+        raise ValueError(f"meta['fs'] of record {bad} is {col.iloc[bad]!r}: sampling rates must be positive "
+                         "numbers in Hz (NaN where unknown)") from None
+    bad = np.flatnonzero(~(np.isnan(out.to_numpy()) | ((out.to_numpy() > 0) & (out.to_numpy() <= 100_000))))
+    if bad.size:
+        v = col.iloc[int(bad[0])]
+        raise ValueError(f"meta['fs'] of record {int(bad[0])} is {v.item() if isinstance(v, np.generic) else v!r}: "
+                         "sampling rates must be in (0, 100000] Hz (NaN where unknown)")
+    return out
+
+
+def _is_rate_like(v) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return v is None
+    return not isinstance(v, bool)
+
+
+def _check_names(names, what: str):
+    """Lead or class names as a tuple of str: one str is one name (``'II'``, not ``'I', 'I'``)."""
+    if names is None:
+        return None
+    if isinstance(names, (str, numbers.Integral)):
+        return (str(names),)
+    try:
+        out = tuple(names)
+    except TypeError:
+        raise TypeError(f"{what} must be a sequence of names, got {type(names).__name__} {names!r}") from None
+    if any(not isinstance(x, (str, numbers.Integral, np.str_)) or isinstance(x, bool) for x in out):
+        bad = next(x for x in out if not isinstance(x, (str, numbers.Integral, np.str_)) or isinstance(x, bool))
+        raise TypeError(f"{what} must be names (str), got {type(bad).__name__} {bad!r} among them")
+    return tuple(str(x) for x in out)
+
+
+def _check_skipped(skipped) -> list:
+    """``skipped`` as a list of (record, reason) pairs, or an error saying so."""
+    out = []
+    for item in skipped or []:
+        if isinstance(item, str) or not hasattr(item, "__len__") or len(item) != 2:
+            raise ValueError(f"skipped must be a list of (record, reason) pairs, got {item!r} among them")
+        out.append((str(item[0]), str(item[1])))
+    return out
+
+
+def _as_float32(x, what: str) -> np.ndarray:
+    """Signal values as float32, or an error naming the record whose values are not numbers."""
+    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}: signal values must be numbers, got dtype {arr.dtype}") from None
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{what}: signal values must be numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float32, copy=False)
 
 
 def record_index(key, n: int) -> tuple:

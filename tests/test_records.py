@@ -100,6 +100,42 @@ def test_bad_construction():
         ECGRecords(np.zeros((3, 1, 4)), pd.DataFrame({"age": [1, 2]}))
 
 
+@pytest.mark.parametrize("kw,err,match", [
+    (dict(fs="abc"), ValueError, r"fs must be the sampling rate in Hz \(a positive number such as 500\), got 'abc'"),
+    (dict(fs=[500]), TypeError, r"fs must be the sampling rate in Hz .* got list \[500\]"),
+    (dict(fs=True), TypeError, r"fs must be the sampling rate in Hz .* got bool True"),
+    (dict(fs=0), ValueError, r"fs must be a sampling rate in Hz in \(0, 100000\], got 0"),
+    (dict(fs=float("nan")), ValueError, r"fs must be a sampling rate in Hz in \(0, 100000\], got nan"),
+    (dict(leads=["I", "II"]), ValueError, r"leads names 2 lead\(s\) \['I', 'II'\] but the signals have \[12\]"),
+    (dict(leads=[1.5] * 12), TypeError, r"leads must be names \(str\), got float 1.5"),
+    (dict(leads=3.0), TypeError, r"leads must be a sequence of names, got float 3.0"),
+    (dict(classes=[None]), TypeError, r"classes must be names \(str\), got NoneType None"),
+    (dict(skipped=["A0001"]), ValueError, r"skipped must be a list of \(record, reason\) pairs, got 'A0001'"),
+    (dict(meta=pd.DataFrame({"fs": ["500", "abc"]})), ValueError, r"meta\['fs'\] of record 1 is 'abc'"),
+    (dict(meta=pd.DataFrame({"fs": [500, -500]})), ValueError, r"meta\['fs'\] of record 1 is -500"),
+])
+def test_parameters_of_the_wrong_type_are_named(kw, err, match):
+    """Every argument of the container is checked on the way in, with a sentence naming it."""
+    X, _ = load_sample(sources=["Georgia"])
+    sig = np.asarray(X.signals[:2])  # real records
+    with pytest.raises(err, match=match):
+        ECGRecords(sig, **kw)
+
+
+def test_parameters_in_another_accepted_form():
+    X, _ = load_sample(sources=["Georgia"])
+    sig = np.asarray(X.signals[:2])
+    R = ECGRecords(sig, fs="500", classes="426783006", leads=[f"lead{i}" for i in range(12)])
+    assert R.fs == 500.0 and R.classes == ["426783006"] and R.leads[0] == "lead0"  # one class, not its digits
+    one = ECGRecords(sig[:, 1:2], leads="II", fs=np.float32(500))
+    assert one.leads == ("II",) and one.fs == 500.0  # one lead named by a str, not 'I', 'I'
+    assert ECGRecords(sig, pd.DataFrame({"fs": ["500", None]})).meta.fs.isna().tolist() == [False, True]
+    with pytest.raises(ValueError, match=r"record 1: signal values must be numbers, got dtype <U3"):
+        ECGRecords([sig[0], np.full((12, 4), "abc")])
+    with pytest.raises(TypeError, match="signals must be a 3-D array .* got int"):
+        ECGRecords(5)
+
+
 def test_mixed_rates_error():
     a = ECGRecords(np.zeros((1, 12, 10), np.float32), fs=100)
     b = ECGRecords(np.zeros((1, 12, 10), np.float32), fs=500)
