@@ -1304,7 +1304,13 @@ def model_card(path) -> str:
         written += "; " + ", ".join(f"{k} {v}" for k, v in ver.items() if k != "skecg")
     lines.append(f"- Written by {written}")
     if r.get("info"):
-        lines.append("- Info: " + ", ".join(f"{k}={_fmt(v)}" for k, v in r["info"].items()))
+        def short(v):
+            plain = v is None or isinstance(v, (str, int, float, bool))
+            if plain or (isinstance(v, list) and len(v) <= 5 and all(not isinstance(x, (list, dict)) for x in v)):
+                return _fmt(v)
+            return "(see `skecg inspect --json`)"
+
+        lines.append("- Info: " + ", ".join(f"{k}={short(v)}" for k, v in r["info"].items()))
     if r.get("untrusted_types"):
         lines.append("- Loading needs `trusted=` for: " + ", ".join(f"`{t}`" for t in r["untrusted_types"]))
 

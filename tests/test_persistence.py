@@ -269,6 +269,9 @@ def test_file_keeps_history_configuration_and_card(data, small_net, tmp_path, ca
     assert "├─ pad: PadTruncate(length=1024)" in out and "Training history of net (1 epochs)" in out
     assert "Types outside skecg's trusted list: none" in out and card in out
     assert (tmp_path / "MODEL_CARD.md").read_text() == card
+    assert main(["inspect", str(p), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["config"] == config and doc["classifiers"][0]["history"][0]["epoch"] == 1
 
 
 def test_save_model_keeps_info_keywords_backwards_compatible(tmp_path):
