@@ -425,7 +425,8 @@ def load_ribeiro_keras(path, *, classes="tnmg", threshold="paper", **params):
 
     The network takes 12 leads (I, II, III, aVR, aVL, aVF, V1-V6; named records are
     reordered by name) at 400 Hz, 4096 samples: put ``Resampler(400)`` and
-    ``PadTruncate(4096)`` before it.  Ribeiro's README gives the input scale as
+    ``PadTruncate(length=4096, mode='center')`` (his test set is zero-padded on both
+    sides) before it.  Ribeiro's README gives the input scale as
     "1e-4V: so if the signal is in V it should be multiplied by 1000", i.e. mV, the
     unit skecg's readers return.
 
@@ -474,8 +475,10 @@ def load_ribeiro_keras(path, *, classes="tnmg", threshold="paper", **params):
         from sklearn.frozen import FrozenEstimator
         from sklearn.pipeline import make_pipeline
         from skecg.preprocessing import PadTruncate, Resampler
-        pipe = make_pipeline(Resampler(400), PadTruncate(4096), FrozenEstimator(load_ribeiro_keras("model.hdf5")))
-        cross_val_score(pipe, X, y, scoring="roc_auc_ovr")
+        from skecg.metrics import auroc_scorer
+        pipe = make_pipeline(Resampler(400), PadTruncate(length=4096, mode="center"),
+                             FrozenEstimator(load_ribeiro_keras("model.hdf5")))
+        cross_val_score(pipe, X, y, scoring=auroc_scorer)
     """
     from ._classifier import ECGClassifier
 
