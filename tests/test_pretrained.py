@@ -14,7 +14,6 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
@@ -76,10 +75,12 @@ def test_pipeline_on_raw_records_and_cross_val_score(outputs):
     from skecg.io import read_challenge_folder
     from skecg.preprocessing import PadTruncate, Resampler
 
+    frozen = pytest.importorskip("sklearn.frozen", reason="FrozenEstimator needs scikit-learn >= 1.6")
     x, proba, names = outputs
     X, y = read_challenge_folder(TEST_DATA / "cinc2021", vocabulary="tnmg", records=names)
     order = [list(X.meta["record_id"]).index(r) for r in names]
-    pipe = make_pipeline(Resampler(400), PadTruncate(length=4096), FrozenEstimator(load_ribeiro_keras(FILES[1])))
+    pipe = make_pipeline(Resampler(400), PadTruncate(length=4096),
+                         frozen.FrozenEstimator(load_ribeiro_keras(FILES[1])))
     pipe.fit(X, y)  # fits the transformers; the frozen classifier keeps its weights
     z = np.asarray(pipe[:-1].transform(X))[order]
     if np.abs(z - x).max() > 1e-5:

@@ -415,8 +415,8 @@ def load_ribeiro_keras(path, *, classes="tnmg", threshold="paper", **params):
     """Ribeiro et al.'s published Keras model as a fitted ``ECGClassifier('resnet1d')``.
 
     Reads the HDF5 file that Keras writes with ``model.save`` (``model.hdf5`` of
-    https://doi.org/10.5281/zenodo.3625017, written by Keras 2.x; Keras 3's legacy
-    ``.h5`` layout and weights-only ``save_weights`` files too) with h5py alone: no
+    https://doi.org/10.5281/zenodo.3625017, written by Keras 2.x; also Keras 3's legacy
+    ``.h5`` layout and Keras 2's weights-only ``save_weights`` HDF5 files) with h5py alone: no
     TensorFlow or Keras, and nothing in the file is executed.  The layer graph is
     checked against Ribeiro's architecture (its widths, kernel size and stride are
     read from the file), and every convolution, batch norm (with its moving
