@@ -30,8 +30,11 @@ Needs ``keras`` (3.x) with its torch backend, which skecg itself never imports; 
 in a separate environment, e.g.::
 
     python3 -m venv /tmp/kerasenv && /tmp/kerasenv/bin/pip install keras==3.15.1
-    # make this checkout's skecg and torch importable there, then:
+    # torch and skecg's dependencies from the project's .venv, after keras' own packages:
+    echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/kerasenv/lib/python3.11/site-packages/zz_project.pth
     KERAS_BACKEND=torch /tmp/kerasenv/bin/python tools/make_ribeiro_fixture.py tests/data/ribeiro
+
+(the fixtures of tests/data/ribeiro were written so, with Keras 3.15.1 and torch 2.13.0).
 
 ``--full`` builds the full-size network (Keras: 6,425,638 parameters, 6,421,910 of them
 trainable; the rest are batch-norm moving statistics)
