@@ -435,6 +435,8 @@ def iter_batches(X, batch_size: int = 256, *, desc: str | None = None, progress:
     >>> [len(b) for _, b in iter_batches(X, 2)]
     [2, 2, 1]
     """
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number of records, got {batch_size!r}")
     n = len(X)
     starts = range(0, n, int(batch_size))
     if progress is None:

@@ -107,7 +107,9 @@ class BradycardiaRuleGate(_Wrapper):
     low, high : float, default=1.0, 1.6
     min_fraction : float, default=0.5
     fs : float, optional
-        Sampling rate of plain-array input.
+        Sampling rate of plain-array input.  The rule measures R-R intervals in seconds,
+        so ``fit`` and ``predict`` refuse input whose rate they cannot know: a plain
+        array (or list) while ``fs`` is None, or records whose ``meta['fs']`` is NaN.
     method : str, default='skecg'
         R-peak detector, as :class:`~skecg.preprocessing.RRFeatureExtractor`'s
         ``method`` (skecg's own, ``'multilead'``, or one of neurokit2's).
@@ -142,16 +144,35 @@ class BradycardiaRuleGate(_Wrapper):
         self._validate_params()
         if not self.low < self.high:
             raise ValueError(f"need 0 < low < high, got low={self.low}, high={self.high}")
+        self._check_rate(X)  # before training: predict could not apply the rule
         self._fit_estimator(X, y, **fit_params)
         self.gated_index_ = _class_index(self.classes_, self.gated_class, "gated class")
         return self
 
+    def _check_rate(self, X) -> None:
+        """The rule counts R-R intervals in seconds: refuse input whose sampling rate is unknown,
+        whatever the model says (in veto mode the rule would otherwise run only on its positives)."""
+        if self.fs is not None:
+            return
+        if not isinstance(X, ECGRecords):
+            raise ValueError("BradycardiaRuleGate needs the sampling rate: its rule measures R-R intervals in "
+                             f"seconds, and a plain {type(X).__name__} has none; pass ECGRecords (meta['fs']) "
+                             "or set BradycardiaRuleGate(fs=...)")
+        rates = X.meta["fs"].to_numpy(dtype=float)
+        if np.isnan(rates).any():
+            i = int(np.flatnonzero(np.isnan(rates))[0])
+            raise ValueError(f"BradycardiaRuleGate needs the sampling rate, and record "
+                             f"{X.meta['record_id'].iat[i]} has none (meta['fs'] is NaN); set meta['fs'] "
+                             "or BradycardiaRuleGate(fs=...)")
+
     def rule(self, X) -> np.ndarray:
         """The rule's verdict for every record (bool array)."""
+        self._check_rate(X)
         ext = RRFeatureExtractor(lead=self.lead, fs=self.fs, method=self.method).fit(X)
         return np.array([bradycardia_rule(rr, self.low, self.high, self.min_fraction) for rr in ext.rr_intervals(X)])
 
     def _post(self, X, pred):
+        self._check_rate(X)
         j = self.gated_index_
         said = pred[:, j].astype(bool)
         # the rule can change a label only where the model says yes (veto) or no (rescue), so

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.io
 
 from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_signal, find_file, read_many, read_text
+from ._common import RecordReadError, assemble, check_fs, check_signal, find_file, read_many, read_text
 
 #: Record-name prefix -> source database of the challenge data.
 SOURCE_PREFIXES = (
@@ -403,6 +403,7 @@ def read_challenge_folder(
     >>> X.shape, y.shape                                                                  # doctest: +SKIP
     ((2, 12, None), (2, 24))
     """
+    fs = check_fs(fs)  # before reading anything
     heas = list_headers(path, records)
     signals, rows, skipped = read_many(
         heas, lambda h: read_challenge_record(h, require_dx=require_dx, verify_checksum=verify_checksum),

@@ -173,6 +173,8 @@ def check_fs(fs, what: str = "fs"):
     """
     if fs is None:
         return None
+    if isinstance(fs, (bool, np.bool_)):
+        raise ValueError(f"{what} must be a sampling rate in Hz (a positive number), got {fs!r}")
     try:
         f = float(fs)
     except (TypeError, ValueError):

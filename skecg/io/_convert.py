@@ -12,7 +12,7 @@ import numpy as np
 
 from ..labels import get_vocabulary
 from ..sources import Code15Source, StoreSource, StoreWriter, is_store
-from ._common import SkippedRecordsWarning, find_file
+from ._common import SkippedRecordsWarning, check_fs, find_file
 
 
 def detect_format(path) -> str:
@@ -137,6 +137,11 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     from joblib import Parallel, delayed
 
     src, dest = Path(src), Path(dest)
+    fs = check_fs(fs)
+    if isinstance(shard_records, bool) or not isinstance(shard_records, (int, np.integer)) or shard_records < 1:
+        raise ValueError(f"shard_records must be a positive number of records per shard, got {shard_records!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs == 0:
+        raise ValueError(f"jobs must be a number of processes (1, 2, ... or -1 for every core), got {jobs!r}")
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest} exists; choose another destination or pass overwrite=True "
                               "(skecg convert --overwrite) to replace the store there")

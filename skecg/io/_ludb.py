@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_signal, read_many
+from ._common import RecordReadError, assemble, check_fs, check_signal, read_many
 
 #: LUDB's annotation file extensions, in the order of the leads of its signals.
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
@@ -230,6 +230,7 @@ def read_ludb(
     import wfdb
 
     root = Path(path)
+    fs = check_fs(fs)  # before reading anything
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
     if isinstance(annotation_leads, str):  # one lead: 'ii', not the letters 'i', 'i'

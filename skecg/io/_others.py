@@ -234,6 +234,7 @@ def read_cpsc2018(
     y : ndarray of shape (n_records, n_classes)
     """
     root = Path(path)
+    fs = check_fs(fs)  # before reading anything
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
     mats = sorted(root.glob("*.[mM][aA][tT]"))  # .mat, and .MAT of archives copied through other systems
