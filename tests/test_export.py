@@ -3,6 +3,7 @@ TorchScript checked by torch.jit.load, against skecg's probabilities on real rec
 
 import warnings
 
+import h5py
 import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
@@ -98,6 +99,20 @@ def test_cli_exports_a_trained_pipeline(trained_pipeline, tmp_path, capsys):
     assert main(["export", str(model), str(pt), "--format", "torchscript"]) == 0
     assert "TorchScript" in capsys.readouterr().out
     assert np.abs(run_exported(pt, Z[:4]) - pipe.predict_proba(X[:4])).max() <= 1e-4
+
+
+def test_cli_exports_ribeiros_keras_file(ribeiro, tmp_path, capsys):
+    from skecg.apps.cli import main
+
+    clf, x, keras_proba = ribeiro
+    out = tmp_path / "ribeiro.pt"
+    assert main(["export", str(TEST_DATA / "ribeiro" / "small_keras3.h5"), str(out)]) == 0
+    assert "0.124, 0.07, 0.05, 0.278, 0.39, 0.174" in capsys.readouterr().out
+    assert np.abs(run_exported(out, x) - keras_proba).max() <= 1e-4
+    bad = tmp_path / "bad.hdf5"
+    h5py.File(bad, "w").close()
+    with pytest.raises(SystemExit, match="bad.hdf5 is an HDF5 file but not a Keras model"):
+        main(["export", str(bad), str(out)])
 
 
 def test_refusals(trained_pipeline, tmp_path):

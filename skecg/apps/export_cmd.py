@@ -3,6 +3,8 @@
     skecg export model.skecg model.onnx                        ONNX (checked with ONNX Runtime)
     skecg export model.skecg model.pt --format torchscript     TorchScript
     skecg export model.skecg model.onnx --trusted mypkg.MyStep  a file with a user's own step
+    skecg export model.hdf5 ribeiro.onnx                       Ribeiro et al.'s Keras file, read
+                                                               by skecg.models.load_ribeiro_keras
 
 The file maps float32 ``(batch, leads, samples)`` to probabilities ``(batch, classes)``
 (dynamic batch).  A Pipeline's steps before the classifier are not in the graph: the
@@ -13,14 +15,35 @@ and lead order (:func:`skecg.export.read_export_metadata`).
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _load(args):
+    """A skecg model file (:func:`skecg.apps.cli.load_estimator`), or a Keras HDF5 file
+    read as Ribeiro et al.'s network (:func:`skecg.models.load_ribeiro_keras`)."""
+    from .cli import load_estimator
+
+    path = Path(args.model)
+    if path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(len(_HDF5_SIGNATURE))
+        if head == _HDF5_SIGNATURE:
+            from skecg.models import load_ribeiro_keras
+
+            try:
+                return load_ribeiro_keras(path)
+            except ValueError as e:
+                raise SystemExit(f"skecg: {e}") from None
+    return load_estimator(path, trust_pickle=args.trust_pickle, trusted=args.trusted or None)
 
 
 def _cmd_export(args) -> int:
     from skecg.export import export_model
 
-    from .cli import load_estimator
-
-    est = load_estimator(args.model, trust_pickle=args.trust_pickle, trusted=args.trusted or None)
+    est = _load(args)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit's own notice of its deprecation
@@ -52,7 +75,8 @@ def _cmd_export(args) -> int:
 def add_parser(sub):
     """Add ``skecg export`` to the subcommands ``sub`` of the ``skecg`` parser."""
     e = sub.add_parser("export", help="write a fitted model's network as ONNX or TorchScript (dynamic batch)")
-    e.add_argument("model", help="a model file written by skecg (save_model, skecg train)")
+    e.add_argument("model", help="a model file written by skecg (save_model, skecg train), or Ribeiro et al.'s "
+                   "Keras model.hdf5")
     e.add_argument("output", help="the file to write (.onnx; .pt for TorchScript)")
     e.add_argument("--format", choices=["onnx", "torchscript"],
                    help="default: from the suffix (.pt/.ts: TorchScript, else ONNX)")
