@@ -1,5 +1,8 @@
 """Property-based fuzzing of what reads untrusted input: the WFDB header parser, whole
-challenge records, the HDF5 readers (TNMG/CODE, SPH) and the transformers' input checks.
+challenge records, the HDF5 readers (TNMG/CODE, SPH) and the transformers' input checks; then
+the kinds of hostile input, each on real records (see the section at the end): every record of a
+batch unreadable, CLI paths missing/files/empty, parameters of the wrong type, rule components
+without a sampling rate.
 
 The property everywhere: any input gives either a correct result or an error of skecg's
 own type (``RecordReadError``) that names the record (or the file); for the transformers,

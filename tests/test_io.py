@@ -960,3 +960,39 @@ def test_store_opened_by_its_manifest_and_missing_store(tmp_path):
     assert len(X) == len(Y) == 8 and (y == yy).all()
     with pytest.raises(FileNotFoundError, match="store .*nope does not exist"):
         open_store(tmp_path / "nope")
+
+
+def test_code15_folder_with_upper_case_table_crlf_bom(tmp_path):
+    from skecg.io import convert, detect_format, open_store, read_code15
+
+    tr, exams, y = _tnmg_from_real(tmp_path)
+    (tmp_path / "EXAMS.CSV").write_bytes(b"\xef\xbb\xbf" + exams.to_csv(index=False).replace("\n", "\r\n").encode())
+    assert detect_format(tmp_path) == "code15"
+    X, yx = read_code15(tmp_path)
+    np.testing.assert_array_equal(yx, y)
+    np.testing.assert_array_equal(X.load().signals, tr.transpose(0, 2, 1))
+    S, ys = open_store(convert(tmp_path, tmp_path / "st", vocabulary="tnmg", progress=False))
+    np.testing.assert_array_equal(ys, y)
+
+
+def test_sph_variant_through_convert_and_predict(tmp_path):
+    """`skecg predict` on an SPH folder says to convert it; converted, the real records are predicted."""
+    from skecg.apps.cli import main
+    from skecg.io import detect_format, read_sph
+
+    root, sigs = _sph_from_real(tmp_path / "sph", variant="crlf_bom")
+    assert detect_format(root) == "sph"
+    model = TEST_DATA / "models" / "v1_resnet_pipeline.skecg"
+    with pytest.raises(SystemExit, match=r"is a SPH folder; predict reads WFDB folders, stores and CODE-15% folders: "
+                                         "convert it first"):
+        main(["predict", str(model), str(root), "-o", str(tmp_path / "out")])
+    assert main(["convert", str(root), str(tmp_path / "store")]) == 0
+    X, _ = read_sph(root)
+    from skecg.io import open_store
+
+    S, _ = open_store(tmp_path / "store")
+    assert S.meta.record_id.tolist() == X.meta.record_id.tolist() and S.meta.dx.tolist() == X.meta.dx.tolist()
+    for a, b in zip(S.load().signals, X.signals):
+        np.testing.assert_array_equal(a, b)
+    assert main(["predict", str(model), str(tmp_path / "store"), "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.csv")) == sorted(sigs)

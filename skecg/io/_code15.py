@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..labels import get_vocabulary
 from .._records import ECGRecords
 from ..sources import Code15Source
+from ._common import find_file
 from ._store import _warn_skipped
+
+
+def code15_source(folder, exams="exams.csv", **kwargs) -> Code15Source:
+    """:class:`~skecg.sources.Code15Source` of ``folder``, its exams table found in any case."""
+    if Path(folder).is_dir() and not (Path(folder) / exams).is_file():  # EXAMS.CSV, Exams.csv: the same table
+        found = find_file(folder, exams)
+        exams = found.name if found is not None else exams
+    return Code15Source(folder, exams=exams, **kwargs)
 
 
 def read_code15(folder, vocabulary="tnmg", *, files=None, exams="exams.csv", locking=None, rdcc_nbytes=None):
@@ -26,6 +37,7 @@ def read_code15(folder, vocabulary="tnmg", *, files=None, exams="exams.csv", loc
     files : list of str, optional
         Which HDF5 files of the folder to read (default: all, in part order).
     exams : str, default='exams.csv'
+        The table's file name inside ``folder``, found in any case (``EXAMS.CSV``).
     locking, rdcc_nbytes : h5py options for chunked files.
 
     Returns
@@ -33,7 +45,7 @@ def read_code15(folder, vocabulary="tnmg", *, files=None, exams="exams.csv", loc
     records : ECGRecords (lazy, 400 Hz, 12 leads, 4096 samples)
     y : ndarray of shape (n_records, n_classes)
     """
-    src = Code15Source(folder, files=files, exams=exams, locking=locking, rdcc_nbytes=rdcc_nbytes)
+    src = code15_source(folder, files=files, exams=exams, locking=locking, rdcc_nbytes=rdcc_nbytes)
     vocab = get_vocabulary(vocabulary)
     X = ECGRecords.from_source(src, classes=vocab.classes, skipped=src.skipped)
     _warn_skipped(src.skipped, f"CODE-15% folder {folder}")

@@ -138,11 +138,6 @@ def find_file(folder, name: str, *, dirs: bool = False):
     return idx.find(name, dirs=dirs)
 
 
-def has_suffix(path, *suffixes: str) -> bool:
-    """True when ``path`` ends with one of ``suffixes``, ignoring case (``.HEA`` is ``.hea``)."""
-    return Path(path).suffix.lower() in suffixes
-
-
 def strip_suffix(name: str, *suffixes: str) -> str:
     """``name`` without a trailing extension of ``suffixes`` (any case); other names unchanged.
 

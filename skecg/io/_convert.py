@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import get_vocabulary
-from ..sources import Code15Source, StoreSource, StoreWriter, is_store
+from ..sources import StoreSource, StoreWriter, is_store
 from ._common import SkippedRecordsWarning, check_fs, find_file
 
 
@@ -45,7 +45,9 @@ def _keys(kind: str, path: Path) -> list:
     if kind == "store":
         return list(range(len(StoreSource(path))))
     if kind == "code15":
-        return list(range(len(Code15Source(path))))
+        from ._code15 import code15_source
+
+        return list(range(len(code15_source(path))))
     if kind == "ptbxl":
         from ._others import _read_ptbxl_table
 
@@ -69,7 +71,9 @@ def _read_shard(kind, path, keys, vocabulary, fs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported once, in the store
         if kind in ("store", "code15"):
-            src = StoreSource(path) if kind == "store" else Code15Source(path)
+            from ._code15 import code15_source
+
+            src = StoreSource(path) if kind == "store" else code15_source(path)
             X = ECGRecords.from_source(src).take(np.asarray(keys)).load(max_bytes=2**62)
             if fs is not None:
                 from ..preprocessing import Resampler
