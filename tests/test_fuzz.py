@@ -476,6 +476,8 @@ def _cli_cases(tmp_path):
               ("predict model is a folder", ["predict", empty, CINC_FIX, "-o", out], empty),
               ("predict model is text", ["predict", afile, CINC_FIX, "-o", out], afile),
               ("predict output is a file", ["predict", MODEL, CINC_FIX, "-o", afile], afile),
+              ("predict output inside a file", ["predict", MODEL, CINC_FIX, "-o", afile / "out"], afile),
+              ("convert dest inside a file", ["convert", CINC_FIX, afile / "store"], afile),
               ("convert dest is a file", ["convert", CINC_FIX, afile], afile),
               ("convert dest is a file, --overwrite", ["convert", CINC_FIX, afile, "--overwrite"], afile),
               ("convert dest is another folder, --overwrite", ["convert", CINC_FIX, notstore, "--overwrite"], notstore),

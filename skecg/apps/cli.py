@@ -266,7 +266,10 @@ def _cmd_predict(args):
             keep = np.concatenate([p[0] for p in parts])
             proba = np.concatenate([p[1] for p in parts])
             pred = np.concatenate([p[2] for p in parts])
-    report = write_skip_report(args.output, skipped)
+    try:
+        report = write_skip_report(args.output, skipped)
+    except OSError as e:  # an output folder that cannot be written (permissions, a full disk)
+        raise SystemExit(f"skecg: cannot write to the output folder {args.output} ({e.strerror or e})") from None
     if len(keep) == 0:
         raise SystemExit(f"skecg: none of the {len(skipped)} record(s) in {args.data} could be read and "
                          f"predicted; nothing written (reasons in {report})")
