@@ -557,10 +557,14 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
 def _read_pt(data: bytes, label: str, member: str):
     """The dict of a version-1 ``.pt`` member, read by torch's tensors-only loader; a
     pickle payload is refused in skecg's words, not torch's."""
+    import warnings
+
     import torch
 
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's remarks on a damaged file's pickle protocol: ours says it
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise UnsafeModelFileError(
             f"{label}: the weights {member} hold pickled Python objects, not only tensors, and "
@@ -608,10 +612,14 @@ class _Reader:
         if "__type__" in v:
             return _resolve_param_type(v["__type__"], self.extra)
         if "__ndarray__" in v:
+            data = self._bytes(v["__ndarray__"], "arrays")
             try:
-                return np.load(io.BytesIO(self._bytes(v["__ndarray__"], "arrays")), allow_pickle=False)
+                return np.load(io.BytesIO(data), allow_pickle=False)
             except ValueError as e:  # an object array: numpy refuses it without allow_pickle
                 raise UnsafeModelFileError(f"{self.label}: array {v['__ndarray__']} refused ({e})") from None
+            except Exception as e:  # noqa: BLE001 - a damaged header (numpy's tokenizer errors, EOF, ...)
+                raise UnsafeModelFileError(f"{self.label}: array {v['__ndarray__']} is not a readable .npy file "
+                                           f"({type(e).__name__}); refused") from None
         if "__objarray__" in v:
             dt = np.dtype(v["dtype"])
             if dt.kind not in "OUS":
@@ -647,7 +655,11 @@ class _Reader:
             with tempfile.TemporaryDirectory() as d:
                 p = os.path.join(d, "m.cbm")
                 Path(p).write_bytes(data)
-                model.load_model(p, format="cbm")
+                try:
+                    model.load_model(p, format="cbm")
+                except Exception as e:  # noqa: BLE001 - CatBoostError on a damaged model
+                    raise UnsafeModelFileError(f"{self.label}: CatBoost model {v['__catboost__']} is not readable "
+                                               f"({type(e).__name__}); refused") from None
             return model
         raise UnsafeModelFileError(f"{self.label}: unknown value kind {sorted(v)[:3]}")
 

@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import TEST_DATA
 from skecg.apps.cli import main
@@ -468,3 +469,83 @@ def test_crafted_training_state_is_refused(tmp_path, state):
     with pytest.raises(UnsafeModelFileError) as err:
         load_model(tmp_path / "m.skecg")
     assert "weights" not in str(err.value)  # refused for its training state, before any weights are set
+
+
+# --- any edit of model.json: loaded, or refused with UnsafeModelFileError, never anything else ----
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+                     | st.text(max_size=12) | st.sampled_from(["__estimator__", "__type__", "__ndarray__",
+                                                               "arrays/1.npy", "sklearn.pipeline.Pipeline"]),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                         st.sampled_from(["__estimator__", "__tuple__", "__dict__", "__type__", "__ndarray__",
+                                          "__npscalar__", "__generator__", "params", "state", "value", "x"]),
+                         inner, max_size=3), max_leaves=8)
+
+
+def _paths(v, here=()):
+    yield here
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from _paths(x, here + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from _paths(x, here + (i,))
+
+
+@pytest.fixture(scope="module")
+def small_file(data, tmp_path_factory):
+    """A fitted network pipeline with everything format 2 holds (arrays, weights, history,
+    training and optimizer state, configuration, card)."""
+    X, y = data
+    net = ECGClassifier("resnet1d", module__filters=(2,), module__kernel_size=3, module__stem_filters=2,
+                        max_epochs=1, batch_size=8, valid_size=0, random_state=0)
+    est = Pipeline([("pad", PadTruncate(length=64)), ("net", net)]).fit(X, y)
+    p = save_model(est, tmp_path_factory.mktemp("fuzz") / "m.skecg", config={"a": [1, 2]}, optimizer_state=True)
+    with zipfile.ZipFile(p) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_edit_of_model_json_loads_or_is_refused(small_file, tmp_path, data):
+    doc = json.loads(small_file["model.json"])
+    paths = list(_paths(doc))[1:]
+    where = data.draw(st.sampled_from(paths))
+    node = doc
+    for k in where[:-1]:
+        node = node[k]
+    node[where[-1]] = data.draw(_JSON)
+    p = tmp_path / "m.skecg"
+    with zipfile.ZipFile(p, "w") as zf:
+        for name, raw in small_file.items():
+            zf.writestr(name, json.dumps(doc) if name == "model.json" else raw)
+    for read in (load_model, inspect_model):
+        try:
+            read(p)
+        except UnsafeModelFileError:
+            pass
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damaged_member_loads_or_is_refused(small_file, tmp_path, data):
+    old = [FIXTURES / "v1_resnet_pipeline.skecg", FIXTURES / "v1_catboost_baseline.skecg"]  # .pt and .cbm members
+    which = data.draw(st.sampled_from([None] + old))
+    if which is not None:
+        with zipfile.ZipFile(which) as zf:
+            small_file = {n: zf.read(n) for n in zf.namelist()}
+    name = data.draw(st.sampled_from(sorted(n for n in small_file if n != "model.json")))
+    raw = bytearray(small_file[name])
+    cut = data.draw(st.integers(0, len(raw)))
+    damaged = bytes(raw[:cut]) + data.draw(st.binary(max_size=16)) if data.draw(st.booleans()) else \
+        bytes(raw[:cut]) + bytes([raw[cut] ^ 0xFF]) + bytes(raw[cut + 1:]) if cut < len(raw) else bytes(raw)
+    p = tmp_path / "m.skecg"
+    with zipfile.ZipFile(p, "w") as zf:
+        for n, b in small_file.items():
+            zf.writestr(n, damaged if n == name else b)
+    for read in (load_model, inspect_model):
+        try:
+            read(p)
+        except UnsafeModelFileError:
+            pass
