@@ -87,21 +87,9 @@ def _cmd_evaluate(args):
 
 
 def _cmd_train(args):
-    from skecg.persistence import save_model
+    from .train import _cmd_train as train  # skecg train: presets, config files, checkpoints, resume
 
-    from .experiments import PIPELINE_VOCABULARY, make_named_pipeline
-
-    X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
-    out = Path(args.output)
-    if X.skipped:  # reported beside the model file, like predict's beside its outputs
-        report = write_skip_report(out.parent, X.skipped, name=out.name + ".skipped_records.tsv")
-        print(f"skipped {len(X.skipped)} unreadable record(s), reasons in {report}", file=sys.stderr)
-    if len(X) == 0:
-        raise SystemExit("skecg: no record could be read; nothing to train on")
-    est = make_named_pipeline(args.pipeline, max_epochs=args.epochs).fit(X, y)
-    save_model(est, out, pipeline=args.pipeline)  # safe format: loads without running code
-    print(f"trained {args.pipeline!r} on {len(X)} records; saved to {args.output}")
-    return 0
+    return train(args)
 
 
 def load_estimator(path, trust_pickle: bool = False, trusted=None):
@@ -328,13 +316,10 @@ def build_parser():
     from .export_cmd import add_parser as _add_export
 
     _add_export(sub)  # skecg export MODEL OUT [--format onnx|torchscript]
-    t = sub.add_parser("train", help="train a named pipeline and save it")
-    t.add_argument("data", nargs="+")
-    t.add_argument("--pipeline", choices=names, default="zhu")
-    t.add_argument("--epochs", type=int, default=12)
-    t.add_argument("-o", "--output", default="skecg_model.skecg",
-                   help="model file (skecg's safe format, see README 'Model files')")
-    t.set_defaults(func=_cmd_train)
+    from .train import add_parser as _add_train, add_version as _add_version
+
+    _add_version(p)  # skecg --version
+    _add_train(sub)  # skecg train DATA... --preset NAME | --pipeline NAME [--config FILE] [--resume] -o model
     r = sub.add_parser("predict", help="write challenge output files for a folder of WFDB records, a store or "
                        "a CODE-15%% folder")
     r.add_argument("model")

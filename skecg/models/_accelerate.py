@@ -202,8 +202,8 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         finally:
             self.__dict__.update(hidden)
 
-    def _check_device_settings(self):
-        super()._check_device_settings()
+    def _check_device_settings(self, float32_fallback=False):
+        super()._check_device_settings(float32_fallback=float32_fallback)
         self.amp_dtype_, self.grad_scaler_ = None, None  # the accelerator's mixed_precision decides
 
     def fit(self, X, y, **fit_params):
@@ -247,7 +247,7 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         for name, cb in super().get_default_callbacks():
             if name == "early_stopping":
                 cb = _AcceleratedEarlyStopping(monitor=cb.monitor, patience=cb.patience, load_best=cb.load_best,
-                                               sink=_silent)
+                                               lower_is_better=cb.lower_is_better, sink=_silent)
             cbs.append((name, cb))
         return cbs
 

@@ -11,6 +11,8 @@ and inference runs through ``forward_iter``.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks.scoring import PassthroughScoring, ScoringBase
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator, is_dataset
 from sklearn.base import ClassifierMixin
@@ -38,10 +41,87 @@ from ..utils.validation import (
 from ._data import ECGDataset, known_leads, make_loader, to_device
 from ._losses import CRITERIA
 from ._nets import MODULES, AttentionResNet1d, ResNet1d
-from ._skorch_common import default_callbacks
+from ._skorch_common import EPOCH_SCORES, ValidationScores, _challenge_scores, default_callbacks
 from ._split import PatientSplit
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+#: what ``cuBLAS`` needs for deterministic matrix products on CUDA (NVIDIA's cuBLAS
+#: documentation, "Results reproducibility"); set by skecg when a deterministic fit
+#: starts and the variable is unset
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+
+
+def determinism_settings(device, random_state, deterministic="auto") -> dict:
+    """What :class:`ECGClassifier` sets while it trains or predicts on ``device``.
+
+    On CUDA a deterministic run (``deterministic=True``, or ``'auto'`` with a
+    ``random_state``) switches cuDNN's autotuning off (``cudnn.benchmark``, which
+    picks kernels by timing them, so two runs may use different ones), asks cuDNN
+    for deterministic kernels (``cudnn.deterministic``) and turns on
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` (an operation
+    without a deterministic kernel warns instead of failing); cuBLAS needs
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, set when unset.  Without a
+    ``random_state`` (or with ``deterministic=False``, the explicit opt-out for
+    speed), cuDNN autotunes.  On other devices nothing is changed: CPU kernels give
+    the same result for the same inputs and thread count.
+
+    Parameters
+    ----------
+    device : str or torch.device
+    random_state : int, RandomState or None
+    deterministic : bool or 'auto', default='auto'
+
+    Returns
+    -------
+    dict
+        ``cudnn_benchmark``, ``cudnn_deterministic``, ``deterministic_algorithms``
+        (each ``None`` where left as it is).
+
+    Examples
+    --------
+    >>> determinism_settings("cuda", 0)
+    {'cudnn_benchmark': False, 'cudnn_deterministic': True, 'deterministic_algorithms': True}
+    >>> determinism_settings("cuda", 0, deterministic=False)["cudnn_benchmark"]
+    True
+    >>> determinism_settings("cpu", 0)["cudnn_benchmark"] is None
+    True
+    """
+    if deterministic not in ("auto", True, False):
+        raise ValueError(f"deterministic must be 'auto', True or False, got {deterministic!r}")
+    if torch.device(device).type != "cuda":
+        return {"cudnn_benchmark": None, "cudnn_deterministic": None, "deterministic_algorithms": None}
+    det = random_state is not None if deterministic == "auto" else bool(deterministic)
+    if det:
+        return {"cudnn_benchmark": False, "cudnn_deterministic": True, "deterministic_algorithms": True}
+    return {"cudnn_benchmark": True, "cudnn_deterministic": None, "deterministic_algorithms": None}
+
+
+@contextlib.contextmanager
+def deterministic_context(settings: dict):
+    """Apply :func:`determinism_settings` for the duration of the block and restore
+    torch's global flags after it (a fit leaves the process as it found it).
+
+    Examples
+    --------
+    >>> before = torch.backends.cudnn.benchmark
+    >>> with deterministic_context(determinism_settings("cuda", 0)):
+    ...     torch.backends.cudnn.benchmark, torch.are_deterministic_algorithms_enabled()
+    (False, True)
+    >>> torch.backends.cudnn.benchmark == before, torch.are_deterministic_algorithms_enabled()
+    (True, False)
+    """
+    with contextlib.ExitStack() as stack:
+        for key, attr in (("cudnn_benchmark", "benchmark"), ("cudnn_deterministic", "deterministic")):
+            if settings.get(key) is not None:
+                stack.enter_context(_set_flag(torch.backends.cudnn, attr, settings[key]))
+        if settings.get("deterministic_algorithms"):
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+            old = (torch.are_deterministic_algorithms_enabled(),
+                   torch.is_deterministic_algorithms_warn_only_enabled())
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            stack.callback(lambda: torch.use_deterministic_algorithms(old[0], warn_only=old[1]))
+        yield
 
 
 def cpu_has_native_bf16() -> bool:
@@ -198,9 +278,23 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
     max_epochs : int, default=30
     batch_size : int, default=64
     patience : int or None, default=9
-        Early stopping on validation loss, restoring the best weights.
-    lr_schedule : None, 'zhu' or (step_size, gamma), default=None
-        ``'zhu'`` steps the learning rate 1e-3 -> 1e-4 at epoch 13.
+        Early stopping on ``monitor``, restoring the best weights.
+    monitor : str, default='valid_loss'
+        The history key early stopping watches: ``'valid_loss'``, ``'train_loss'``
+        or a validation score of ``epoch_scoring`` (``'valid_auroc'``,
+        ``'valid_challenge'``, ``'valid_f1'``); losses are better lower, scores higher.
+    epoch_scoring : tuple of str or None, default=('auroc', 'challenge')
+        Validation scores recorded in the history after each epoch, computed from
+        the validation pass's outputs (:class:`~skecg.models._skorch_common.ValidationScores`):
+        macro AUROC, the 2020 challenge score at ``threshold`` (only where every class
+        is a scored code) and macro F1.  ``None`` records none.
+    lr_schedule : None, 'zhu', 'ribeiro' or (step_size, gamma), default=None
+        ``'zhu'`` steps the learning rate 1e-3 -> 1e-4 at epoch 13; ``'ribeiro'`` is
+        the schedule of Ribeiro et al.'s ``train.py`` (Keras ``ReduceLROnPlateau`` on
+        the validation loss, factor 0.1, patience 7, ``min_lr = lr / 100``), as torch's
+        ``ReduceLROnPlateau`` (patience 6, because torch reduces after ``patience + 1``
+        epochs without improvement where Keras reduces after ``patience``; absolute
+        threshold 1e-4, Keras's ``min_delta``).
     valid_size : float, default=0.1
         Validation share of the default split (``train_split='auto'``): by patient
         (``meta['patient_id']`` of the records) and balanced over labels, see
@@ -228,13 +322,20 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         own fast path, refused with a ``ValueError``); ``compile__*`` are passed on.
     random_state : int or None
         Seeds initialisation, shuffling, dropout and the split; the same value gives
-        identical results, whatever ``iterator_train__num_workers``.  Global torch
-        random state is left as it was.
+        identical results, whatever ``iterator_train__num_workers``, on CUDA too (see
+        ``deterministic``).  Global torch random state is left as it was.
+    deterministic : 'auto', True or False, default='auto'
+        On CUDA: ``'auto'`` trains and predicts deterministically when
+        ``random_state`` is set (cuDNN autotuning off, deterministic cuDNN kernels,
+        ``torch.use_deterministic_algorithms(True, warn_only=True)``, cuBLAS's
+        ``CUBLAS_WORKSPACE_CONFIG``; see :func:`determinism_settings`) and lets cuDNN
+        autotune otherwise.  ``False`` is the explicit opt-out for speed: autotuned
+        kernels even with a ``random_state`` (results may then differ in the last
+        bits from run to run).  No effect on CPUs, which are deterministic.
     device : {'cpu', 'cuda'}, default='cpu'
         On CUDA, batches come from pinned memory and are copied with
         ``non_blocking=True`` one batch ahead of use (:class:`~skecg.models.DevicePrefetcher`),
-        cuDNN picks its fastest kernels, and inference runs under
-        ``torch.inference_mode``.
+        and inference runs under ``torch.inference_mode``.
     progress_bar : bool, default=False
     callbacks : list of (name, skorch callback), optional
         Added to skecg's own (early stopping, learning-rate schedule, progress bar).
@@ -249,6 +350,11 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         given to ``predict`` with these leads in another order are reordered by name.
     module_ : torch.nn.Module
     history_ : skorch History (also ``history``)
+    interrupted_ : bool
+        Whether the last fit was stopped by an interrupt (Ctrl-C) rather than by
+        reaching ``max_epochs`` or by early stopping; skorch keeps the weights trained
+        so far, and a :class:`~skecg.models._skorch_common.TrainingCheckpoint` in
+        ``callbacks`` lets the fit resume.
 
     Examples
     --------
@@ -271,15 +377,19 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         "classes": [str, "array-like", None],
         "threshold": [Interval(Real, 0, None, closed="left"), "array-like"],
         "tune_thresholds": ["boolean"],
-        "lr_schedule": [StrOptions({"zhu"}), tuple, None],
+        "lr_schedule": [StrOptions({"zhu", "ribeiro"}), tuple, None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "precision": [StrOptions(set(PRECISIONS))],
+        "monitor": [str],
+        "epoch_scoring": [tuple, list, None],
+        "deterministic": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(self, module="resnet1d", criterion="bce", *, classes=None, threshold=0.5, tune_thresholds=False,
                  optimizer=torch.optim.Adam, lr=1e-3, max_epochs=30, batch_size=64, patience=9, lr_schedule=None,
-                 valid_size=0.1, inference_batch_size=None, precision="auto", random_state=None, device="cpu",
-                 progress_bar=False, callbacks=None, verbose=0, **kwargs):
+                 monitor="valid_loss", epoch_scoring=("auroc", "challenge"), valid_size=0.1,
+                 inference_batch_size=None, precision="auto", random_state=None, deterministic="auto",
+                 device="cpu", progress_bar=False, callbacks=None, verbose=0, **kwargs):
         kwargs.setdefault("train_split", "auto")
         kwargs.setdefault("dataset", ECGDataset)
         super().__init__(module, criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
@@ -289,10 +399,13 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         self.tune_thresholds = tune_thresholds
         self.patience = patience
         self.lr_schedule = lr_schedule
+        self.monitor = monitor
+        self.epoch_scoring = epoch_scoring
         self.valid_size = valid_size
         self.inference_batch_size = inference_batch_size
         self.precision = precision
         self.random_state = random_state
+        self.deterministic = deterministic
         self.progress_bar = progress_bar
 
     # -- sklearn plumbing ---------------------------------------------------------------
@@ -408,11 +521,31 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
 
     def get_default_callbacks(self):
         extra = []
-        if self.lr_schedule is not None:
+        if self.lr_schedule == "ribeiro":
+            # Ribeiro et al.'s train.py: Keras ReduceLROnPlateau(monitor='val_loss', factor=0.1,
+            # patience=7, min_lr=lr / 100) with Keras's default min_delta 1e-4 (absolute)
+            extra.append(("lr_schedule", LRScheduler(policy="ReduceLROnPlateau", monitor="valid_loss", factor=0.1,
+                                                     patience=6, min_lr=float(self.lr) / 100, threshold=1e-4,
+                                                     threshold_mode="abs")))
+        elif self.lr_schedule is not None:
             step, gamma = (13, 0.1) if self.lr_schedule == "zhu" else self.lr_schedule
             extra.append(("lr_schedule", LRScheduler(policy="StepLR", step_size=int(step), gamma=float(gamma))))
         return default_callbacks(self, validation=self._has_validation(), early_stopping=_EarlyStopping,
-                                 sink=_silent, extra=extra)
+                                 sink=_silent, extra=extra, scores=tuple(self.epoch_scoring or ()))
+
+    def _check_monitor(self):
+        """``monitor`` names a key the history will have; ``epoch_scoring`` names known scores."""
+        scores = tuple(self.epoch_scoring or ())
+        bad = [s for s in scores if s not in EPOCH_SCORES]
+        if bad:
+            raise ValueError(f"epoch_scoring names unknown score(s) {bad}; choose from {list(EPOCH_SCORES)}")
+        known = ["train_loss", "valid_loss"] + ["valid_" + s for s in scores]
+        if self.patience and self.monitor not in known:
+            raise ValueError(f"monitor={self.monitor!r} is not recorded by this classifier; choose one of {known} "
+                             "(validation scores need their name in epoch_scoring)")
+        if self.patience and self.monitor == "valid_challenge" and not _challenge_scores(self.classes_):
+            raise ValueError("monitor='valid_challenge' needs classes that the 2020 challenge scores (SNOMED CT "
+                             f"codes of its weights); these are {list(self.classes_)[:5]}")
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")
@@ -483,9 +616,15 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
             ("iterator_valid", self.iterator_valid)
         rng = getattr(self, "np_rng_", None)
         seed = int(rng.integers(2**31 - 1)) if (training and rng is not None) else 0
-        return make_loader(dataset, loader_cls, self.get_params_for(prefix),
-                           batch_size=self.batch_size if training else self._infer_bs(),
-                           shuffle=training, seed=seed, device=self.device)
+        it = make_loader(dataset, loader_cls, self.get_params_for(prefix),
+                         batch_size=self.batch_size if training else self._infer_bs(),
+                         shuffle=training, seed=seed, device=self.device)
+        if training:  # the loader whose random state a checkpoint keeps (TrainingCheckpoint)
+            self._train_loader_ = getattr(it, "loader", it)
+            pending = self.__dict__.pop("_pending_loader_state_", None)
+            if pending is not None:
+                _set_loader_state(self._train_loader_, pending)
+        return it
 
     def _autocast(self):
         dtype = getattr(self, "amp_dtype_", None)
@@ -584,9 +723,14 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         rs = check_random_state(self.random_state)
         self.seed_ = int(rs.randint(0, 2**31 - 1))
         self.np_rng_ = np.random.default_rng(self.seed_)
+        self._check_monitor()
+        self.interrupted_ = False
+        self._fit_signature_ = self._signature(X, y)
         dataset = self._make_dataset(X, y, None)
+        dev = torch.device(self.device)
+        forked = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
         try:
-            with torch.random.fork_rng(devices=[]), self._cudnn_autotune():
+            with torch.random.fork_rng(devices=forked), self._determinism():
                 torch.manual_seed(self.seed_)
                 super().fit(dataset, None, **fit_params)
             self.thresholds_ = self._initial_thresholds()
@@ -596,14 +740,127 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
                 self.thresholds_ = tune_thresholds(yv, self._outputs(valid, "proba"),
                                                    default=float(np.mean(self.thresholds_)))
         finally:
-            self.__dict__.pop("_valid_dataset_", None)  # the model keeps no reference to the data
+            for key in ("_valid_dataset_", "_train_loader_", "_resumed_epochs_", "_pending_loader_state_"):
+                self.__dict__.pop(key, None)  # the model keeps no reference to the data
         return self
 
-    def _cudnn_autotune(self):
-        """cuDNN's kernel autotuning during fit and predict on CUDA (restored after)."""
-        if torch.device(self.device).type != "cuda" or torch.backends.cudnn.deterministic:
-            return contextlib.nullcontext()
-        return _set_flag(torch.backends.cudnn, "benchmark", True)
+    def _determinism(self):
+        """:func:`determinism_settings` applied during fit and predict (restored after)."""
+        return deterministic_context(determinism_settings(self.device, self.random_state, self.deterministic))
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a fit resumed from a checkpoint trains the epochs left up to
+        ``max_epochs``, and an interrupt (not early stopping) sets ``interrupted_``."""
+        resumed = self.__dict__.pop("_resumed_epochs_", None)
+        if epochs is None and resumed is not None:
+            epochs = max(int(self.max_epochs) - resumed, 0)
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            stopped = any(isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
+                          for _, cb in self.callbacks_)
+            self.interrupted_ = not stopped
+            raise
+
+    # -- training state for exact resumption (TrainingCheckpoint / LoadTrainingState) ---------------
+    def _training_state(self) -> dict:
+        """What a checkpoint keeps beyond skorch's files: random states and callbacks' state."""
+        state = {"epoch": int(self.history[-1, "epoch"]),
+                 "signature": json.dumps(getattr(self, "_fit_signature_", None)),
+                 "torch_rng": torch.get_rng_state()}
+        dev = torch.device(self.device)
+        if dev.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(dev)
+        loader = getattr(self, "_train_loader_", None)
+        if loader is not None:
+            state["loader"] = _loader_state(loader)
+        if getattr(self, "grad_scaler_", None) is not None:
+            state["grad_scaler"] = self.grad_scaler_.state_dict()
+        cbs = {}
+        for name, cb in self.callbacks_:
+            entry = {}
+            if isinstance(cb, LRScheduler) and getattr(cb, "lr_scheduler_", None) is not None:
+                entry["scheduler"] = cb.lr_scheduler_.state_dict()
+                entry["batch_idx"] = int(cb.batch_idx_)
+            if isinstance(cb, EarlyStopping):
+                entry["early_stopping"] = {"misses": int(cb.misses_), "threshold": float(cb.dynamic_threshold_),
+                                           "best_epoch": int(cb.best_epoch_)}
+                if cb.best_model_weights_ is not None:
+                    entry["best_weights"] = {k: v.detach().cpu().clone()
+                                             for k, v in cb.best_model_weights_.items()}
+            if isinstance(cb, (ScoringBase, PassthroughScoring)):
+                entry["best_score"] = float(cb.best_score_)
+            if isinstance(cb, ValidationScores):
+                entry["best_scores"] = dict(cb.best_)
+            if entry:
+                cbs[name] = entry
+        state["callbacks"] = cbs
+        return state
+
+    #: parameters that may change between a fit and its resumption (more epochs, another
+    #: device, other loader or logging settings); any other setting keys the checkpoint
+    _RESUMABLE_CHANGES = ("max_epochs", "callbacks", "device", "verbose", "progress_bar", "inference_batch_size",
+                          "patience", "monitor", "epoch_scoring", "deterministic", "compile")
+
+    def _signature(self, X, y) -> dict:
+        """What identifies a fit for its checkpoint: seed, data shape, classes, labels and
+        the settings that shape the training."""
+        import hashlib
+
+        params = {k: repr(sorted(v, key=repr) if isinstance(v, (set, frozenset)) else v)
+                  for k, v in sorted(self.get_params(deep=False).items())
+                  if not (k in self._RESUMABLE_CHANGES or k.startswith(("_", "iterator_", "callbacks__", "compile__")))}
+        y8 = np.ascontiguousarray(np.asarray(y, dtype=np.int8))
+        return {"seed": self.seed_, "shape": [len(X), self.n_leads_, self.n_samples_, self.n_classes_],
+                "classes": [str(c) for c in self.classes_], "labels": hashlib.sha256(y8.tobytes()).hexdigest(),
+                "params": hashlib.sha256(json.dumps(params).encode()).hexdigest()}
+
+    def _fit_key(self) -> str:
+        """The folder name of this fit in a :class:`~skecg.models._skorch_common.TrainingCheckpoint`."""
+        import hashlib
+
+        sig = json.dumps(getattr(self, "_fit_signature_", None), sort_keys=True)
+        return "fit-" + hashlib.sha256(sig.encode()).hexdigest()[:16]
+
+    def _check_training_state(self, state: dict, where) -> None:
+        saved = json.loads(state.get("signature") or "null")
+        mine = getattr(self, "_fit_signature_", None)
+        if saved != mine:
+            def say(sig):
+                return ("unknown" if not sig else f"seed {sig['seed']}, {sig['shape'][0]} records of "
+                        f"{sig['shape'][1]} leads x {sig['shape'][2]} samples, {sig['shape'][3]} classes")
+            raise ValueError(f"checkpoint {where} belongs to another fit ({say(saved)}); this fit has {say(mine)}: "
+                             "resume with the same data, random_state and settings, or delete the folder to "
+                             "start over")
+
+    def _restore_training_state(self, state: dict) -> None:
+        """Set the state :meth:`_training_state` saved (after skorch loaded its files)."""
+        torch.set_rng_state(state["torch_rng"])
+        dev = torch.device(self.device)
+        if dev.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], dev)
+        if "loader" in state:  # the training loader is built after this, in fit_loop
+            self._pending_loader_state_ = state["loader"]
+        if "grad_scaler" in state and getattr(self, "grad_scaler_", None) is not None:
+            self.grad_scaler_.load_state_dict(state["grad_scaler"])
+        saved = state.get("callbacks", {})
+        for name, cb in self.callbacks_:
+            entry = saved.get(name)
+            if not entry:
+                continue
+            if "scheduler" in entry and getattr(cb, "lr_scheduler_", None) is not None:
+                cb.lr_scheduler_.load_state_dict(entry["scheduler"])
+                cb.batch_idx_ = entry["batch_idx"]
+            if "early_stopping" in entry and isinstance(cb, EarlyStopping):
+                es = entry["early_stopping"]
+                cb.misses_, cb.dynamic_threshold_, cb.best_epoch_ = es["misses"], es["threshold"], es["best_epoch"]
+                cb.best_model_weights_ = ({k: v.to(dev) for k, v in entry["best_weights"].items()}
+                                          if "best_weights" in entry else None)
+            if "best_score" in entry and hasattr(cb, "best_score_"):
+                cb.best_score_ = entry["best_score"]
+            if "best_scores" in entry and isinstance(cb, ValidationScores):
+                cb.best_ = dict(entry["best_scores"])
+        self._resumed_epochs_ = int(state["epoch"])
 
     def _initial_thresholds(self):
         t = np.asarray(self.threshold, dtype=float)
@@ -624,7 +881,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         """``forward_iter`` over ``X`` (data or a dataset), asking each batch for ``what``."""
         self._output_ = what
         try:
-            with self._cudnn_autotune():
+            with self._determinism():
                 # outputs stay on the device until the end: a copy back per batch would
                 # make the host wait for each batch's compute before queueing the next
                 parts = list(self.forward_iter(X, training=False, device=self.device))
@@ -704,6 +961,28 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         if getattr(self, "initialized_", False) and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
         return super().partial_fit(X, y, classes, **fit_params)
+
+
+def _loader_state(loader) -> dict:
+    """Random state of a training loader: its batch sampler's generator (the batch
+    order) and its torch generator (worker seeds)."""
+    out = {}
+    sampler = getattr(loader, "batch_sampler", None)
+    if isinstance(getattr(sampler, "rng", None), np.random.Generator):
+        out["sampler"] = json.dumps(sampler.rng.bit_generator.state)
+    gen = getattr(loader, "generator", None)
+    if isinstance(gen, torch.Generator):
+        out["generator"] = gen.get_state()
+    return out
+
+
+def _set_loader_state(loader, state: dict) -> None:
+    sampler = getattr(loader, "batch_sampler", None)
+    if "sampler" in state and isinstance(getattr(sampler, "rng", None), np.random.Generator):
+        sampler.rng.bit_generator.state = json.loads(state["sampler"])
+    gen = getattr(loader, "generator", None)
+    if "generator" in state and isinstance(gen, torch.Generator):
+        gen.set_state(state["generator"])
 
 
 @contextlib.contextmanager
