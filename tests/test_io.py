@@ -327,10 +327,13 @@ def test_duplicate_record_names_across_subfolders(tmp_path):
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
         _copy(tmp_path / sub)
-    with pytest.raises(ValueError, match=r"E00001 in a, b.*must be unique"):
+    with pytest.raises(ValueError, match=r"E00001: a/E00001.hea, b/E00001.hea\).*must be unique"):
         read_challenge_folder(tmp_path)
     X, _ = read_challenge_folder(tmp_path / "a")  # each sub-folder alone is fine
     assert len(X) == 1
+    shutil.copy(tmp_path / "a" / "E00001.hea", tmp_path / "a" / "E00001.HEA")  # two headers of one record
+    with pytest.raises(ValueError, match=r"\(E00001: E00001.HEA, E00001.hea\).*remove the second header"):
+        read_challenge_folder(tmp_path / "a")
 
 
 def test_empty_dx_line_is_unlabelled_not_negative(tmp_path):
@@ -664,6 +667,7 @@ def test_read_sph_fs_column_and_its_errors(tmp_path):
     meta.loc[2, "fs"] = "abc"          # and a rate that is not one is named
     meta.loc[3, "fs"] = ""             # an empty cell: the published 500 Hz
     meta.loc[0, "SNOMEDCTCode"] = ""   # a record without SNOMED codes: its AHA statements, mapped
+    meta.loc[1, "SNOMEDCTCode"] = "426177001 426783006"  # codes separated by a space
     meta.to_csv(root / "metadata.csv", index=False)
     with pytest.raises(RecordReadError, match=r"SPH00003: fs 'abc' in metadata.csv is not a sampling rate in Hz"):
         read_sph(root)

@@ -423,10 +423,11 @@ def list_headers(path, records=None) -> list:
         by_name.setdefault(hp.stem, []).append(hp)
     dups = {k: v for k, v in by_name.items() if len(v) > 1}
     if dups:
-        shown = "; ".join(f"{k} in " + ", ".join(str(p.parent.relative_to(root)) or "." for p in v)
+        shown = "; ".join(f"{k}: " + ", ".join(str(p.relative_to(root)) for p in v)
                           for k, v in sorted(dups.items())[:5])
-        raise ValueError(f"{len(dups)} record name(s) occur in more than one sub-folder of {root} ({shown}); "
-                         "record ids must be unique: read those sub-folders separately")
+        raise ValueError(f"{len(dups)} record name(s) occur in more than one sub-folder or header file of {root} "
+                         f"({shown}); record ids must be unique: read those sub-folders separately, or remove the "
+                         "second header")
     if records is not None:
         wanted = {_strip_ext(str(r)) for r in records}
         heas = [h for h in heas if h.stem in wanted]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -253,7 +254,8 @@ def read_sph(
             sig = np.asarray(ds[...], dtype=np.float32)
         check_signal(rid, sig)
         aha = _codes(row[aha_col]) if aha_col else ()
-        snomed = tuple(c.removesuffix(".0") for c in _codes(row[snomed_col])) if snomed_col else ()
+        snomed = tuple(c.removesuffix(".0") for c in re.split(r"[;,|\s]+", str(row[snomed_col])) if c) \
+            if snomed_col else ()
         dx = snomed if snomed else aha_statement_codes(aha)
         try:
             age = float(row[age_col]) if age_col and str(row[age_col]).strip() else np.nan
