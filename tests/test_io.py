@@ -1000,3 +1000,14 @@ def test_sph_variant_through_convert_and_predict(tmp_path):
         np.testing.assert_array_equal(a, b)
     assert main(["predict", str(model), str(tmp_path / "store"), "-o", str(tmp_path / "out")]) == 0
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.csv")) == sorted(sigs)
+
+
+def test_tnmg_exams_table_with_a_repeated_exam(tmp_path):
+    """A row repeated as is is read once; two different rows for one exam are refused, not shifted."""
+    tr, exams, y = _tnmg_from_real(tmp_path)
+    again = pd.concat([exams, exams.iloc[[2]]])
+    X, yx = read_tnmg_hdf5(tmp_path / "exams_part0.hdf5", again)
+    np.testing.assert_array_equal(yx, y)
+    other = pd.concat([exams, exams.iloc[[2]].assign(AF=True, RBBB=False)])
+    with pytest.raises(ValueError, match=r"exam_id\(s\) \[3\] occur more than once, with different values"):
+        read_tnmg_hdf5(tmp_path / "exams_part0.hdf5", other)

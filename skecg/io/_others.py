@@ -399,6 +399,11 @@ def read_tnmg_hdf5(
     if exams is not None:
         df = _tnmg_table(exams)
         if ids is not None and "exam_id" in df:
+            df = df.drop_duplicates()  # a row repeated as is says nothing new
+            dup = sorted(set(df["exam_id"][df["exam_id"].duplicated()].tolist()))
+            if dup:
+                raise ValueError(f"exam_id(s) {dup[:10]} occur more than once, with different values, in the "
+                                 f"exams table of {hdf5_path.name}")
             df = df.set_index("exam_id")
             missing = sorted(set(ids.tolist()) - set(df.index))
             if missing:
@@ -501,3 +506,59 @@ def _check_hdf5_size(fname, path, ds, dataset) -> None:
     if declared > limit:
         raise RecordReadError(fname, f"{dataset} declares shape {ds.shape} ({declared / 2**30:.3g} GiB as "
                               f"float32) but the file has {size:,} bytes; truncated or hostile file")
+
+
+def read_tnmg_test(path, vocabulary="tnmg", *, fs: float | None = None, on_error: str = "raise"):
+    """Read a TNMG/CODE test set in Ribeiro et al.'s published layout.
+
+    The folder of Ribeiro's 827-record test set (zenodo 3625006, described in
+    github.com/antonior92/automatic-ecg-diagnosis ``data/README.md``) holds one HDF5 file
+    (``ecg_tracings.hdf5``: ``tracings`` of shape ``(N, 4096, 12)`` at 400 Hz, zero-padded
+    on both sides), ``annotations/gold_standard.csv`` (the columns ``1dAVb, RBBB,
+    LBBB, SB, AF, ST``, one row per tracing, in order) and ``attributes.csv`` (``age``,
+    ``sex`` as M/F).  The other annotation files (cardiologists, residents, students,
+    the DNN) are not read.  Tracings are read by :func:`read_tnmg_hdf5` (source
+    ``'TNMG-test'``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+    vocabulary : str, default='tnmg'
+    fs : float, optional
+        Resample to this rate.
+    on_error : {'raise', 'skip'}, default='raise'
+
+    Returns
+    -------
+    records : ECGRecords
+    y : ndarray of shape (n_records, n_classes)
+    """
+    path = Path(path)
+    ann = find_file(path / "annotations", "gold_standard.csv") if (path / "annotations").is_dir() else None
+    ann = ann or find_file(path, "gold_standard.csv")
+    h5 = sorted(path.glob("*.[hH][dD][fF]5")) + sorted(path.glob("*.[hH]5"))
+    if ann is None or not h5:
+        raise FileNotFoundError(f"{path}: not a TNMG test set in Ribeiro's layout (needs an HDF5 file and "
+                                "annotations/gold_standard.csv)")
+    if len(h5) > 1:
+        raise ValueError(f"{path}: {len(h5)} HDF5 files ({', '.join(p.name for p in h5)}); the test set has one")
+    exams = pd.read_csv(ann)
+    missing = [c for c in TNMG_TO_SNOMED if c not in exams]
+    if missing:
+        raise ValueError(f"{ann}: no column(s) {missing}; expected {list(TNMG_TO_SNOMED)}")
+    attrs = find_file(path, "attributes.csv")
+    if attrs is not None:
+        a = pd.read_csv(attrs)
+        if len(a) != len(exams):
+            raise ValueError(f"{attrs} has {len(a)} rows but {ann.name} has {len(exams)}")
+        if "age" in a:
+            exams["age"] = pd.to_numeric(a["age"], errors="coerce")
+        if "sex" in a:
+            sex = a["sex"].astype(str).str.strip().str.upper()
+            bad = sorted(set(sex) - {"M", "F"})
+            if bad:
+                raise ValueError(f"{attrs}: sex must be M or F, found {bad[:5]}")
+            exams["is_male"] = (sex == "M").to_numpy()
+    exams.insert(0, "exam_id", np.arange(1, len(exams) + 1))
+    return read_tnmg_hdf5(h5[0], exams, vocabulary, fs=fs, source="TNMG-test", on_error=on_error)
