@@ -882,6 +882,11 @@ def test_cpsc2018_reference_problems_are_named(tmp_path):
     (tmp_path / "REFERENCE.csv").write_text("A1980\n")
     with pytest.raises(ValueError, match="REFERENCE.csv needs a record column and label columns"):
         read_cpsc2018(tmp_path)
+    (tmp_path / "REFERENCE.csv").write_text("Recording,First_label\nA1980,2\nA1980.mat,2\n")  # the same, twice
+    assert read_cpsc2018(tmp_path)[0].meta.dx[0] == ("164889003",)
+    (tmp_path / "REFERENCE.csv").write_text("Recording,First_label\nA1980,2\nA1980,5\n")
+    with pytest.raises(ValueError, match="REFERENCE.csv: record A1980 has two rows with different labels"):
+        read_cpsc2018(tmp_path)
 
 
 def _tnmg_from_real(tmp_path):

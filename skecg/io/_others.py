@@ -317,6 +317,8 @@ def _read_cpsc_reference(ref_path: Path) -> dict:
                                  "1-9)") from None
             if code not in codes:
                 codes.append(code)
+        if rec in labels and set(labels[rec]) != set(codes):
+            raise ValueError(f"{ref_path}: record {rec} has two rows with different labels")
         labels[rec] = tuple(codes)
     return labels
 
