@@ -1259,7 +1259,7 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, list):
-        return ", ".join(_fmt(x) for x in v)
+        return ", ".join(_fmt(x) for x in v) if v else "none"
     return str(v)
 
 
