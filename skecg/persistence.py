@@ -1030,6 +1030,16 @@ def _defaults(name: str) -> dict:
     return _DEFAULTS[name]
 
 
+def _is_sampler(name) -> bool:
+    """Whether a built-in trusted class is an imbalanced-learn sampler (applied in fit only)."""
+    if name not in TRUSTED_TYPES:
+        return False
+    try:
+        return hasattr(_import_by_name(name), "fit_resample")
+    except ImportError:
+        return False
+
+
 def _same_as_default(default, shown: str) -> bool:
     if isinstance(default, type):
         return shown == _qualname(default)
@@ -1123,7 +1133,8 @@ def _walk(zf, node, path_name, version, report, depth=0):
         steps = _children(params.get("steps"), "steps")
         for step_name, step in steps[:-1]:
             report["preprocessing"].append({"path": f"{path_name}__{step_name}" if path_name else step_name,
-                                            "class": step.get("__estimator__")})
+                                            "class": step.get("__estimator__"),
+                                            "training_only": _is_sampler(step.get("__estimator__"))})
     for child_name, child in kids:
         full = f"{path_name}__{child_name}" if path_name else child_name
         entry["children"].append(_walk(zf, child, full, version, report, depth + 1))
@@ -1367,7 +1378,8 @@ def model_card(path) -> str:
         lines += ["| step | class | parameters (non-default) |", "|---|---|---|"]
         for p in r["preprocessing"]:
             params = ", ".join(f"{k}={v}" for k, v in (p.get("params") or {}).items())
-            lines.append(f"| {p['path']} | {_short(p['class'])} | {params} |")
+            kind = " (training only: resamples the training records)" if p.get("training_only") else ""
+            lines.append(f"| {p['path']} | {_short(p['class'])}{kind} | {params} |")
     else:
         lines.append("None: the estimator takes the records as they are.")
 

@@ -257,7 +257,7 @@ def test_file_keeps_history_configuration_and_card(data, small_net, tmp_path, ca
     assert net["path"] == "net" and net["classes"] == classes and len(net["history"]) == 1
     assert net["n_parameters"] == sum(q.numel() for q in small_net[-1].module_.parameters())
     assert r["preprocessing"] == [{"path": "pad", "class": "skecg.preprocessing._transformers.PadTruncate",
-                                   "params": {"length": "1024"}}]
+                                   "training_only": False, "params": {"length": "1024"}}]
 
     card = model_card(p)
     af = classes.index("164889003")
