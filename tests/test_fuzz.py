@@ -453,6 +453,17 @@ def test_kind_every_record_bad_in_every_cli_command(tmp_path):
     assert len(pd.read_csv(tmp_path / "store" / "skipped.csv")) == 8  # the reasons are kept
     assert "could be read" in _exit_sentence(["train", bad, "--pipeline", "catboost", "-o", tmp_path / "m.skecg"])
     _exit_sentence(["evaluate", bad, "--epochs", "1"])
+    # a store whose only shard is truncated: predict and convert name every record (and exit non-zero)
+    from skecg.io import convert
+
+    store = convert(CINC_FIX, tmp_path / "st", progress=False)
+    shard = next(store.glob("signals-*.h5"))
+    _truncate(shard, shard.stat().st_size // 3)
+    msg = _exit_sentence(["predict", MODEL, store, "-o", tmp_path / "out3"])
+    assert "none of the 8 record(s)" in msg
+    assert len(pd.read_csv(tmp_path / "out3" / "skipped_records.tsv", sep="\t")) == 8
+    assert "none of the 8 record(s)" in _exit_sentence(["convert", store, tmp_path / "st_copy"])
+    assert len(pd.read_csv(tmp_path / "st_copy" / "skipped.csv")) == 8
 
 
 def _cli_cases(tmp_path):

@@ -74,7 +74,7 @@ def _read_shard(kind, path, keys, vocabulary, fs):
             from ._code15 import code15_source
 
             src = StoreSource(path) if kind == "store" else code15_source(path)
-            X = ECGRecords.from_source(src).take(np.asarray(keys)).load(max_bytes=2**62)
+            X = _load_skipping(ECGRecords.from_source(src).take(np.asarray(keys)))
             if fs is not None:
                 from ..preprocessing import Resampler
 
@@ -89,6 +89,27 @@ def _read_shard(kind, path, keys, vocabulary, fs):
         else:
             X, _ = read_cpsc2018(path, vocabulary, fs=fs, on_error="skip")
     return X, list(X.skipped)
+
+
+def _load_skipping(X):
+    """A lazy container's records in memory; when the batch cannot be read, record by record,
+    the unreadable ones left out and listed in ``skipped`` (as the file readers do)."""
+    from ..sources import SourceError
+
+    try:
+        return X.load(max_bytes=2**62)
+    except SourceError:
+        pass
+    good, skipped = [], []
+    for i in range(len(X)):
+        try:
+            X[[i]].load()
+            good.append(i)
+        except SourceError as e:
+            skipped.append((str(X.meta["record_id"].iat[i]), e.reason))
+    out = X.take(np.asarray(good, dtype=np.intp)).load(max_bytes=2**62)
+    out.skipped = list(out.skipped) + skipped
+    return out
 
 
 def _convert_shard(k, kind, path, keys, vocabulary, fs, steps, dest, dtype, plan):
