@@ -604,7 +604,8 @@ def _sph_from_real(root, *, variant=None):
     """An SPH folder holding real signals; ``variant`` rewrites it as copies of SPH do."""
     import h5py
 
-    rec_dir = root / ("RECORDS" if variant == "upper_case" else "records")
+    rec_dir = root / ("RECORDS" if variant == "upper_case" else "signals/batch1" if variant == "other_subfolder"
+                      else "records")
     rec_dir.mkdir(parents=True)
     rows, sigs = [], {}
     for i, (rec, aha, snomed) in enumerate(_SPH_REAL):
@@ -631,7 +632,8 @@ def _sph_from_real(root, *, variant=None):
     return root, sigs
 
 
-@pytest.mark.parametrize("variant", [None, "extension_fs_snomed", "reordered_lower", "crlf_bom", "upper_case"])
+@pytest.mark.parametrize("variant", [None, "extension_fs_snomed", "reordered_lower", "crlf_bom", "upper_case",
+                                     "other_subfolder"])
 def test_read_sph_variants_on_real_signals(tmp_path, variant):
     from skecg.io import read_sph
 
@@ -645,7 +647,7 @@ def test_read_sph_variants_on_real_signals(tmp_path, variant):
     # SNOMED codes where the table has them, else the AHA mapping: the same labels either way,
     # except Q0011's AHA 146 (ST deviation with T-wave change), which has no SNOMED concept of that meaning
     want = [tuple(s.split(";")) for _, _, s in _SPH_REAL]
-    if variant in (None, "reordered_lower"):
+    if variant in (None, "reordered_lower", "other_subfolder"):
         want[3] = ("aha:146",)
     assert X.meta.dx.tolist() == want
     assert X.meta.aha.tolist() == [tuple(a.split(";")) for _, a, _ in _SPH_REAL]
@@ -679,6 +681,13 @@ def test_read_sph_fs_column_and_its_errors(tmp_path):
     (root / "records" / "SPH00004.h5").unlink()
     with pytest.raises(RecordReadError, match=r"SPH00004: signal file SPH00004.h5 is missing"):
         read_sph(root, records=["SPH00004.h5"])
+    # a record whose file is in two sub-folders is refused, not read from either
+    for sub in ("copy", "copy2"):
+        (root / sub).mkdir()
+        shutil.copy(root / "records" / "SPH00001.h5", root / sub / "SPH00001.h5")
+    (root / "records" / "SPH00001.h5").unlink()
+    with pytest.raises(RecordReadError, match=r"SPH00001: 2 signal files are named SPH00001.h5 under .*keep one"):
+        read_sph(root, records=["SPH00001"])
     # two rows that name one file (with and without the extension) are refused, not read twice
     meta.loc[3, "ECG_ID"] = "SPH00001"
     meta.to_csv(root / "metadata.csv", index=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +158,7 @@ def read_sph(
     """Read the SPH database: ``metadata.csv`` and one HDF5 file per record.
 
     Layout (Liu et al., Sci Data 2022, figshare): ``records/<ECG_ID>.h5`` (or
-    ``<ECG_ID>.h5`` beside the table), each with a dataset ``ecg`` of shape
+    ``<ECG_ID>.h5`` beside the table, or in any one sub-folder), each with a dataset ``ecg`` of shape
     (12, n_samples) in mV at 500 Hz, leads I, II, III, aVR, aVL, aVF, V1-V6 (10 s records
     are (12, 5000)).  ``metadata.csv`` has one row per record: ``ECG_ID, AHA_Code,
     Patient_ID, Age, Sex, N, Date``; ``AHA_Code`` holds AHA/ACC/HRS statements separated
@@ -216,6 +217,24 @@ def read_sph(
         df = select_rows(df, [strip_suffix(str(r).strip(), ".h5", ".hdf5") for r in records], "ECG_ID", table)
     folder = find_file(root, "records", dirs=True) or root
     files = FolderIndex(folder)
+    deep: dict = {}  # stem (lower case) -> HDF5 files anywhere under root, built on the first miss
+    deep_lock = threading.Lock()
+
+    def locate(rid):
+        f = files.find(f"{rid}.h5") or files.find(f"{rid}.hdf5")
+        if f is not None:
+            return f
+        with deep_lock:  # copies that keep the files in another sub-folder (data/, signals/, ...)
+            if not deep:
+                for q in root.rglob("*"):
+                    if q.suffix.lower() in (".h5", ".hdf5") and q.is_file():
+                        deep.setdefault(q.stem.lower(), []).append(q)
+                deep.setdefault("", [])
+        hits = deep.get(rid.lower(), [])
+        if len(hits) > 1:
+            raise RecordReadError(rid, f"{len(hits)} signal files are named {rid}.h5 under {root} "
+                                  f"({', '.join(str(h.relative_to(root)) for h in hits[:3])}); keep one")
+        return hits[0] if hits else None
 
     def rate(rid, row):
         if not fs_col or not str(row[fs_col]).strip():
@@ -229,9 +248,10 @@ def read_sph(
         row = df.loc[rid]
         if not rid or "/" in rid or "\\" in rid or rid in (".", ".."):
             raise RecordReadError(rid or "(empty ECG_ID)", "ECG_ID cannot name a file inside the folder")
-        f = files.find(f"{rid}.h5") or files.find(f"{rid}.hdf5")
+        f = locate(rid)
         if f is None:
-            raise RecordReadError(rid, f"signal file {rid}.h5 is missing from {folder}")
+            raise RecordReadError(rid, f"signal file {rid}.h5 is missing from {folder} (and from every "
+                                  f"sub-folder of {root})")
         rec_fs = rate(rid, row)
         try:
             h = h5py.File(f, "r")
