@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -46,17 +46,6 @@ class CatBoostECGClassifier(MultilabelClassifierMixin, ClassifierMixin, BaseEsti
     ((80, 2), True)
     """
 
-    def __init__(self, iterations=300, depth=6, learning_rate=0.05, l2_leaf_reg=3.0, classes=None, threshold=0.5,
-                 thread_count=1, random_state=0):
-        self.iterations = iterations
-        self.depth = depth
-        self.learning_rate = learning_rate
-        self.l2_leaf_reg = l2_leaf_reg
-        self.classes = classes
-        self.threshold = threshold
-        self.thread_count = thread_count
-        self.random_state = random_state
-
     _parameter_constraints: dict = {
         "iterations": [Interval(Integral, 1, None, closed="left")],
         "depth": [Interval(Integral, 1, 16, closed="both")],  # CatBoost's own limit
@@ -68,6 +57,17 @@ class CatBoostECGClassifier(MultilabelClassifierMixin, ClassifierMixin, BaseEsti
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
     }
 
+    def __init__(self, iterations=300, depth=6, learning_rate=0.05, l2_leaf_reg=3.0, classes=None, threshold=0.5,
+                 thread_count=1, random_state=0):
+        self.iterations = iterations
+        self.depth = depth
+        self.learning_rate = learning_rate
+        self.l2_leaf_reg = l2_leaf_reg
+        self.classes = classes
+        self.threshold = threshold
+        self.thread_count = thread_count
+        self.random_state = random_state
+
     def _model(self, loss):
         from catboost import CatBoostClassifier
 
@@ -76,9 +76,9 @@ class CatBoostECGClassifier(MultilabelClassifierMixin, ClassifierMixin, BaseEsti
                                   random_seed=self.random_state if self.random_state is not None else 0,
                                   verbose=False, allow_writing_files=False)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit CatBoost on the feature matrix ``X`` and labels ``y``; returns self."""
-        self._validate_params()
         X, y = validate_data(self, X, y, multi_output=True, ensure_all_finite="allow-nan", dtype=np.float64)
         self.multilabel_ = y.ndim == 2 and y.shape[1] > 1
         if y.ndim == 2 and y.shape[1] == 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -99,7 +99,6 @@ class TrainingSubsetSampler(BaseEstimator):
         self.random_state = random_state
 
     def _validate(self, X, y):
-        self._validate_params()
         y = check_indicator_matrix(y, n_rows=len(X))
         if self.normal_class is not None and self.normal_class >= y.shape[1]:
             raise ValueError(f"normal_class={self.normal_class} but y has {y.shape[1]} columns")
@@ -115,6 +114,7 @@ class TrainingSubsetSampler(BaseEstimator):
             normal = y[:, j] & ~abn.any(axis=1)
         return [abn[:, j] for j in range(abn.shape[1])] + [normal]
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y):
         """Return ``(X[idx], y[idx])`` for the chosen subset; metadata stays aligned.
 

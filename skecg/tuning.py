@@ -13,7 +13,7 @@ import numbers
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.model_selection import GroupKFold
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -287,6 +287,7 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
             return challenge_score(y, pred, classes)
         return float(self.scoring(y, pred))
 
+    @_fit_context(prefer_skip_nested_validation=False)  # estimator is a user's: validated when it fits
     def fit(self, X, y, groups=None, **fit_params):
         """Fit, tune the thresholds on the inner validation records, refit.
 
@@ -304,7 +305,6 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
         -------
         self
         """
-        self._validate_params()
         y = np.asarray(y)
         if y.ndim != 2:
             raise ValueError(f"y must be a 0/1 indicator matrix (n_records, n_classes), got shape {y.shape}")

@@ -22,7 +22,6 @@ from skecg.preprocessing import (
     select_leads,
     wavelet_denoise,
 )
-from skecg.utils.estimator_checks import ALL_CHECKS
 
 
 def _georgia():
@@ -31,25 +30,7 @@ def _georgia():
 
 
 X_G, Y_G = _georgia()
-X_ARR = np.asarray(X_G)[:12, :, :2000].copy()
-CASES = [
-    (Resampler(fs_out=400), X_G, None),
-    (Resampler(fs_out=250, fs_in=500), X_ARR, None),
-    (LeadSelector(), X_G, None),
-    (LeadSelector(["II", "aVF", "V1"]), X_ARR, None),
-    (WaveletDenoiser(), X_G, None),
-    (WaveletDenoiser(level=4, remove_baseline=True), X_ARR, None),
-    (PadTruncate(seconds=5), X_G, None),
-    (PadTruncate(length=3000, mode="center"), X_ARR, None),
-    (RRFeatureExtractor(), X_G, None),
-    (RRFeatureExtractor(lead=1, fs=500), X_ARR, None),
-]
-
-
-@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("est,X,y", CASES, ids=lambda v: repr(v) if hasattr(v, "get_params") else "")
-def test_estimator_checks_3d(est, X, y, check):
-    check(est, X, y)
+# skecg's 3-D estimator checks of these transformers: tests/test_estimator_checks.py
 
 
 def test_ragged_input_and_lists():

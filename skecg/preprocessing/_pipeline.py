@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from .._records import ECGRecords
 from ..sources import ArraySource
@@ -145,18 +147,18 @@ class SignalPipeline(Pipeline):
         meta = Z.meta.drop(columns=["n_leads", "length"], errors="ignore")
         return ECGRecords(out, meta, classes=X.classes, skipped=X.skipped)
 
+    @_fit_context(prefer_skip_nested_validation=False)  # the steps are validated as they fit
     def fit(self, X, y=None, **params):
         """Fit every step (on the records' metadata when it can; see the class)."""
-        self._validate_params()
         if not self._chunked_ok(X, params):
             return super().fit(X, y, **params)
         check_finite_records(X)
         super().fit(self._pending(X), y)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=False)  # the steps are validated as they fit
     def fit_transform(self, X, y=None, **params):
         """Fit every step and transform ``X`` (in chunks when it can; see the class)."""
-        self._validate_params()
         if not self._chunked_ok(X, params):
             return super().fit_transform(X, y, **params)
         pending = self._pending(X)
@@ -167,4 +169,5 @@ class SignalPipeline(Pipeline):
         """Transform ``X`` with the fitted steps (in chunks when it can; see the class)."""
         if not self._chunked_ok(X, params):
             return super().transform(X, **params)
+        check_is_fitted(self)  # scikit-learn's NotFittedError, not a step's missing attribute
         return self._run(X, self._pending(X))

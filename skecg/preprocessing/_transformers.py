@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import pywt
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -87,17 +87,55 @@ _POSITIVE = Interval(Real, 0, None, closed="neither")
 _N_JOBS = [Integral, None]
 
 
-class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator):
-    """Shared fit: validate parameters and input, remember the lead count."""
+class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Shared fit: validate parameters and input, remember the lead count.
+
+    Signal outputs (3-D arrays, lists of records, :class:`~skecg.ECGRecords`) cannot be
+    DataFrames, so these transformers opt out of scikit-learn's output wrapping
+    (``auto_wrap_output_keys=None``): ``set_output(transform="pandas")`` and a global
+    ``sklearn.set_config(transform_output="pandas")`` leave their output as it is.
+    :class:`RRFeatureExtractor`, whose output is a 2-D feature matrix, opts back in.
+    """
 
     _parameter_constraints: dict = {}
 
     def _check_params(self):
         """Checks across parameters that ``_parameter_constraints`` cannot state (overridden)."""
 
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform`` and ``fit_transform``.
+
+        Signal transformers return signals whatever the setting (a DataFrame cannot
+        hold 3-D records); the setting is kept so that the call works inside
+        pipelines and ``ColumnTransformer``.  :class:`RRFeatureExtractor` honours it.
+
+        Parameters
+        ----------
+        transform : {'default', 'pandas', 'polars'}, optional
+            None leaves the setting unchanged.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> LeadSelector().set_output(transform="pandas").fit_transform(np.zeros((1, 12, 10))).shape
+        (1, 8, 10)
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas", "polars"):
+            raise ValueError(f"set_output(transform={transform!r}): use 'default', 'pandas' or 'polars'")
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate the parameters and the input; returns self."""
-        self._validate_params()
         self._check_params()
         if _is_lazy(X):  # nothing to learn: values are checked when batches are read
             self.n_leads_in_ = X.shape[1] if X.shape[1] is not None else int(X.meta["n_leads"].iat[0])
@@ -172,12 +210,12 @@ class Resampler(_SignalTransformer):
     (2, 12, 4000)
     """
 
+    _parameter_constraints: dict = {"fs_out": [_POSITIVE], "fs_in": [_POSITIVE, None], "n_jobs": _N_JOBS}
+
     def __init__(self, fs_out: float = 500, fs_in: float | None = None, n_jobs: int | None = None):
         self.fs_out = fs_out
         self.fs_in = fs_in
         self.n_jobs = n_jobs
-
-    _parameter_constraints: dict = {"fs_out": [_POSITIVE], "fs_in": [_POSITIVE, None], "n_jobs": _N_JOBS}
 
     def _rates(self, X, n):
         if self.fs_in is not None:
@@ -193,6 +231,7 @@ class Resampler(_SignalTransformer):
         raise ValueError("the input sampling rate is missing: plain arrays carry no metadata, "
                          "so pass Resampler(fs_in=...)")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         super().fit(X, y)
         self._rates(X, len(X))
@@ -255,6 +294,12 @@ class LeadSelector(_SignalTransformer):
     (1, 8, 10)
     """
 
+    _parameter_constraints: dict = {
+        "leads": [StrOptions(set(F.LEAD_PRESETS)), "array-like"],
+        "input_leads": ["array-like", None],
+        "derive": ["boolean"],
+    }
+
     def __init__(self, leads="independent8", input_leads=None, derive: bool = True):
         self.leads = leads
         self.input_leads = input_leads
@@ -272,12 +317,6 @@ class LeadSelector(_SignalTransformer):
             raise ValueError("leads is empty")
         return leads
 
-    _parameter_constraints: dict = {
-        "leads": [StrOptions(set(F.LEAD_PRESETS)), "array-like"],
-        "input_leads": ["array-like", None],
-        "derive": ["boolean"],
-    }
-
     def _check_params(self):
         self._out_leads()
 
@@ -288,6 +327,7 @@ class LeadSelector(_SignalTransformer):
             return list(F.STANDARD_12)
         raise ValueError(f"input has {n_leads} leads; pass input_leads= to name them")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         super().fit(X, y)
         self.leads_out_ = self._out_leads()
@@ -356,16 +396,6 @@ class WaveletDenoiser(_SignalTransformer):
     dtype('float32')
     """
 
-    def __init__(self, wavelet: str = "bior2.6", level: int = 8, threshold="universal", mode: str = "soft",
-                 noise: str = "finest", remove_baseline: bool = False, n_jobs: int | None = None):
-        self.wavelet = wavelet
-        self.level = level
-        self.threshold = threshold
-        self.mode = mode
-        self.noise = noise
-        self.remove_baseline = remove_baseline
-        self.n_jobs = n_jobs
-
     _parameter_constraints: dict = {
         "wavelet": [StrOptions(set(pywt.wavelist(kind="discrete")))],
         "level": [Interval(Integral, 1, None, closed="left")],
@@ -375,6 +405,16 @@ class WaveletDenoiser(_SignalTransformer):
         "remove_baseline": ["boolean"],
         "n_jobs": _N_JOBS,
     }
+
+    def __init__(self, wavelet: str = "bior2.6", level: int = 8, threshold="universal", mode: str = "soft",
+                 noise: str = "finest", remove_baseline: bool = False, n_jobs: int | None = None):
+        self.wavelet = wavelet
+        self.level = level
+        self.threshold = threshold
+        self.mode = mode
+        self.noise = noise
+        self.remove_baseline = remove_baseline
+        self.n_jobs = n_jobs
 
     def _level_for(self, n, X, which):
         cap = F.max_wavelet_level(n, self.wavelet)
@@ -431,19 +471,19 @@ class PadTruncate(_SignalTransformer):
     (1, 12, 5000)
     """
 
-    def __init__(self, length: int | None = None, seconds: float | None = None, fs: float | None = None,
-                 mode: str = "end"):
-        self.length = length
-        self.seconds = seconds
-        self.fs = fs
-        self.mode = mode
-
     _parameter_constraints: dict = {
         "length": [Interval(Integral, 1, None, closed="left"), None],
         "seconds": [_POSITIVE, None],
         "fs": [_POSITIVE, None],
         "mode": [StrOptions({"end", "center"})],
     }
+
+    def __init__(self, length: int | None = None, seconds: float | None = None, fs: float | None = None,
+                 mode: str = "end"):
+        self.length = length
+        self.seconds = seconds
+        self.fs = fs
+        self.mode = mode
 
     def _check_params(self):
         if (self.length is None) == (self.seconds is None):
@@ -460,6 +500,7 @@ class PadTruncate(_SignalTransformer):
             raise ValueError("seconds needs a sampling rate: pass fs= for plain arrays")
         return int(round(self.seconds * fs))
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         super().fit(X, y)
         self.length_ = self._n(X)
@@ -485,7 +526,7 @@ class PadTruncate(_SignalTransformer):
         return X.with_signals(out) if isinstance(X, ECGRecords) else out
 
 
-class RRFeatureExtractor(_SignalTransformer):
+class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",)):
     """R peaks by Pan-Tompkins on one lead, RR intervals, HRV features, age and sex.
 
     Features (:meth:`get_feature_names_out`): 21 time-domain and 9 frequency-domain
@@ -522,15 +563,6 @@ class RRFeatureExtractor(_SignalTransformer):
     (30, 32)
     """
 
-    def __init__(self, lead="II", fs: float | None = None, min_beats: int = 3, demographics: bool = True,
-                 n_jobs: int | None = None, method: str = "skecg"):
-        self.lead = lead
-        self.fs = fs
-        self.min_beats = min_beats
-        self.demographics = demographics
-        self.n_jobs = n_jobs
-        self.method = method
-
     _parameter_constraints: dict = {
         "lead": [str, Interval(Integral, 0, None, closed="left")],
         "fs": [_POSITIVE, None],
@@ -539,6 +571,15 @@ class RRFeatureExtractor(_SignalTransformer):
         "n_jobs": _N_JOBS,
         "method": [StrOptions({"skecg", "multilead", *NEUROKIT_METHODS})],
     }
+
+    def __init__(self, lead="II", fs: float | None = None, min_beats: int = 3, demographics: bool = True,
+                 n_jobs: int | None = None, method: str = "skecg"):
+        self.lead = lead
+        self.fs = fs
+        self.min_beats = min_beats
+        self.demographics = demographics
+        self.n_jobs = n_jobs
+        self.method = method
 
     def _lead_index(self, leads) -> int:
         if isinstance(self.lead, numbers.Integral):
@@ -624,6 +665,17 @@ class RRFeatureExtractor(_SignalTransformer):
     def _transform_lazy(self, X):
         """Features are small: stream the records and return the matrix in memory."""
         return self._transform(X)
+
+    # defined here (not only inherited) so that scikit-learn wraps them for set_output:
+    # the features are 2-D, so pandas/polars output gives a frame named by get_feature_names_out
+    def transform(self, X):
+        """Feature matrix of shape (n_records, n_features), float64 (a DataFrame under
+        ``set_output(transform="pandas")``)."""
+        return super().transform(X)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then the feature matrix; the input is validated once."""
+        return super().fit_transform(X, y, **fit_params)
 
     def get_feature_names_out(self, input_features=None):
         names = list(HRV_FEATURES) + (["age", "sex"] if self.demographics else [])
