@@ -898,6 +898,9 @@ def test_cpsc2018_reference_problems_are_named(tmp_path):
         read_cpsc2018(tmp_path)
 
 
+TNMG_LABELS = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"]
+
+
 def _tnmg_from_real(tmp_path):
     """Real challenge signals (500 Hz, cut to 4096 samples) in the TNMG/CODE layout."""
     R, _ = read_challenge_folder(FIX_CINC, "tnmg")
@@ -907,7 +910,7 @@ def _tnmg_from_real(tmp_path):
         f["exam_id"] = np.arange(1, len(tr) + 1)
     y = get_vocabulary("tnmg").encode(R.meta.dx)
     exams = pd.DataFrame({"exam_id": np.arange(1, len(tr) + 1), "age": R.meta.age, "is_male": R.meta.sex.eq("M"),
-                          **{c: y[:, j].astype(bool) for j, c in enumerate(["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"])},
+                          **{c: y[:, j].astype(bool) for j, c in enumerate(TNMG_LABELS)},
                           "patient_id": np.arange(len(tr)) + 100})
     return tr, exams, y
 
@@ -1025,3 +1028,18 @@ def test_tnmg_exams_table_with_a_repeated_exam(tmp_path):
     other = pd.concat([exams, exams.iloc[[2]].assign(AF=True, RBBB=False)])
     with pytest.raises(ValueError, match=r"exam_id\(s\) \[3\] occur more than once, with different values"):
         read_tnmg_hdf5(tmp_path / "exams_part0.hdf5", other)
+
+
+def test_one_record_name_is_one_record_in_every_reader(tmp_path):
+    """``records='A0002'`` is the record A0002, not the records 'A', '0', '0', '2'."""
+    from skecg.io import read_sph
+
+    X, _ = read_challenge_folder(FIX_CINC, records="A0002.hea")
+    assert X.meta.record_id.tolist() == ["A0002"]
+    P, _ = read_ptbxl(FIX_PTBXL, ecg_ids="ptbxl-8")
+    assert P.meta.ecg_id.tolist() == [8]
+    assert read_ptbxl(FIX_PTBXL, ecg_ids=2)[0].meta.ecg_id.tolist() == [2]
+    with pytest.raises(ValueError, match=r"ecg_ids must be PTB-XL ecg_id numbers .* got 'HR00001'"):
+        read_ptbxl(FIX_PTBXL, ecg_ids=["HR00001"])
+    root, _ = _sph_from_real(tmp_path / "sph")
+    assert read_sph(root, records="SPH00002.h5")[0].meta.record_id.tolist() == ["SPH00002"]

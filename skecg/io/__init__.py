@@ -17,7 +17,8 @@ from ._store import open_store, write_store
 from ._wfdb_source import WFDBFolderSource, open_wfdb_folder
 
 __all__ = [
-    "AHA_TO_SNOMED", "LUDB_TO_SNOMED", "aha_statement_codes", "RecordReadError", "SkippedRecordsWarning", "WFDBHeader", "parse_header",
+    "AHA_TO_SNOMED", "LUDB_TO_SNOMED", "aha_statement_codes", "RecordReadError", "SkippedRecordsWarning",
+    "WFDBHeader", "parse_header",
     "ptbxl_codes", "ludb_statement_codes", "read_challenge_folder", "read_challenge_record",
     "read_cpsc2018", "read_ludb", "read_ptbxl", "read_sph",
     "read_tnmg_hdf5", "source_of_record", "open_store", "read_code15", "write_store", "convert", "detect_format",

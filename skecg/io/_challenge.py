@@ -11,7 +11,7 @@ import numpy as np
 import scipy.io
 
 from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_fs, check_signal, find_file, read_many, read_text
+from ._common import RecordReadError, as_list, assemble, check_fs, check_signal, find_file, read_many, read_text
 
 #: Record-name prefix -> source database of the challenge data.
 SOURCE_PREFIXES = (
@@ -429,7 +429,7 @@ def list_headers(path, records=None) -> list:
                          f"({shown}); record ids must be unique: read those sub-folders separately, or remove the "
                          "second header")
     if records is not None:
-        wanted = {_strip_ext(str(r)) for r in records}
+        wanted = {_strip_ext(str(r).strip()) for r in as_list(records)}
         heas = [h for h in heas if h.stem in wanted]
         missing = wanted - {h.stem for h in heas}
         if missing:

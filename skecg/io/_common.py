@@ -152,6 +152,23 @@ def strip_suffix(name: str, *suffixes: str) -> str:
     return name
 
 
+def as_list(names) -> list:
+    """A ``records``/``ecg_ids`` argument as a list: one name (``'A0001'``, ``12``) is one
+    record, not its characters.
+
+    Examples
+    --------
+    >>> as_list("A0001"), as_list(12), as_list(("A0001", "E00001"))
+    (['A0001'], [12], ['A0001', 'E00001'])
+    """
+    if isinstance(names, (str, bytes, int, np.integer)):
+        return [names]
+    try:
+        return list(names)
+    except TypeError:
+        raise TypeError(f"expected record names (a list, or one name), got {type(names).__name__} {names!r}") from None
+
+
 def read_text(path) -> str:
     """A text file (header, table) as str: UTF-8 with or without a byte-order mark, any
     line endings (``splitlines`` takes CRLF), undecodable bytes replaced, not fatal."""

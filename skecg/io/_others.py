@@ -14,8 +14,8 @@ from .._records import normalize_lead_name
 from ..labels import CPSC2018_TO_SNOMED, HEART_AXIS_TO_SNOMED, SCP_TO_SNOMED, TNMG_TO_SNOMED
 from ..labels import get_vocabulary
 from ._challenge import _check_declared_size, _parse_sex, parse_header
-from ._common import (RecordReadError, _check_on_error, assemble, check_fs, check_signal, find_file, read_many,
-                      read_text, strip_suffix)
+from ._common import (RecordReadError, _check_on_error, as_list, assemble, check_fs, check_signal, find_file,
+                      read_many, read_text, strip_suffix)
 from ._tables import find_column, select_rows
 
 
@@ -99,7 +99,7 @@ def read_ptbxl(
     if folds is not None:
         db = db[db["strat_fold"].isin(list(folds))]
     if ecg_ids is not None:
-        db = select_rows(db, [int(i) for i in ecg_ids], "ecg_id", db_file)
+        db = select_rows(db, [_ecg_id(i) for i in as_list(ecg_ids)], "ecg_id", db_file)
     col = "filename_hr" if sampling_rate == 500 else "filename_lr"
     fs = check_fs(fs)
     real_root = root.resolve()
@@ -187,6 +187,16 @@ def _read_ptbxl_table(db_file: Path) -> pd.DataFrame:
     if dup:
         raise ValueError(f"{db_file}: ecg_id(s) {dup[:10]} occur more than once")
     return db.set_index("ecg_id")
+
+
+def _ecg_id(i) -> int:
+    """A PTB-XL ecg_id from ``12``, ``'12'`` or skecg's record id ``'ptbxl-12'``."""
+    if isinstance(i, (float, np.floating)) and float(i).is_integer():  # 12.0 from a float column
+        return int(i)
+    m = re.fullmatch(r"\s*(?:ptbxl-)?(\d+)\s*", str(i))
+    if m is None or isinstance(i, (bool, float, np.floating)):
+        raise ValueError(f"ecg_ids must be PTB-XL ecg_id numbers (12, '12', 'ptbxl-12'), got {i!r}")
+    return int(m.group(1))
 
 
 def _number(cell, kind=int):

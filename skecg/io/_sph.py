@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import (FolderIndex, RecordReadError, assemble, check_fs, check_signal, find_file, read_many,
+from ._common import (FolderIndex, RecordReadError, as_list, assemble, check_fs, check_signal, find_file, read_many,
                       strip_suffix)
 from ._tables import find_column, select_rows
 
@@ -214,7 +214,7 @@ def read_sph(
     fs_col = find_column(df, "fs", "sampling_rate", "sampling_frequency", "frequency")
     pid_col, age_col, sex_col = find_column(df, "patient_id"), find_column(df, "age"), find_column(df, "sex")
     if records is not None:
-        df = select_rows(df, [strip_suffix(str(r).strip(), ".h5", ".hdf5") for r in records], "ECG_ID", table)
+        df = select_rows(df, [strip_suffix(str(r).strip(), ".h5", ".hdf5") for r in as_list(records)], "ECG_ID", table)
     folder = find_file(root, "records", dirs=True) or root
     files = FolderIndex(folder)
     deep: dict = {}  # stem (lower case) -> HDF5 files anywhere under root, built on the first miss
