@@ -103,8 +103,10 @@ def _parse_comments(name: str, comments: list) -> tuple[float, str | None, list[
 
 def _ludb_number(r) -> int:
     """A LUDB record number from ``5``, ``'5'``, ``'5.hea'`` or ``'ludb-5'`` (skecg's record id)."""
+    if isinstance(r, (float, np.floating)) and float(r).is_integer():  # 5.0 from a float column
+        return int(r)
     m = re.fullmatch(r"\s*(?:ludb-)?(\d+)(?:\.hea)?\s*", str(r), flags=re.IGNORECASE)
-    if m is None or isinstance(r, bool):
+    if m is None or isinstance(r, (bool, float, np.floating)):
         raise ValueError(f"records must be LUDB record numbers (1, '1', 'ludb-1'), got {r!r}")
     return int(m.group(1))
 
