@@ -544,6 +544,31 @@ def test_kind_parameters_of_the_wrong_type_in_readers_and_functions(tmp_path):
             list(iter_batches(X, size))
 
 
+def test_kind_parameters_of_the_wrong_type_in_estimators_on_real_records():
+    """Kind 3, estimators that take a rate, a length or a lead: fit on real records names the
+    parameter (scikit-learn's validation) or the lead that is not there."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skecg.ensemble import BradycardiaRuleGate
+    from skecg.io import read_challenge_folder
+    from skecg.preprocessing import LeadSelector, PadTruncate, Resampler, RRFeatureExtractor
+
+    X, _ = read_challenge_folder(CINC_FIX, records=["A0002", "E00001"])
+    y = np.zeros((2, 2), int)
+    cases = [(Resampler, {"fs_out": "abc"}), (Resampler, {"fs_in": -1}), (PadTruncate, {"length": "abc"}),
+             (PadTruncate, {"seconds": 0}), (PadTruncate, {"seconds": 2, "fs": [500]}), (LeadSelector, {"leads": "II"}),
+             (RRFeatureExtractor, {"fs": "abc"}), (RRFeatureExtractor, {"lead": 1.5}),
+             (lambda **kw: BradycardiaRuleGate(_SaysBradycardia(), **kw), {"fs": "abc"}),
+             (lambda **kw: BradycardiaRuleGate(_SaysBradycardia(), **kw), {"lead": -1})]
+    for make, kw in cases:
+        param = list(kw)[-1]
+        with pytest.raises(InvalidParameterError, match=rf"The '{param}' parameter of \w+ must be"):
+            make(**kw).fit(X, y)
+    for est in (LeadSelector(["I", "V9"]), RRFeatureExtractor(lead="V9")):
+        with pytest.raises(ValueError, match=r"lead 'V9' is not available; available leads are \['I', 'II'"):
+            est.fit_transform(X)
+
+
 @needs_shared(LUDB)
 def test_kind_parameters_of_the_wrong_type_in_ludb():
     from skecg.io import read_ludb
