@@ -111,21 +111,23 @@ CASES = {
     "RRFeatureExtractor-array": (lambda: RRFeatureExtractor(lead=1, fs=500), "arr"),
     "SignalPipeline-zhu": (lambda: make_zhu_preprocessing(fs=100, seconds=5), "raw"),
     "SignalPipeline-chunked": (lambda: SignalPipeline([("leads", LeadSelector()), ("resample", Resampler(100)),
-                                               ("pad", PadTruncate(length=400))], chunk_size=4, n_jobs=2), "raw"),
+                                                       ("pad", PadTruncate(length=400))], chunk_size=4, n_jobs=2),
+                               "raw"),
     "TrainingSubsetSampler": (lambda: TrainingSubsetSampler("I", n_total=6, random_state=0), "small"),
     "DataRuleSampler": (lambda: DataRuleSampler(["zhu-unscored"]), "small"),
     "ECGClassifier-records": (lambda: net(), "small"),
     "ECGClassifier-array": (lambda: net(), "small_arr"),
     "AcceleratedECGClassifier": (lambda: AcceleratedECGClassifier(**{**TINY, "max_epochs": 1},
-                                                           accelerator=_cpu_accelerator()), "small"),
+                                                                  accelerator=_cpu_accelerator()), "small"),
     "BradycardiaRuleGate": (lambda: BradycardiaRuleGate(net()), "small"),
     "SinusRhythmFallback": (lambda: SinusRhythmFallback(net()), "small"),
     "LengthEnsemble": (lambda: LengthEnsemble([("short", make_pipeline(PadTruncate(length=128), net())),
-                                       ("long", net())], weights=[1, 3]), "small"),
+                                               ("long", net())], weights=[1, 3]), "small"),
     "PseudoLabelRelabeler": (lambda: PseudoLabelRelabeler(net(), sources=["CPSC"], threshold=0.5), "small"),
     "DeepFeatures": (lambda: DeepFeatures(net()), "small"),
     "CatBoostECGClassifier-baseline": (lambda: make_catboost_baseline(iterations=5), "small"),
-    "MultilabelThresholdTuner": (lambda: MultilabelThresholdTuner(net(), cv=0.3, thresholds=10, random_state=0), "small"),
+    "MultilabelThresholdTuner": (lambda: MultilabelThresholdTuner(net(), cv=0.3, thresholds=10, random_state=0),
+                                 "small"),
     "WaveSegmenter": (lambda: seg(), "segments"),
     "SegmentRuleClassifier": (lambda: SegmentRuleClassifier(FrozenEstimator(_fitted_segmenter()), segment_class="blob",
                                                             classes=["164909002"]), "segment_rule"),
@@ -168,7 +170,8 @@ XFAIL: dict = {
 def _params():
     out = []
     for case, (make, _) in CASES.items():
-        for check in checks_for(make() if "Accelerated" not in case else ECGClassifier()):
+        # checks_for needs only the kind (sampler or not); no Accelerator is built at collection
+        for check in checks_for(ECGClassifier() if case == "AcceleratedECGClassifier" else make()):
             reason = XFAIL.get((case, check.__name__))
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
             out.append(pytest.param(case, check, id=f"{case}-{check.__name__}", marks=marks))
@@ -211,26 +214,28 @@ def test_set_output_pandas_leaves_signals_alone(est):
             assert type(got) is type(ref)
             np.testing.assert_array_equal(got.signals, ref.signals)
     with pytest.raises(ValueError, match="use 'default', 'pandas' or 'polars'"):
-        sklearn.base.clone(est).set_output(transform="frames") if not hasattr(est, "steps") else \
-            LeadSelector().set_output(transform="frames")
+        sklearn.base.clone(est).set_output(transform="frames")
 
 
 def test_global_pandas_output_passes_through_the_zhu_and_huang_chains():
     X, _ = DATA["raw"]
-    zhu = make_zhu_preprocessing(fs=100, seconds=5)
-    huang = make_pipeline(Resampler(fs_out=400), PadTruncate(length=1024, mode="center"))
-    refs = [sklearn.base.clone(p).fit_transform(X) for p in (zhu, huang)]
+    chains = {
+        "zhu": make_zhu_preprocessing(fs=100, seconds=5),                     # 9 records: Pipeline's path
+        "zhu-chunked": make_zhu_preprocessing(fs=100, seconds=5).set_params(chunk_size=4),
+        "huang": make_pipeline(Resampler(fs_out=400), PadTruncate(length=4096, mode="center")),
+    }
+    refs = {k: sklearn.base.clone(p).fit_transform(X) for k, p in chains.items()}
     with sklearn.config_context(transform_output="pandas"):
-        outs = [sklearn.base.clone(p).fit_transform(X) for p in (zhu, huang)]
-        arr = sklearn.base.clone(zhu).fit_transform(DATA["raw"][0][:2])  # 2 records: sklearn's Pipeline path
-    for ref, out in zip(refs, outs):
-        assert out.shape == ref.shape
-        np.testing.assert_array_equal(out.signals, ref.signals)
-    assert arr.shape == (2, 8, 500)
-    # the pipelines' own set_output reaches every step without an error
-    for p in (zhu, huang):
+        for k, p in chains.items():
+            fitted = sklearn.base.clone(p).fit(X)
+            for out in (sklearn.base.clone(p).fit_transform(X), fitted.transform(X)):
+                assert isinstance(out, type(refs[k])) and out.shape == refs[k].shape, k
+                np.testing.assert_array_equal(out.signals, refs[k].signals, err_msg=k)
+    assert refs["zhu"].shape == (9, 8, 500) and refs["huang"].shape == (9, 12, 4096)
+    # the pipelines' own set_output reaches every step without an error, and changes nothing
+    for k, p in chains.items():
         out = sklearn.base.clone(p).set_output(transform="pandas").fit_transform(X)
-        assert out.shape == refs[0 if p is zhu else 1].shape
+        np.testing.assert_array_equal(out.signals, refs[k].signals, err_msg=k)
 
 
 def test_rr_features_honour_pandas_output():
@@ -258,3 +263,95 @@ def test_deep_features_honour_pandas_output():
     df = d.set_output(transform="pandas").transform(X)
     assert isinstance(df, pd.DataFrame) and list(df.columns) == list(d.get_feature_names_out())
     np.testing.assert_allclose(df.to_numpy(), ref)
+
+
+# --- each new check fails on the bug it is for ------------------------------------------------
+class _Base(sklearn.base.TransformerMixin, sklearn.base.BaseEstimator, auto_wrap_output_keys=None):
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def fit(self, X, y=None):
+        if len(X) == 0:
+            raise ValueError("no records to fit")
+        self.mean_ = float(np.mean(X))
+        return self
+
+    def transform(self, X):
+        sklearn.utils.validation.check_is_fitted(self)
+        return np.asarray(X, dtype=np.float32) * self.scale - self.mean_
+
+
+class _NoFittedCheck(_Base):
+    def transform(self, X):
+        return np.asarray(X) - self.mean_  # AttributeError before fit
+
+
+class _BatchMean(_Base):
+    def transform(self, X):
+        X = np.asarray(X, dtype=np.float32)
+        return X - X.mean(axis=0)  # depends on the other records of the batch
+
+
+class _Accumulates(_Base):
+    def fit(self, X, y=None):
+        self.mean_ = getattr(self, "mean_", 0.0) + float(np.mean(X))  # a second fit starts from the first
+        return self
+
+
+class _ChangesParam(_Base):
+    def fit(self, X, y=None):
+        self.scale = 2 * self.scale
+        return super().fit(X, y)
+
+
+class _WritesInPlace(_Base):
+    def transform(self, X):
+        sklearn.utils.validation.check_is_fitted(self)
+        X *= 1  # values unchanged, but written: fails on read-only input
+        return super().transform(X)
+
+
+class _FirstRecord(_Base):
+    def transform(self, X):
+        sklearn.utils.validation.check_is_fitted(self)
+        return np.stack([X[0]] * len(X)) if len(X) == 0 else super().transform(X)  # IndexError on no records
+
+
+class _FloatOnly(_Base):
+    def transform(self, X):
+        sklearn.utils.validation.check_is_fitted(self)
+        X = np.asarray(X)
+        return X.view(np.float32) if X.dtype.itemsize == 4 else super().transform(X)  # ints read as floats
+
+
+@pytest.mark.parametrize("bad,check_name", [
+    (_NoFittedCheck(), "check_not_fitted_error"),
+    (_BatchMean(), "check_batched_equals_single"),
+    (_Accumulates(), "check_refit_same_instance"),
+    (_ChangesParam(), "check_fit_keeps_params"),
+    (_WritesInPlace(), "check_readonly_input"),
+    (_FirstRecord(), "check_empty_input"),
+    (_FloatOnly(), "check_float64_and_int_input"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_new_checks_catch_their_bug(bad, check_name):
+    check = {c.__name__: c for c in ALL_CHECKS}[check_name]
+    X = np.random.default_rng(0).normal(size=(6, 2, 40)).astype(np.float32)
+    check(_Base(), X, None)  # a correct transformer passes
+    with pytest.raises(AssertionError):
+        check(bad, X, None)
+
+
+def test_fit_keeps_params_catches_a_nested_estimator_fitted_in_place():
+    from skecg.utils.estimator_checks import check_fit_keeps_params
+
+    class InPlace(sklearn.base.MetaEstimatorMixin, sklearn.base.BaseEstimator):
+        def __init__(self, estimator):
+            self.estimator = estimator
+
+        def fit(self, X, y=None):
+            self.estimator_ = self.estimator.fit(X, y)  # no clone
+            return self
+
+    X = np.random.default_rng(0).normal(size=(6, 2, 40)).astype(np.float32)
+    with pytest.raises(AssertionError, match=r"fit changed the parameter\(s\) \['estimator'\]"):
+        check_fit_keeps_params(InPlace(_Base()), X, None)

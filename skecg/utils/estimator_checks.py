@@ -342,8 +342,11 @@ def check_readonly_input(est, X, y):
 
         Xr = _map_signals(X, memmap)
         yr = None if y is None else memmap(np.asarray(y))
-        c = clone(est).fit(Xr, yr)
-        out = _apply(c, Xr, yr)
+        try:
+            c = clone(est).fit(Xr, yr)
+            out = _apply(c, Xr, yr)
+        except Exception as exc:  # noqa: BLE001 - the check names what it got
+            raise AssertionError(f"read-only input raised {type(exc).__name__}: {exc}") from exc
         _assert_same(ref, out, "read-only input gave another output")
         del Xr, yr, c, out  # release the maps before the folder goes
 
