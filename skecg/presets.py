@@ -386,7 +386,9 @@ def _build_huang(p: Preset):
 
 
 def _zhu_network(n_samples: int, leads, denoise: bool, fs: float = 500):
-    from imblearn.pipeline import Pipeline
+    # scikit-learn's Pipeline (imbalanced-learn's refuses a nested pipeline as a step): the
+    # preprocessing stays one SignalPipeline, which runs the chain chunk by chunk
+    from sklearn.pipeline import Pipeline
 
     from .models import ECGClassifier
     from .pipelines import make_zhu_preprocessing
@@ -419,15 +421,16 @@ def zhu_system(model: int, *, fs: float = 500, long: int = 15000, short: int = 5
         return PseudoLabelRelabeler(net, sources=("CPSC",)) if relabel else net
 
     if model == 1:
-        net = _zhu_network(long, "all", False, fs)
+        net = _zhu_network(long, "standard12", False, fs)
         net.set_params(net__criterion="bce")
         return net
     if model == 2:
-        m = member(long, "all")
+        m = member(long, "standard12")
         _set_criterion(m, "bce")
         return BradycardiaRuleGate(m, gated_class="426627000", mode="veto")
     if model == 3:
-        return SinusRhythmFallback(BradycardiaRuleGate(member(long, "all"), gated_class="426627000", mode="veto"))
+        return SinusRhythmFallback(BradycardiaRuleGate(member(long, "standard12"), gated_class="426627000",
+                                                       mode="veto"))
     if model in (4, 5):
         n = long if model == 4 else short
         return SinusRhythmFallback(BradycardiaRuleGate(member(n, "independent8"), gated_class="426627000",
@@ -574,15 +577,15 @@ def _build_presets() -> dict:
         "zhu-paper", "zhu2021", "the final system: two SE-ResNets (8 leads, 15,000 and 5,000 samples at 500 Hz) "
         "trained on relabelled CPSC, averaged, bradycardia rule gate, sinus-rhythm fallback (Table 3, Model 6)",
         "zhu", zp, zs, rules=("zhu-incart", "zhu-unscored"), vocabulary="cinc2020", size="paper", notes=_ZHU_NOTES)
-    # skecg reproduce --scale small (Scale('small') of skecg.apps.reproduce): 100 Hz, 10 s, 5 epochs
-    small_net = {"resample__fs_out": 100, "pad__length": 1024, "net__max_epochs": 5, "subset__n_per_class": 20}
+    # skecg reproduce --scale small (Scale('small') of skecg.apps.reproduce): 100 Hz, 10 s, 3 epochs
+    small_net = {"resample__fs_out": 100, "pad__length": 1024, "net__max_epochs": 3, "subset__n_per_class": 20}
     for system in ("huang", "huang-attention"):
         presets[f"{system}-small"] = _named(system, "small", small_net, "tnmg",
                                             "skecg reproduce's small scale on the bundled sample")
         presets[f"{system}-demo"] = _named(system, "demo", {**small_net, "net__max_epochs": 12}, "tnmg",
                                            "make_named_pipeline's default (skecg train/evaluate, make demo)")
     zsmall = {"estimator__estimator__resample__fs_out": 100, "estimator__estimator__pad__length": 1000,
-              "estimator__estimator__net__max_epochs": 5,
+              "estimator__estimator__net__max_epochs": 3,
               "estimator__estimator__net__module__filters": [16, 32, 32, 64]}
     presets["zhu-small"] = _named("zhu", "small", zsmall, "cinc2020",
                                   "skecg reproduce's small scale on the bundled sample")

@@ -12,7 +12,6 @@ from skecg.presets import (
     PRESETS,
     KerasInit,
     Preset,
-    count_parameters,
     get_deep_param,
     get_preset,
     list_presets,
@@ -151,7 +150,7 @@ def test_zhu_table3_models_in_order():
     assert zhu_system(3).estimator.estimator.estimator.named_steps["net"].criterion == "sign"
     leads = [zhu_system(m).estimator.estimator.estimator.named_steps["prep"].named_steps["leads"].leads
              for m in (3, 4, 5)]
-    assert leads == ["all", "independent8", "independent8"]
+    assert leads == ["standard12", "independent8", "independent8"]
 
 
 def test_keras_init_is_he_normal_and_seeded():

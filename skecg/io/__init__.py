@@ -11,7 +11,7 @@ from ._code15 import read_code15
 from ._convert import convert, detect_format
 from ._common import RecordReadError, SkippedRecordsWarning, assemble
 from ._ludb import LUDB_TO_SNOMED, ludb_statement_codes, read_ludb
-from ._others import ptbxl_codes, read_cpsc2018, read_ptbxl, read_tnmg_hdf5
+from ._others import ptbxl_codes, read_cpsc2018, read_ptbxl, read_tnmg_hdf5, read_tnmg_test
 from ._sph import AHA_TO_SNOMED, aha_statement_codes, read_sph
 from ._store import open_store, write_store
 from ._wfdb_source import WFDBFolderSource, open_wfdb_folder
@@ -21,6 +21,6 @@ __all__ = [
     "WFDBHeader", "parse_header",
     "ptbxl_codes", "ludb_statement_codes", "read_challenge_folder", "read_challenge_record",
     "read_cpsc2018", "read_ludb", "read_ptbxl", "read_sph",
-    "read_tnmg_hdf5", "source_of_record", "open_store", "read_code15", "write_store", "convert", "detect_format",
+    "read_tnmg_hdf5", "read_tnmg_test", "source_of_record", "open_store", "read_code15", "write_store", "convert", "detect_format",
     "open_wfdb_folder", "WFDBFolderSource", "assemble",
 ]

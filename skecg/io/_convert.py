@@ -16,7 +16,8 @@ from ._common import SkippedRecordsWarning, check_fs, find_file
 
 
 def detect_format(path) -> str:
-    """``'store'``, ``'code15'``, ``'ptbxl'``, ``'sph'``, ``'challenge'`` or ``'cpsc2018'`` for a folder.
+    """``'store'``, ``'code15'``, ``'tnmg-test'``, ``'ptbxl'``, ``'sph'``, ``'challenge'`` or ``'cpsc2018'``
+    for a folder.
 
     File names are matched in any case (``A0001.HEA``, ``Metadata.csv``), as the readers do.
     """
@@ -29,6 +30,9 @@ def detect_format(path) -> str:
         return "store"
     if find_file(path, "exams.csv") and any(path.glob("*.[hH][dD][fF]5")):
         return "code15"
+    if (find_file(path / "annotations", "gold_standard.csv") if (path / "annotations").is_dir() else None) \
+            and any(path.glob("*.[hH][dD][fF]5")):
+        return "tnmg-test"  # Ribeiro's test set: ecg_tracings.hdf5 + annotations/gold_standard.csv
     if find_file(path, "ptbxl_database.csv"):
         return "ptbxl"
     if find_file(path, "metadata.csv") and next(path.rglob("*.[hH]5"), None) is not None:
@@ -86,6 +90,10 @@ def _read_shard(kind, path, keys, vocabulary, fs):
             X, _ = read_challenge_folder(path, vocabulary, records=keys, fs=fs, on_error="skip")
         elif kind == "sph":
             X, _ = read_sph(path, vocabulary, records=keys, fs=fs, on_error="skip")
+        elif kind == "tnmg-test":
+            from ._others import read_tnmg_test
+
+            X, _ = read_tnmg_test(path, vocabulary, fs=fs, on_error="skip")
         else:
             X, _ = read_cpsc2018(path, vocabulary, fs=fs, on_error="skip")
     return X, list(X.skipped)
