@@ -267,3 +267,21 @@ def test_blocked_resampling_matches_scipy(fs_in, fs_out):
     up, down = fs_out // np.gcd(fs_in, fs_out), fs_in // np.gcd(fs_in, fs_out)
     ref = resample_poly(x, up, down, axis=-1)[..., :int(round(3001 * fs_out / fs_in))]
     np.testing.assert_allclose(resample_signal(x, fs_in, fs_out), ref, rtol=0, atol=1e-12)
+
+
+def test_no_records_give_no_records_or_one_sentence():
+    """Empty input: each transformer returns no records of the shape it would give, or says
+    in one sentence why it cannot know that shape (the Zhu chain ends at its fixed shape)."""
+    from skecg.pipelines import make_zhu_preprocessing
+
+    X, _ = load_sample(sources=["PTB"])
+    E = X.take([])
+    assert LeadSelector().fit_transform(E).shape == (0, 8, 30000)
+    assert LeadSelector(["II", "V1"]).fit_transform(np.zeros((0, 12, 7), np.float32)).shape == (0, 2, 7)
+    assert WaveletDenoiser().fit(X).transform(E).shape == (0, 12, 30000)
+    assert PadTruncate(seconds=5).fit(X).transform(E).shape == (0, 12, 5000)  # the fitted length
+    with pytest.raises(ValueError, match="X holds no records to read one from; pass fs= or length="):
+        PadTruncate(seconds=5).fit(E)
+    assert PadTruncate(seconds=5, fs=500).fit_transform(E).shape == (0, 12, 2500)
+    assert make_zhu_preprocessing(500, 10).fit_transform(E).shape == (0, 8, 5000)
+    assert RRFeatureExtractor().fit_transform(E).shape == (0, len(HRV_FEATURES) + 2)

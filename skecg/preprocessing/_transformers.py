@@ -277,6 +277,8 @@ class Resampler(_SignalTransformer):
 class LeadSelector(_SignalTransformer):
     """Select leads by name, in order; derive missing limb leads from I and II.
 
+    No records give no records, with the selected leads.
+
     Parameters
     ----------
     leads : list of str or {'independent8', 'standard12'}, default='independent8'
@@ -347,6 +349,10 @@ class LeadSelector(_SignalTransformer):
         """Select (and derive) leads; metadata ``leads`` follows."""
         signals, _ = as_signals(X)
         out_leads = self.leads_out_
+        if len(signals) == 0:  # no records: no lead names to read, the output shape is known
+            out = np.zeros((0, len(out_leads), signals.shape[2]), np.float32) if isinstance(signals, np.ndarray) \
+                else []
+            return X.with_signals(out, leads=tuple(out_leads)) if isinstance(X, ECGRecords) else out
         if isinstance(X, ECGRecords):
             lead_sets = list(X.meta["leads"])
             if isinstance(signals, np.ndarray) and len(set(lead_sets)) == 1:
@@ -374,6 +380,8 @@ class WaveletDenoiser(_SignalTransformer):
     baseline.  The level is capped at what the signal length allows, with a warning.
     Vectorised over records and leads with PyWavelets' ``axis=``; float32 stays
     float32.
+
+    No records give no records.
 
     Parameters
     ----------
@@ -439,6 +447,8 @@ class WaveletDenoiser(_SignalTransformer):
         nj = _n_jobs(self.n_jobs)
         kw = dict(threshold=self.threshold, mode=self.mode, noise=self.noise,
                   remove_baseline=self.remove_baseline)
+        if len(signals) == 0:  # no records: nothing to denoise (and no length to check)
+            return X
         if isinstance(signals, np.ndarray):
             level = self._level_for(signals.shape[2], X, "the input")
             out = _chunked(lambda a: F.wavelet_denoise(a, self.wavelet, level, **kw), signals, nj)
@@ -451,6 +461,9 @@ class WaveletDenoiser(_SignalTransformer):
 
 class PadTruncate(_SignalTransformer):
     """Zero-pad or truncate to a fixed length; the output is 3-D.
+
+    No records give no records of the fitted length; ``fit`` on no records with
+    ``seconds`` and no ``fs`` raises (there is no rate to read).
 
     Parameters
     ----------
@@ -495,6 +508,9 @@ class PadTruncate(_SignalTransformer):
         if self.fs is not None:
             fs = float(self.fs)
         elif isinstance(X, ECGRecords):
+            if len(X) == 0:
+                raise ValueError("PadTruncate(seconds=...) needs a sampling rate, and X holds no records to read "
+                                 "one from; pass fs= or length=")
             fs = X.fs
         else:
             raise ValueError("seconds needs a sampling rate: pass fs= for plain arrays")
@@ -519,7 +535,7 @@ class PadTruncate(_SignalTransformer):
 
     def _transform(self, X):
         signals, _ = as_signals(X)
-        n = self._n(X)
+        n = self._n(X) if len(signals) else int(self.length_)  # no records: no rate to read, the fitted length
         if isinstance(signals, np.ndarray) and signals.shape[2] == n:
             return X  # already the right length: nothing to copy
         out = F.pad_truncate(signals, n, self.mode)
