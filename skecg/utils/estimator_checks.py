@@ -380,21 +380,19 @@ def check_empty_input(est, X, y):
 
 
 def check_float64_and_int_input(est, X, y):
-    """float64 signals give the float32 result (within rounding), and integer signals
-    (e.g. raw int16 ADC units) are accepted and give the result of the same values as
-    float32.  (:class:`~skecg.ECGRecords` stores float32, so there this checks the
-    container's conversion; plain arrays reach the estimator as they are.)"""
+    """Integer signals (raw int32 ADC units: the signals in µV, rounded) are accepted and
+    give the result of the same values as float32, and float64 signals give the float32
+    result within rounding.  (:class:`~skecg.ECGRecords` stores float32, so there this
+    checks the container's conversion; plain arrays reach the estimator as they are.)"""
 
     def run(Z):
         return _apply(clone(est).fit(Z, y), Z, y)
 
-    ref = run(X)
-    out64 = run(_map_signals(X, lambda a: np.asarray(a, dtype=np.float64)))
-    _assert_close(ref, out64, "float64 input differs from float32 input", rtol=1e-3, atol=1e-4)
     as_int = _map_signals(X, lambda a: np.round(np.asarray(a, dtype=np.float64) * 1000).astype(np.int32))
-    out_int = run(as_int)
-    out_f = run(_map_signals(as_int, lambda a: np.asarray(a, dtype=np.float32)))
-    _assert_close(out_f, out_int, "integer input differs from the same values as float32", rtol=1e-4, atol=1e-5)
+    ref = run(_map_signals(as_int, lambda a: np.asarray(a, dtype=np.float32)))
+    _assert_close(ref, run(as_int), "integer input differs from the same values as float32", rtol=1e-4, atol=1e-5)
+    out64 = run(_map_signals(as_int, lambda a: np.asarray(a, dtype=np.float64)))
+    _assert_close(ref, out64, "float64 input differs from float32 input", rtol=1e-3, atol=1e-4)
 
 
 def _assert_close(a, b, what, rtol, atol):
