@@ -22,7 +22,7 @@ from skecg.models import (
     sign_loss,
 )
 from skecg.preprocessing import PadTruncate, Resampler
-from skecg.utils.estimator_checks import ALL_CHECKS
+from skecg.utils.estimator_checks import check_pipeline_and_search
 
 
 def test_ribeiro_architecture():
@@ -210,14 +210,12 @@ def test_weighted_bce_pos_weight_from_training_labels(small):
     np.testing.assert_allclose(net.criterion_.pos_weight.numpy(), want, rtol=1e-6)
 
 
-@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
-def test_estimator_checks_3d(small, check):
+def test_estimator_checks_3d_search_over_networks_and_losses(small):
+    """The pipeline-and-search check over both networks and two losses on real records
+    (every other check of the suite runs on ECGClassifier in tests/test_estimator_checks.py)."""
     Z, y = small
-    if check.__name__ == "check_pipeline_and_search":
-        check(ECGClassifier(**TINY), Z, y, groups=Z.meta.patient_id.to_numpy(),
-              param_grid={"module": ["resnet1d", "se_resnet1d"], "criterion": ["bce", "sign"]})
-    else:
-        check(ECGClassifier(**TINY), Z, y)
+    check_pipeline_and_search(ECGClassifier(**TINY), Z, y, groups=Z.meta.patient_id.to_numpy(),
+                              param_grid={"module": ["resnet1d", "se_resnet1d"], "criterion": ["bce", "sign"]})
 
 
 def test_multilabel_contract(small):
