@@ -56,6 +56,8 @@ def _read_folder(kind, path, vocabulary, on_error):
         return io.open_store(path, vocabulary)
     if kind == "code15":
         return io.read_code15(path, vocabulary)
+    if kind == "tnmg-test":  # Ribeiro's layout: ecg_tracings.hdf5 + annotations/gold_standard.csv
+        return io.read_tnmg_test(path, vocabulary, on_error=on_error)
     if kind == "ptbxl":
         return io.read_ptbxl(path, vocabulary, on_error=on_error)
     if kind == "challenge":
