@@ -53,8 +53,29 @@ def test_demo_smoke(tmp_path, capsys):
     assert demo(["--quick", "--out", str(tmp_path), "--resamples", "20"]) == 0
     out = capsys.readouterr().out
     assert "summary: challenge score" in out and "specificity" in out
+    # a progress line per training epoch of each network (Zhu, Huang, Huang with attention)
+    assert out.count("epoch 2/2, train loss") == 3 and "sizes: 50 Hz" in out
     for name in ("ecg_attention.png", "pr_curves_zhu.png", "confusion_huang.png", "learning_curves.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_demo_heartbeat_names_the_running_step(capsys):
+    """When nothing was printed for ``every`` seconds the demo says what is running."""
+    import threading
+    import time
+
+    from skecg.apps import demo
+
+    demo._stage[0] = "a slow step"
+    demo._last_line[0] = time.monotonic() - 60
+    stop = threading.Event()
+    beat = threading.Thread(target=demo._heartbeat, args=(stop,), kwargs={"every": 30.0, "t0": time.perf_counter()})
+    beat.start()
+    time.sleep(1.5)
+    stop.set()
+    beat.join()
+    out = capsys.readouterr().out
+    assert out.count("... a slow step") == 1  # once: the line itself resets the clock
 
 
 def test_plots_return_figures():
