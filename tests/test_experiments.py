@@ -168,6 +168,11 @@ def test_cli_evaluate_takes_n_seeds_and_reproduce_is_a_subcommand():
     assert args.n_seeds == 3
     args = build_parser().parse_args(["reproduce", "zhu", "sample", "-o", "r", "--test-only", "ludb"])
     assert (args.protocol, args.output, args.test_only) == ("zhu", "r", ["ludb"])
+    args = build_parser().parse_args(["reproduce", "huang", "--scale", "paper", "--show-config"])
+    assert (args.data, args.scale, args.show_config) == ([], "paper", True)
+    args = build_parser().parse_args(["reproduce", "zhu", "sample", "--no-rule", "zhu-incart", "--no-rule",
+                                      "zhu-unscored", "--waves", "ludb", "--split", "random"])
+    assert (args.no_rule, args.waves, args.split) == (["zhu-incart", "zhu-unscored"], "ludb", "random")
 
 
 def test_per_record_terms_give_the_scorers_numbers_on_any_resample():
