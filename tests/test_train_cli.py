@@ -141,3 +141,16 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, capfd):
     config = persistence.inspect_model(out)["config"] if hasattr(persistence, "inspect_model") else \
         info_res["config"]
     assert config["net__max_epochs"] == 3 and config["net__random_state"] == 3
+
+
+def test_gpu_check_script_parses():
+    """benchmarks/gpu_check.sh: bash syntax, its Python part compiles, bad arguments are refused
+    (the script itself needs a GPU or --dry-run; its CPU dry run is in the README)."""
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    code = text.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+    compile(code, "gpu_check.sh (python part)", "exec")
+    bad = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr
+    compile((ROOT / "benchmarks" / "paper_size.py").read_text(), "paper_size.py", "exec")
