@@ -154,3 +154,32 @@ def test_gpu_check_script_parses():
     bad = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr
     compile((ROOT / "benchmarks" / "paper_size.py").read_text(), "paper_size.py", "exec")
+
+
+def test_paper_preset_saves_and_an_unsavable_one_is_refused_before_training(tmp_path):
+    """Training-only callbacks (Ribeiro's initialisation, the plateau schedule) are left out
+    of the model file; anything else a safe file cannot hold stops the run before it trains."""
+    from skecg.apps.train import _check_savable, _drop_callbacks
+    from skecg.presets import get_preset
+
+    est = get_preset("huang-paper").make_estimator()
+    _check_savable(est, tmp_path / "m.skecg")  # no error: the callbacks are dropped for the file
+    assert est.named_steps["net"].callbacks  # ... from a copy, not from the estimator that trains
+    dropped = _drop_callbacks(est)
+    assert any("KerasInit" in c for c in dropped["net"]) and est.named_steps["net"].callbacks is None
+    est.set_params(net__module__filters=(8, 8), resample__fs_out=lambda: 1)  # no safe file holds a function
+    with pytest.raises(SystemExit, match="could not be saved .* nothing was trained"):
+        _check_savable(est, tmp_path / "m.skecg")
+
+
+def test_written_config_names_its_preset(tmp_path):
+    from types import SimpleNamespace
+
+    from skecg.apps.train import build_estimator
+
+    path = write_config(tmp_path / "c.toml", {"net__max_epochs": 7}, meta={"preset": "huang-paper"})
+    args = SimpleNamespace(preset=None, pipeline=None, config=str(path), epochs=None, device=None, monitor=None,
+                           seed=None)
+    est, vocabulary, preset, _ = build_estimator(args)
+    assert preset.name == "huang-paper" and vocabulary == "tnmg"
+    assert est.named_steps["net"].max_epochs == 7

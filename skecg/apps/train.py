@@ -80,6 +80,20 @@ def read_config(path) -> dict:
     return out
 
 
+def read_config_meta(path) -> dict:
+    """The ``[skecg]`` table of a configuration file (what ``skecg train`` wrote about
+    the run: preset, data, versions); empty when there is none."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with Path(path).open("rb") as fh:
+            return dict(tomllib.load(fh).get("skecg", {}))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}  # read_config says what is wrong with the file
+
+
 def _toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -252,6 +266,16 @@ def build_estimator(args):
     from .experiments import PIPELINE_VOCABULARY, make_named_pipeline
 
     preset = None
+    if not args.preset and not args.pipeline and args.config:
+        # a configuration written by skecg train names its preset or pipeline in [skecg]
+        base = read_config_meta(args.config).get("preset")
+        if isinstance(base, str):
+            from skecg.presets import PRESETS
+
+            if base in PRESETS:
+                args.preset = base
+            elif base in PIPELINE_VOCABULARY:
+                args.pipeline = base
     if args.preset:
         from skecg.presets import get_preset
 
@@ -333,9 +357,9 @@ def _stop_on_interrupt():
     return _StopOnInterrupt()
 
 
-def _fitted_networks(est) -> list:
-    """The fitted ECGClassifiers inside a fitted estimator, in fit order (the clones
-    that meta-estimators fit included)."""
+def _all_networks(est) -> list:
+    """Every ECGClassifier reachable from ``est``: parameters, fitted attributes and the
+    clones meta-estimators fit (fitted or not), in the order met."""
     from sklearn.base import BaseEstimator
 
     from skecg.models import ECGClassifier
@@ -343,22 +367,65 @@ def _fitted_networks(est) -> list:
     seen, out = set(), []
 
     def walk(obj, depth=0):
-        if depth > 10 or id(obj) in seen:
+        if depth > 12 or id(obj) in seen:
             return
         seen.add(id(obj))
         if isinstance(obj, ECGClassifier):
-            if hasattr(obj, "classes_"):
-                out.append(obj)
+            out.append(obj)
         elif isinstance(obj, (list, tuple)):
             for x in obj:
                 walk(x, depth + 1)
+        elif isinstance(obj, dict):
+            for x in obj.values():
+                walk(x, depth + 1)
         elif isinstance(obj, BaseEstimator):
-            for k, v in vars(obj).items():
-                if k.endswith("_") or k in ("steps", "estimator", "estimators"):
-                    walk(v, depth + 1)
+            for v in vars(obj).values():
+                walk(v, depth + 1)
 
     walk(est)
     return out
+
+
+def _fitted_networks(est) -> list:
+    """The fitted ECGClassifiers inside a fitted estimator (the clones meta-estimators
+    fit included)."""
+    return [n for n in _all_networks(est) if hasattr(n, "classes_")]
+
+
+def _drop_callbacks(est) -> dict:
+    """Remove the training callbacks (initialisation, schedules, checkpoints: objects a
+    safe model file cannot hold, and that prediction never uses) from every network,
+    fitted clones included; returns ``{network: ["name: module.Class", ...]}`` for the
+    model file's record (the settings themselves are in the configuration)."""
+    dropped = {}
+    named = {id(n): k.rstrip("_") or "net" for k, n in networks(est).items()}
+    for i, net in enumerate(_all_networks(est)):
+        cbs = net.callbacks or []
+        if cbs:
+            own = [f"{n}: {type(c).__module__}.{type(c).__qualname__}" for n, c in cbs
+                   if not str(n).startswith("skecg_")]  # skecg train's checkpoint/log plumbing is not recorded
+            if own:
+                dropped.setdefault(named.get(id(net), f"network {i}"), own)
+            net.set_params(callbacks=None)
+    return dropped
+
+
+def _check_savable(est, out) -> None:
+    """Save the unfitted estimator (training callbacks left out, as after training) to a
+    scratch file: a part that no safe model file can hold is reported now."""
+    import copy
+    import tempfile
+
+    from skecg.persistence import save_model
+
+    probe = copy.deepcopy(est)
+    _drop_callbacks(probe)
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            save_model(probe, Path(d) / "probe.skecg")
+        except TypeError as e:
+            raise SystemExit(f"skecg: the trained model could not be saved to {out}: {e}; nothing was "
+                             "trained") from None
 
 
 def _history_rows(net) -> list:
@@ -413,6 +480,7 @@ def _cmd_train(args):
     if len(X) == 0:
         raise SystemExit("skecg: no record could be read; nothing to train on")
     name = preset.name if preset is not None else (args.pipeline or "zhu")
+    _check_savable(est, out)  # before hours of training, not after
     restore = _attach_callbacks(est, ckpt, progress=not args.quiet)
     print(f"training {name!r} on {len(X)} records; checkpoints in {ckpt}", file=sys.stderr, flush=True)
     try:
@@ -424,6 +492,7 @@ def _cmd_train(args):
         raise SystemExit(f"skecg: {e}") from None
     fitted = _fitted_networks(est)
     restore()
+    dropped = _drop_callbacks(est)
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in resolved_params(est).items()}
     from skecg import __version__
 
@@ -433,7 +502,8 @@ def _cmd_train(args):
     info = {"pipeline": name, "preset": preset.name if preset is not None else None,
             "config": {k: v for k, v in config.items() if _tomlable(v) or v is None},
             "history": {("net" if i == 0 else f"net{i}"): _history_rows(n) for i, n in enumerate(fitted)},
-            "data": meta["data"], "n_records": meta["n_records"], "rules": rules}
+            "data": meta["data"], "n_records": meta["n_records"], "rules": rules,
+            "training_callbacks": dropped}
     info = json.loads(json.dumps(info, default=str))
     import inspect
 
