@@ -577,15 +577,15 @@ def _build_presets() -> dict:
         "zhu-paper", "zhu2021", "the final system: two SE-ResNets (8 leads, 15,000 and 5,000 samples at 500 Hz) "
         "trained on relabelled CPSC, averaged, bradycardia rule gate, sinus-rhythm fallback (Table 3, Model 6)",
         "zhu", zp, zs, rules=("zhu-incart", "zhu-unscored"), vocabulary="cinc2020", size="paper", notes=_ZHU_NOTES)
-    # skecg reproduce --scale small (Scale('small') of skecg.apps.reproduce): 100 Hz, 10 s, 2 epochs
-    small_net = {"resample__fs_out": 100, "pad__length": 1024, "net__max_epochs": 2, "subset__n_per_class": 20}
+    # skecg reproduce --scale small (Scale('small') of skecg.apps.reproduce): 100 Hz, 10 s, 3 epochs
+    small_net = {"resample__fs_out": 100, "pad__length": 1024, "net__max_epochs": 3, "subset__n_per_class": 20}
     for system in ("huang", "huang-attention"):
         presets[f"{system}-small"] = _named(system, "small", small_net, "tnmg",
                                             "skecg reproduce's small scale on the bundled sample")
         presets[f"{system}-demo"] = _named(system, "demo", {**small_net, "net__max_epochs": 12}, "tnmg",
                                            "make_named_pipeline's default (skecg train/evaluate, make demo)")
     zsmall = {"estimator__estimator__resample__fs_out": 100, "estimator__estimator__pad__length": 1000,
-              "estimator__estimator__net__max_epochs": 2,
+              "estimator__estimator__net__max_epochs": 3,
               "estimator__estimator__net__module__filters": [16, 32, 32, 64]}
     presets["zhu-small"] = _named("zhu", "small", zsmall, "cinc2020",
                                   "skecg reproduce's small scale on the bundled sample")
