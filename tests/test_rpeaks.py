@@ -104,6 +104,19 @@ def test_t_wave_discrimination_drops_tall_t_waves():
         rr._TWAVE_RATIO = old
 
 
+def test_t_wave_rule_keeps_a_fast_rhythm_of_alternating_amplitude():
+    """At 180-200 bpm (RR under the 360 ms T-wave window) every other beat at 65 % of
+    the amplitude (42 % of the energy) is still a beat, not a T wave."""
+    t = np.arange(10 * FS) / FS
+    for rr in (0.33, 0.30):
+        centres = np.arange(0.3, 9.8, rr)
+        amp = np.where(np.arange(centres.size) % 2, 0.65, 1.0)
+        x = sum(_beats(t, [c], amp=a) for c, a in zip(centres, amp))
+        x += 0.005 * np.random.default_rng(5).normal(size=t.size)
+        found = detect_r_peaks(x, FS) / FS
+        assert len(found) == len(centres) and np.abs(found - centres).max() < 0.01
+
+
 def test_searchback_finds_two_small_beats_in_one_gap():
     import skecg.preprocessing._rr as rr
 

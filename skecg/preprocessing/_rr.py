@@ -135,6 +135,8 @@ _SEARCHBACK_GAP = 0.30  # s: ... at least this far from the beats around the gap
 _TWAVE = 0.36        # s: a beat this close to the previous one ...
 _TWAVE_RATIO = 0.5   # ... with less than this fraction of its energy is a T wave (Pan & Tompkins'
 #                      half; on the 12 leads of records 1-130 it halves the extra beats, 166 -> 92)
+_TWAVE_RR = 0.7      # ... and only when it comes earlier than this fraction of the median RR of
+#                      the intervals over _TWAVE (a fast rhythm of alternating amplitude is kept)
 _BLOCK = 10.0        # s: the reference energy is taken per block of this length
 _MIN_RATE = 0.6      # beats/s (36 bpm): the reference is the median of the top _MIN_RATE * seconds
 #                      candidates of a block, a typical beat even when tall PVCs are many
@@ -176,7 +178,8 @@ def _detect(broad: np.ndarray, integrated: np.ndarray, fs: float, step: int = 1,
        around it is a beat if it exceeds ``_SEARCHBACK_THRESHOLD`` times that threshold
        (repeated, up to ``_SEARCHBACK_ROUNDS`` times, for gaps that held several).
        T-wave discrimination (Pan & Tompkins): a beat within ``_TWAVE`` of the previous
-       one with less than ``_TWAVE_RATIO`` of its energy is dropped.
+       one, and earlier than ``_TWAVE_RR`` times the median of the RR intervals longer
+       than ``_TWAVE``, with less than ``_TWAVE_RATIO`` of its energy is dropped.
     3. The R peak is the maximum of the 0.5-40 Hz signal within ``_SEARCH`` of the
        energy peak; in a QS complex (no upward deflection worth ``_QS_RATIO`` of the
        downward one) it is the start of the downstroke, where LUDB's cardiologists
@@ -235,13 +238,20 @@ def _beats(integrated: np.ndarray, fs_e: float) -> tuple[np.ndarray, np.ndarray]
 
 def _twave(cand: np.ndarray, h: np.ndarray, keep: np.ndarray, fs_e: float) -> np.ndarray:
     """Step 2c of :func:`_detect` (Pan & Tompkins' T-wave discrimination): a beat
-    within ``_TWAVE`` s of the previous beat whose energy is below ``_TWAVE_RATIO``
-    times that beat's is a T wave (or the tail of a wide QRS), not a beat."""
+    within ``_TWAVE`` s of the previous beat, and earlier than ``_TWAVE_RR`` times the
+    record's median RR (of the intervals over ``_TWAVE``), whose energy is below
+    ``_TWAVE_RATIO`` times that beat's is a T wave (or the tail of a wide QRS), not a
+    beat.  A record without an interval over ``_TWAVE`` (a fast rhythm) keeps all."""
     keep = keep.copy()
     win = _TWAVE * fs_e
+    rr = np.diff(cand[keep])
+    slow = rr[rr >= win]
+    if slow.size == 0:  # a fast rhythm throughout: close beats are the rhythm, not T waves
+        return keep
+    early = min(win, _TWAVE_RR * np.median(slow))
     last = -1
     for k in np.flatnonzero(keep):
-        if last >= 0 and cand[k] - cand[last] < win and h[k] < _TWAVE_RATIO * h[last]:
+        if last >= 0 and cand[k] - cand[last] < early and h[k] < _TWAVE_RATIO * h[last]:
             keep[k] = False
         else:
             last = k
