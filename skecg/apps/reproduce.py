@@ -1023,7 +1023,10 @@ def _huang_table7(folds, best, n_resamples, random_state) -> pd.DataFrame:
             rows.append(row)
         rows.append({"test set": test, "system": "difference (best attention - all data)",
                      "macro F1 (95% CI)": f"{d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}] {d.verdict}"})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if "published (their data)" in df:  # last, after the classes
+        df = df[[c for c in df.columns if c != "published (their data)"] + ["published (their data)"]]
+    return df
 
 
 def _zhu_overview(folds, order) -> pd.DataFrame:
