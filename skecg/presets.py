@@ -11,7 +11,7 @@ al.'s published code where Huang et al. defer to it), the data rules the paper a
   samples, each trained on relabelled CPSC, averaged, the bradycardia rule gate and
   the sinus-rhythm fallback.
 - ``*-small``: what ``skecg reproduce ... --scale small`` trains on the bundled sample.
-- ``*-demo``: what :func:`skecg.apps.experiments.make_named_pipeline` builds by default
+- ``*-demo``: what :func:`skecg.pipelines.make_named_pipeline` builds by default
   (``skecg train``, ``skecg evaluate``, ``make demo``).
 
 Sources, read for these presets:
@@ -34,13 +34,9 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
-
-import torch
-from skorch.callbacks import Callback, LRScheduler
 
 CITATIONS = {
     "huang2024": "Huang et al. Generalization challenges in electrocardiogram deep learning: insights from "
@@ -53,63 +49,6 @@ CITATIONS = {
 }
 
 RIBEIRO_CODE = "Ribeiro's code (automatic-ecg-diagnosis)"
-
-
-# --- Ribeiro's initialisation, as a skorch callback -----------------------------------------
-def _keras_he_normal_(weight: torch.Tensor) -> None:
-    """Keras' ``he_normal``: a normal of standard deviation sqrt(2 / fan_in) truncated at
-    two standard deviations, rescaled so that the truncated draw keeps that deviation
-    (Keras divides by 0.87962566103423978, the sd of a unit normal cut at +-2)."""
-    fan_in = weight.shape[1] * (weight[0, 0].numel() if weight.dim() > 2 else 1)
-    std = math.sqrt(2.0 / fan_in) / 0.87962566103423978
-    torch.nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
-
-
-class KerasInit(Callback):
-    """Initialise a network as Ribeiro et al.'s Keras model is initialised.
-
-    ``kernel_initializer='he_normal'`` on every convolution and dense kernel, zero
-    biases (Keras' default), and batch-norm layers with Keras' defaults (momentum
-    0.99, i.e. torch ``momentum=0.01``, and ``eps=1e-3``) -- ``model.py`` of
-    github.com/antonior92/automatic-ecg-diagnosis.  Applied once, before the first
-    epoch of a fresh fit (a resumed fit, whose history is not empty, is left alone),
-    with the classifier's seeded torch generator, so ``random_state`` still decides
-    the weights.
-
-    Parameters
-    ----------
-    batch_norm : bool, default=True
-        Also set the batch norms' momentum and eps to Keras' defaults.
-
-    Examples
-    --------
-    >>> from skecg.models import ECGClassifier
-    >>> net = ECGClassifier("resnet1d", callbacks=[("keras_init", KerasInit())])
-    """
-
-    def __init__(self, batch_norm: bool = True):
-        self.batch_norm = batch_norm
-
-    def on_train_begin(self, net, **kwargs):
-        if len(net.history) and any("epoch" in row for row in net.history):
-            return  # resumed or warm-started: weights are not ours to reset
-        module = getattr(net.module_, "_orig_mod", net.module_)
-        with torch.no_grad():
-            for m in module.modules():
-                if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)):
-                    _keras_he_normal_(m.weight)
-                    if m.bias is not None:
-                        m.bias.zero_()
-                elif self.batch_norm and isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.momentum = 0.01  # Keras momentum 0.99 (weight of the old running value)
-                    m.eps = 1e-3
-
-
-def _ribeiro_plateau():
-    # train.py: ReduceLROnPlateau(monitor='val_loss', factor=0.1, patience=7, min_lr=lr / 100);
-    # Keras' min_delta default 1e-4 is an absolute change of the monitored loss
-    return LRScheduler(policy="ReduceLROnPlateau", monitor="valid_loss", factor=0.1, patience=7, min_lr=1e-5,
-                       threshold=1e-4, threshold_mode="abs")
 
 
 # --- the estimator tree ---------------------------------------------------------------------
@@ -183,7 +122,7 @@ def get_deep_param(estimator, key: str):
     return params[rest]
 
 
-def _networks(est, prefix=""):
+def networks(est, prefix=""):
     """``[(key prefix, ECGClassifier, n_leads, n_samples)]`` of an unfitted estimator tree,
     with each network's input shape read from the steps before it."""
     from .models import ECGClassifier
@@ -205,19 +144,19 @@ def _networks(est, prefix=""):
             elif isinstance(step, ECGClassifier):
                 out.append((prefix + name, step, leads, samples))
             else:
-                out += _networks(step, prefix + name + "__")
+                out += networks(step, prefix + name + "__")
         return out
     members = _members(est)
     if members is not None:
         for name, m in members.items():
-            out += _networks(m, f"{prefix}estimators__{name}__")
+            out += networks(m, f"{prefix}estimators__{name}__")
         return out
     sub = getattr(est, "estimator", None)
     if sub is not None and hasattr(sub, "fit"):
-        out += _networks(sub, prefix + "estimator__")
+        out += networks(sub, prefix + "estimator__")
     deep = getattr(est, "deep", None)
     if deep is not None and hasattr(deep, "fit"):
-        out += _networks(deep, prefix + "deep__")
+        out += networks(deep, prefix + "deep__")
     return out
 
 
@@ -323,7 +262,7 @@ class Preset:
         k = len(get_vocabulary(self.vocabulary).classes)
         est = self.make_estimator()
         out = {}
-        for key, net, leads, samples in _networks(est):
+        for key, net, leads, samples in networks(est):
             out[key or "net"] = count_parameters(net, leads, samples or 4096, k)
         return out
 
@@ -333,7 +272,7 @@ class Preset:
 
         k = len(get_vocabulary(self.vocabulary).classes)
         rows = []
-        for key, net, leads, samples in _networks(self.make_estimator()):
+        for key, net, leads, samples in networks(self.make_estimator()):
             module = net.module if isinstance(net.module, str) else getattr(net.module, "__name__", str(net.module))
             rows.append((key, module, leads, samples, count_parameters(net, leads, samples or 4096, k)))
         return rows
@@ -373,15 +312,12 @@ def _build_huang(p: Preset):
     from .preprocessing import PadTruncate, Resampler
     from .sampling import TrainingSubsetSampler
 
-    callbacks = None
-    if p.size == "paper":  # Ribeiro's initialisation and learning-rate schedule
-        callbacks = [("keras_init", KerasInit()), ("lr_plateau", _ribeiro_plateau())]
     module = "attention_resnet1d" if p.system == "huang-attention" else "resnet1d"
     return Pipeline([
         ("subset", TrainingSubsetSampler("I", random_state=0)),
         ("resample", Resampler(400)),
         ("pad", PadTruncate(length=4096)),
-        ("net", ECGClassifier(module, "bce", callbacks=callbacks, random_state=0)),
+        ("net", ECGClassifier(module, "bce", random_state=0)),
     ])
 
 
@@ -447,7 +383,7 @@ def _set_criterion(est, criterion):
 
 
 def _build_zhu(p: Preset):
-    from .apps.experiments import make_named_pipeline
+    from .pipelines import make_named_pipeline
 
     if p.size == "paper":
         return zhu_system(6)
@@ -456,7 +392,7 @@ def _build_zhu(p: Preset):
 
 
 def _build_named(p: Preset):
-    from .apps.experiments import make_named_pipeline
+    from .pipelines import make_named_pipeline
 
     return make_named_pipeline(p.system)
 
@@ -483,8 +419,10 @@ _HUANG_PAPER = {
     "net__module__filters": ([128, 196, 256, 320], f"{RIBEIRO_CODE} model.py: ResidualUnit(..., 128/196/256/320)"),
     "net__module__kernel_size": (16, f"{RIBEIRO_CODE} model.py: kernel_size = 16; Huang 'Training': kernel 16"),
     "net__module__downsample": (4, f"{RIBEIRO_CODE} model.py: 4096 -> 1024 -> 256 -> 64 -> 16 samples"),
-    # model.py: ResidualUnit(dropout_keep_prob=0.8) and self.dropout_rate = 1 - dropout_keep_prob,
-    # so Huang's "dropout 0.8" is a keep probability: a drop rate of 0.2
+    # model.py today (tensorflow.keras version): ResidualUnit(dropout_keep_prob=0.8) and
+    # self.dropout_rate = 1 - dropout_keep_prob, so "dropout 0.8" is a keep probability: a drop
+    # rate of 0.2.  The first published model.py (keras, 2020) had dropout_rate=0.8 passed to
+    # Dropout(0.8), a drop rate of 0.8; load_ribeiro_keras keeps whatever rate a file records.
     "net__module__dropout": (0.2, f"{RIBEIRO_CODE} model.py: dropout_rate = 1 - dropout_keep_prob (0.8)"),
     "net__criterion": ("bce", f"{RIBEIRO_CODE} train.py: loss='binary_crossentropy' (sigmoid outputs)"),
     # training: train.py (Huang's 'Training' paragraph gives the same batch and rate)
@@ -494,9 +432,10 @@ _HUANG_PAPER = {
     "net__patience": (9, f"Huang 'Training'; {RIBEIRO_CODE} train.py: EarlyStopping(patience=9)"),
     "net__callbacks__early_stopping__threshold": (1e-5, f"{RIBEIRO_CODE} train.py: min_delta=0.00001"),
     "net__callbacks__early_stopping__threshold_mode": ("abs", "Keras' min_delta is an absolute change"),
-    "net__callbacks__lr_plateau__factor": (0.1, f"{RIBEIRO_CODE} train.py: ReduceLROnPlateau(factor=0.1)"),
-    "net__callbacks__lr_plateau__patience": (7, f"{RIBEIRO_CODE} train.py: ReduceLROnPlateau(patience=7)"),
-    "net__callbacks__lr_plateau__min_lr": (1e-5, f"{RIBEIRO_CODE} train.py: min_lr=lr / 100"),
+    "net__lr_schedule": ("ribeiro", f"{RIBEIRO_CODE} train.py: ReduceLROnPlateau(monitor='val_loss', factor=0.1, "
+                                    "patience=7, min_lr=lr / 100), as ECGClassifier(lr_schedule='ribeiro')"),
+    "net__init": ("keras", f"{RIBEIRO_CODE} model.py: kernel_initializer='he_normal'; Keras batch norms "
+                           "(momentum 0.99, eps 1e-3), as ECGClassifier(init='keras')"),
     "net__valid_size": (0.02, f"{RIBEIRO_CODE} train.py: --val_split default 0.02 (Huang does not say)"),
     "net__threshold": (0.5, "sigmoid outputs at 0.5 (Huang reports no tuned thresholds)"),
     "net__tune_thresholds": (False, "thresholds are not tuned in either paper's code"),

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 
 from ._records import ECGRecords
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, TNMG_TO_SNOMED, abbreviation, equivalence_map
@@ -273,9 +273,13 @@ class DataRuleSampler(BaseEstimator):
     True
     """
 
+    # names in RULES or DataRule objects, resolved (and unknown names refused) by rule_mask
+    _parameter_constraints: dict = {"rules": ["array-like", str]}
+
     def __init__(self, rules=()):
         self.rules = rules
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y):
         """The records the rules keep, and their labels."""
         keep, self.report_ = rule_mask(X, self.rules)

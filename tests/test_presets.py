@@ -10,7 +10,6 @@ from skecg.ensemble import BradycardiaRuleGate, LengthEnsemble, PseudoLabelRelab
 from skecg.models import ECGClassifier
 from skecg.presets import (
     PRESETS,
-    KerasInit,
     Preset,
     get_deep_param,
     get_preset,
@@ -34,15 +33,17 @@ def test_huang_paper_is_ribeiros_network_at_the_papers_size():
     assert d["subset__n_per_class"] == 3000 and d["subset__strategy"] == "I"
     assert (d["net__batch_size"], d["net__lr"], d["net__max_epochs"], d["net__patience"]) == (64, 1e-3, 200, 9)
     assert d["net__criterion"] == "bce"  # sigmoid outputs
-    assert (d["net__callbacks__lr_plateau__factor"], d["net__callbacks__lr_plateau__patience"],
-            d["net__callbacks__lr_plateau__min_lr"]) == (0.1, 7, 1e-5)
+    assert (d["net__lr_schedule"], d["net__init"]) == ("ribeiro", "keras")  # his train.py and model.py
     assert d["net__callbacks__early_stopping__threshold"] == 1e-5
     assert p.vocabulary == "tnmg" and p.rules == ("huang-cpsc", "huang-snh")
     est = p.make_estimator()
     net = est.named_steps["net"]
     assert isinstance(net, ECGClassifier) and net.module == "resnet1d"
-    names = [n for n, _ in net.callbacks]
-    assert names == ["keras_init", "lr_plateau"]
+    assert net.callbacks is None  # the schedule and initialisation are parameters: the fitted model saves
+    sched = dict(net.initialize().callbacks_)["lr_schedule"]
+    # Keras reduces after 7 epochs without improvement, torch after patience + 1
+    assert (sched.policy, sched.kwargs["factor"], sched.kwargs["patience"], sched.kwargs["min_lr"]) == (
+        "ReduceLROnPlateau", 0.1, 6, 1e-5)
     assert get_preset("huang-attention-paper").count_parameters()["net"] == 6_393_430
 
 
@@ -126,7 +127,7 @@ def test_small_presets_are_reproduces_small_scale():
 
 
 def test_overrides_and_errors():
-    est = get_preset("huang-paper").make_estimator(net__max_epochs=2, net__callbacks__lr_plateau__patience=3)
+    est = get_preset("huang-paper").make_estimator(net__max_epochs=2, net__callbacks__lr_schedule__patience=3)
     assert est.get_params()["net__max_epochs"] == 2
     with pytest.raises(KeyError, match="huang-paper"):
         get_preset("huang")
@@ -154,19 +155,38 @@ def test_zhu_table3_models_in_order():
 
 
 def test_keras_init_is_he_normal_and_seeded():
-    net = ECGClassifier("resnet1d", module__filters=(32, 32), module__n_leads=12, module__n_samples=256,
-                        module__n_classes=6, callbacks=[("keras_init", KerasInit())]).initialize()
-    torch.manual_seed(0)
-    KerasInit().on_train_begin(net)
-    conv = net.module_.blocks[1].conv2.conv.weight  # 32 in x 16 taps: fan_in 512
-    w = conv.detach().numpy().ravel()
+    def build(seed):
+        torch.manual_seed(seed)
+        return ECGClassifier("resnet1d", init="keras", module__filters=(32, 32), module__n_leads=12,
+                             module__n_samples=256, module__n_classes=6).initialize().module_
+
+    module = build(0)
+    w = module.blocks[1].conv2.conv.weight.detach().numpy().ravel()  # 32 in x 16 taps: fan_in 512
     assert abs(w.std() - np.sqrt(2 / 512)) < 0.1 * np.sqrt(2 / 512)
     assert np.abs(w).max() <= 2 * np.sqrt(2 / 512) / 0.87962566103423978 + 1e-6  # truncated at 2 sd
-    assert float(net.module_.lin.bias.detach().abs().sum()) == 0
-    assert net.module_.bn1.momentum == 0.01 and net.module_.bn1.eps == 1e-3
-    torch.manual_seed(0)
-    KerasInit().on_train_begin(net)
-    np.testing.assert_array_equal(net.module_.blocks[1].conv2.conv.weight.detach().numpy().ravel(), w)
+    assert float(module.lin.bias.detach().abs().sum()) == 0
+    assert module.bn1.momentum == 0.01 and module.bn1.eps == 1e-3
+    np.testing.assert_array_equal(build(0).blocks[1].conv2.conv.weight.detach().numpy().ravel(), w)
+    torch_init = ECGClassifier("resnet1d", module__filters=(32, 32), module__n_leads=12, module__n_samples=256,
+                               module__n_classes=6).initialize().module_
+    assert torch_init.bn1.eps == 1e-5 and float(torch_init.lin.bias.detach().abs().sum()) > 0
+
+
+def test_fitted_paper_preset_saves_and_loads(tmp_path):
+    """Ribeiro's initialisation and schedule are parameters, so a fitted huang-paper model
+    goes into a safe model file and comes back with Keras' batch-norm eps."""
+    from skecg.datasets import load_sample
+    from skecg.persistence import load_model, save_model
+
+    X, y = load_sample("tnmg", sources=["Georgia"])
+    est = get_preset("huang-paper").make_estimator(
+        subset__n_per_class=4, subset__allow_smaller=True, resample__fs_out=50, pad__length=256,
+        net__module__filters=[8, 8], net__module__stem_filters=8, net__max_epochs=1, net__valid_size=0.25)
+    est.fit(X, y)
+    save_model(est, tmp_path / "m.skecg")
+    back = load_model(tmp_path / "m.skecg")
+    assert back.named_steps["net"].init == "keras" and back.named_steps["net"].module_.bn1.eps == 1e-3
+    np.testing.assert_allclose(back.predict_proba(X[:5]), est.predict_proba(X[:5]), atol=1e-6)
 
 
 def test_huang_paper_preset_trains_with_its_callbacks():
@@ -178,7 +198,7 @@ def test_huang_paper_preset_trains_with_its_callbacks():
     est = get_preset("huang-paper").make_estimator(
         subset__n_per_class=6, subset__allow_smaller=True, resample__fs_out=50, pad__length=512,
         net__module__filters=[8, 8], net__module__stem_filters=8, net__max_epochs=2, net__valid_size=0.25,
-        net__callbacks__lr_plateau__patience=0)
+        net__callbacks__lr_schedule__patience=0)
     est.fit(X, y)
     net = est.named_steps["net"]
     h = net.history_

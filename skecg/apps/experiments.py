@@ -9,10 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from imblearn.pipeline import Pipeline
 
-from skecg.baselines import make_catboost_baseline
-from skecg.ensemble import BradycardiaRuleGate, SinusRhythmFallback
 from skecg.labels import get_vocabulary
 from skecg.metrics import (
     challenge_from_terms,
@@ -32,62 +29,8 @@ from skecg.metrics import (
     seed_summary,
     with_seed,
 )
-from skecg.models import ECGClassifier
-from skecg.pipelines import make_zhu_preprocessing
-from skecg.preprocessing import PadTruncate, Resampler
-from skecg.sampling import TrainingSubsetSampler
-from skecg.tuning import MultilabelThresholdTuner
-
-#: vocabulary each named pipeline predicts
-PIPELINE_VOCABULARY = {"zhu": "cinc2020", "huang": "tnmg", "huang-attention": "tnmg", "catboost": "tnmg"}
-
-
-def make_named_pipeline(name: str, *, fs: float = 100, seconds: float = 10, max_epochs: int = 12,
-                        n_per_class: int = 20, random_state=0, n_jobs=None):
-    """A ready pipeline of one published system, sized to train on a CPU in a minute.
-
-    - ``'zhu'``: 8 leads, resampling to ``fs``, ``bior2.6`` denoising (level 8 at
-      500 Hz; capped to what ``fs`` x ``seconds`` allows), zero-pad/truncate to
-      ``seconds``, SE-ResNet with the Sign Loss and tuned thresholds, then the
-      bradycardia rule gate (Algorithm 2, veto) and the sinus-rhythm fallback.
-    - ``'huang'`` / ``'huang-attention'``: training subset I (``n_per_class`` per class
-      and normal), resampling, pad to 2**k samples, Ribeiro's ResNet-1d (without or
-      with attention), BCE.
-    - ``'catboost'``: Pan-Tompkins HRV features + age and sex into CatBoost, per-class
-      thresholds tuned for the challenge score on an inner split of the training data
-      (:class:`~skecg.tuning.MultilabelThresholdTuner`).
-
-    The papers' sizes (500 Hz, 4096 or 5000 samples, full-width networks) are
-    reachable through ``fs``, ``seconds`` and ``set_params``; the defaults are small so
-    that the demo runs in minutes on 2 cores.
-    """
-    n = int(round(fs * seconds))
-    if name == "zhu":
-        pipe = Pipeline([
-            *make_zhu_preprocessing(fs, seconds, n_jobs=n_jobs).steps,
-            ("net", ECGClassifier("se_resnet1d", "sign", module__filters=(32, 64, 64, 128), module__kernel_size=9,
-                                  max_epochs=max_epochs, batch_size=32, tune_thresholds=True,
-                                  random_state=random_state)),
-        ])
-        return SinusRhythmFallback(BradycardiaRuleGate(pipe, mode="veto"))
-    if name in ("huang", "huang-attention"):
-        length = 1 << int(np.ceil(np.log2(n)))
-        return Pipeline([
-            ("subset", TrainingSubsetSampler("I", n_per_class=n_per_class, random_state=random_state,
-                                              allow_smaller=True)),
-            ("resample", Resampler(fs, n_jobs=n_jobs)),
-            ("pad", PadTruncate(length=length)),
-            ("net", ECGClassifier("attention_resnet1d" if name == "huang-attention" else "resnet1d", "bce",
-                                  module__filters=(32, 48, 64), module__kernel_size=9, max_epochs=max_epochs,
-                                  batch_size=32, tune_thresholds=True, random_state=random_state)),
-        ])
-    if name == "catboost":
-        # thresholds tuned for the challenge score on a patient-grouped quarter of the
-        # training records (a fixed 0.5 predicts no rare class and scores below 0)
-        return MultilabelThresholdTuner(make_catboost_baseline(iterations=200, thread_count=2,
-                                                               random_state=random_state),
-                                        scoring="challenge", random_state=random_state)
-    raise ValueError(f"unknown pipeline {name!r}; choose one of {sorted(PIPELINE_VOCABULARY)}")
+# the named systems are library code (skecg.pipelines), re-exported for this application's callers
+from skecg.pipelines import PIPELINE_VOCABULARY, make_named_pipeline  # noqa: F401
 
 
 @dataclass

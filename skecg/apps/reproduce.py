@@ -208,7 +208,7 @@ def zhu_systems(scale: Scale, random_state=0, waves=None):
     training the ensemble gives, as each member is trained as Model 4 or 5 is); Model
     8 is built only when wave annotations (``waves``, an LUDB folder) are given."""
     from skecg.baselines import make_catboost_baseline
-    from skecg.presets import _networks, get_deep_param, set_deep_params, zhu_system
+    from skecg.presets import networks, get_deep_param, set_deep_params, zhu_system
     from skecg.tuning import MultilabelThresholdTuner
 
     fs = 500 if scale.paper else scale.fs
@@ -224,7 +224,7 @@ def zhu_systems(scale: Scale, random_state=0, waves=None):
         est = zhu_system(m, fs=fs, long=long, short=short)
         n = short if m == 5 else long
         params = {}
-        for key, net, _, _ in _networks(est):
+        for key, net, _, _ in networks(est):
             prefix = key[:-len("net")]
             steps = get_deep_param(est, prefix + "prep").named_steps
             params.update({prefix + k: v for k, v in _zhu_net_params(scale, n).items()
@@ -477,7 +477,7 @@ def _segment_rule_cell(seg, X, tests, classes):
     from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import Pipeline
 
-    from skecg._segment_rule import SegmentRuleClassifier
+    from skecg.ensemble import SegmentRuleClassifier
     from skecg.labels import equivalence_map
     from skecg.preprocessing import LeadSelector, PadTruncate, Resampler
 
@@ -1292,7 +1292,7 @@ def show_config(protocol, scale="paper") -> str:
     >>> "6,421,910" in show_config("huang", "paper")
     True
     """
-    from skecg.presets import _networks, count_parameters, get_preset
+    from skecg.presets import networks, count_parameters, get_preset
     from skecg.rules import RULES
 
     sc = Scale.get(scale)
@@ -1313,7 +1313,7 @@ def show_config(protocol, scale="paper") -> str:
                     else "a U-Net trained on LUDB's QRS annotations (--waves), PVC by a QRS of 120 ms or more")
             lines.append(f"  {name}: {what}")
             continue
-        nets = _networks(est)
+        nets = networks(est)
         if not nets:
             lines.append(f"  {name}: {type(est).__name__} (no network)")
         for key, net, leads, samples in nets:

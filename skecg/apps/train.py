@@ -19,7 +19,7 @@
   per epoch, ETA.
 - Every epoch is checkpointed into ``OUTPUT.checkpoints/`` (``--checkpoint-dir``):
   skorch's ``Checkpoint`` plus the random and callback state an exact resume needs
-  (:class:`~skecg.models._skorch_common.TrainingCheckpoint`).  ``--resume`` continues
+  (:class:`~skecg.models.TrainingCheckpoint`).  ``--resume`` continues
   a fit that was killed or interrupted (Ctrl-C); it ends with the same weights and
   history as an uninterrupted fit.  Without ``--resume`` a folder that already holds
   checkpoints is refused, so that nothing is overwritten by accident.
@@ -317,7 +317,7 @@ def _attach_callbacks(est, checkpoint_dir, progress: bool):
     """Add the epoch log, the checkpoint and the resume callback to every network
     (each network its own checkpoint folder); returns a function that restores the
     networks' own ``callbacks`` (what the model file keeps)."""
-    from skecg.models._skorch_common import EpochLog, LoadTrainingState, TrainingCheckpoint
+    from skecg.models import EpochLog, LoadTrainingState, TrainingCheckpoint
 
     nets = networks(est)
     saved = {p: net.callbacks for p, net in nets.items()}

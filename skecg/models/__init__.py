@@ -1,9 +1,10 @@
 """Deep classifiers: Ribeiro's ResNet-1d, Huang's attention ResNet, Zhu's SE-ResNet, losses."""
 
-from ._classifier import ECGClassifier, amp_dtype, cpu_has_native_bf16, tune_thresholds
+from ._classifier import ECGClassifier, amp_dtype, cpu_has_native_bf16, determinism_settings, tune_thresholds
 from ._data import BatchSampler, DevicePrefetcher, ECGDataset
 from ._losses import CRITERIA, SignLoss, WeightedBCEWithLogitsLoss, sign_loss
-from ._nets import MODULES, AttentionResNet1d, ResNet1d, SameConv1d, SEResNet1d
+from ._nets import MODULES, AttentionResNet1d, ResNet1d, SameConv1d, SEResNet1d, keras_init_
+from ._skorch_common import EpochLog, LoadTrainingState, TrainingCheckpoint, ValidationScores
 from ._ribeiro import RIBEIRO_THRESHOLDS, KerasModelError, load_ribeiro_keras
 from ._split import PatientSplit, multilabel_group_split
 from ._unet import UNet1d
@@ -12,5 +13,6 @@ __all__ = [
     "CRITERIA", "MODULES", "AttentionResNet1d", "BatchSampler", "DevicePrefetcher", "ECGClassifier", "ECGDataset",
     "PatientSplit", "ResNet1d", "SEResNet1d", "SameConv1d", "SignLoss", "UNet1d", "WeightedBCEWithLogitsLoss", "amp_dtype",
     "cpu_has_native_bf16", "multilabel_group_split", "sign_loss", "tune_thresholds",
-    "KerasModelError", "RIBEIRO_THRESHOLDS", "load_ribeiro_keras",
+    "KerasModelError", "RIBEIRO_THRESHOLDS", "load_ribeiro_keras", "keras_init_",
+    "EpochLog", "LoadTrainingState", "TrainingCheckpoint", "ValidationScores", "determinism_settings",
 ]

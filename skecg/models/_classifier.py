@@ -40,7 +40,7 @@ from ..utils.validation import (
 )
 from ._data import ECGDataset, known_leads, make_loader, to_device
 from ._losses import CRITERIA
-from ._nets import MODULES, AttentionResNet1d, ResNet1d
+from ._nets import MODULES, AttentionResNet1d, ResNet1d, keras_init_
 from ._skorch_common import EPOCH_SCORES, ValidationScores, _challenge_scores, default_callbacks
 from ._split import PatientSplit
 
@@ -295,6 +295,11 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         ``ReduceLROnPlateau`` (patience 6, because torch reduces after ``patience + 1``
         epochs without improvement where Keras reduces after ``patience``; absolute
         threshold 1e-4, Keras's ``min_delta``).
+    init : {'torch', 'keras'}, default='torch'
+        How a new network is initialised: torch's defaults, or ``'keras'``, Ribeiro et
+        al.'s Keras model (``he_normal`` kernels, zero biases, batch norms with Keras'
+        momentum 0.99 and ``eps=1e-3``; :func:`skecg.models.keras_init_`).  Part of the
+        network's definition (the batch norms' ``eps``), so a saved model rebuilds with it.
     valid_size : float, default=0.1
         Validation share of the default split (``train_split='auto'``): by patient
         (``meta['patient_id']`` of the records) and balanced over labels, see
@@ -378,6 +383,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         "threshold": [Interval(Real, 0, None, closed="left"), "array-like"],
         "tune_thresholds": ["boolean"],
         "lr_schedule": [StrOptions({"zhu", "ribeiro"}), tuple, None],
+        "init": [StrOptions({"torch", "keras"})],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "precision": [StrOptions(set(PRECISIONS))],
         "monitor": [str],
@@ -387,7 +393,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
 
     def __init__(self, module="resnet1d", criterion="bce", *, classes=None, threshold=0.5, tune_thresholds=False,
                  optimizer=torch.optim.Adam, lr=1e-3, max_epochs=30, batch_size=64, patience=9, lr_schedule=None,
-                 monitor="valid_loss", epoch_scoring=("auroc", "challenge"), valid_size=0.1,
+                 init="torch", monitor="valid_loss", epoch_scoring=("auroc", "challenge"), valid_size=0.1,
                  inference_batch_size=None, precision="auto", random_state=None, deterministic="auto",
                  device="cpu", progress_bar=False, callbacks=None, verbose=0, **kwargs):
         kwargs.setdefault("train_split", "auto")
@@ -399,6 +405,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         self.tune_thresholds = tune_thresholds
         self.patience = patience
         self.lr_schedule = lr_schedule
+        self.init = init
         self.monitor = monitor
         self.epoch_scoring = epoch_scoring
         self.valid_size = valid_size
@@ -557,6 +564,8 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
             if hasattr(self, attr):
                 kwargs.setdefault(key, int(getattr(self, attr)))
         self.module_ = cls(**kwargs)
+        if self.init == "keras":
+            keras_init_(self.module_)
         return self
 
     def initialize_criterion(self):

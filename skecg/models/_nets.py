@@ -52,6 +52,38 @@ def _conv(fn, x: torch.Tensor, w: torch.Tensor, b, **kw) -> torch.Tensor:
     return fn(x, w, b, **kw)
 
 
+def keras_init_(module: nn.Module) -> nn.Module:
+    """Initialise ``module`` in place as Ribeiro et al.'s Keras model is initialised.
+
+    ``kernel_initializer='he_normal'`` on every convolution and dense kernel (a normal
+    of standard deviation sqrt(2 / fan_in) truncated at two deviations, divided by
+    0.87962566103423978, the deviation of a unit normal cut at +-2, as Keras does),
+    zero biases (Keras' default), and batch norms with Keras' defaults: momentum 0.99
+    (torch ``momentum=0.01``) and ``eps=1e-3`` (``model.py`` of
+    github.com/antonior92/automatic-ecg-diagnosis).  Draws from torch's global
+    generator, so a seeded fit decides the weights.
+
+    Examples
+    --------
+    >>> net = keras_init_(ResNet1d(12, 256, 6, filters=(8, 8)))
+    >>> net.bn1.eps, net.bn1.momentum
+    (0.001, 0.01)
+    """
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+                w = m.weight
+                fan_in = w.shape[1] * (w[0, 0].numel() if w.dim() > 2 else 1)
+                std = (2.0 / fan_in) ** 0.5 / 0.87962566103423978
+                nn.init.trunc_normal_(w, mean=0.0, std=std, a=-2 * std, b=2 * std)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = 0.01  # Keras momentum 0.99 weighs the old running value
+                m.eps = 1e-3
+    return module
+
+
 class SameConv1d(nn.Module):
     """Conv1d with Keras-style 'same' padding (works for even kernels and strides).
 
