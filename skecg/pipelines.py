@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pywt
 from imblearn.pipeline import Pipeline
@@ -51,6 +53,10 @@ def make_zhu_preprocessing(fs: float = 500, seconds: float = 10, leads="independ
     >>> make_zhu_preprocessing(500, 10).fit_transform(X).shape
     (10, 8, 5000)
     """
+    for name, value in (("fs", fs), ("seconds", seconds)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"make_zhu_preprocessing: {name} must be a positive number "
+                             f"({'Hz, such as 500' if name == 'fs' else 'such as 10'}), got {value!r}")
     n = int(round(fs * seconds))
     level = max(1, min(8, pywt.dwt_max_level(n, pywt.Wavelet("bior2.6").dec_len)))
     return SignalPipeline([

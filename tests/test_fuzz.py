@@ -436,7 +436,7 @@ def _exit_sentence(argv, capsys=None):
 
 
 def test_kind_every_record_bad_in_every_cli_command(tmp_path):
-    """Kind 1, CLI: predict, convert, train and evaluate on a folder of real records that are all
+    """Kind 1, CLI: predict, convert, train, evaluate and reproduce on a folder of real records that are all
     unreadable end in one sentence and a non-zero exit (predict used to end in
     ``ValueError: need at least one array to concatenate``)."""
     bad = _bad_challenge(tmp_path / "bad", "truncated")
@@ -453,6 +453,8 @@ def test_kind_every_record_bad_in_every_cli_command(tmp_path):
     assert len(pd.read_csv(tmp_path / "store" / "skipped.csv")) == 8  # the reasons are kept
     assert "could be read" in _exit_sentence(["train", bad, "--pipeline", "catboost", "-o", tmp_path / "m.skecg"])
     _exit_sentence(["evaluate", bad, "--epochs", "1"])
+    for paper in ("zhu", "huang"):  # both used to end in a traceback (IndexError, sklearn's "0 sample(s)")
+        assert "could be read" in _exit_sentence(["reproduce", paper, bad, "-o", tmp_path / f"rep_{paper}"])
     # a store whose only shard is truncated: predict and convert name every record (and exit non-zero)
     from skecg.io import convert
 
@@ -567,6 +569,15 @@ def test_kind_parameters_of_the_wrong_type_in_estimators_on_real_records():
     for est in (LeadSelector(["I", "V9"]), RRFeatureExtractor(lead="V9")):
         with pytest.raises(ValueError, match=r"lead 'V9' is not available; available leads are \['I', 'II'"):
             est.fit_transform(X)
+    # a lead index past the records' leads (used to be a bare IndexError), on records and on an array
+    for data in (X, np.asarray(X.signals)):
+        with pytest.raises(ValueError, match=r"lead index 20, but the records have 12 leads"):
+            RRFeatureExtractor(lead=20, fs=500).fit_transform(data)
+    from skecg.pipelines import make_zhu_preprocessing
+
+    for kw, param in (({"fs": "abc"}, "fs"), ({"seconds": -1}, "seconds"), ({"fs": float("nan")}, "fs")):
+        with pytest.raises(ValueError, match=rf"make_zhu_preprocessing: {param} must be a positive number"):
+            make_zhu_preprocessing(**kw)
 
 
 @needs_shared(LUDB)

@@ -565,6 +565,9 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     log(f"skecg reproduce {protocol}: reading {list(data)} + test-only {list(test_only)} ...")
     X, y = load_sources(data, vocab)
     n_main = len(X)
+    if n_main == 0:  # every record skipped (the readers listed each one and why): nothing to train on
+        raise SystemExit(f"skecg: no record of {list(data)} could be read; nothing to train on "
+                         f"(the reasons are listed above)")
     if test_only:
         from skecg import concat_records
 

@@ -599,6 +599,10 @@ class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",
 
     def _lead_index(self, leads) -> int:
         if isinstance(self.lead, numbers.Integral):
+            if int(self.lead) >= len(leads):
+                raise ValueError(f"RRFeatureExtractor(lead={self.lead}) asks for lead index {self.lead}, but the "
+                                 f"records have {len(leads)} leads ({list(leads)}); pass an index below "
+                                 f"{len(leads)} or a lead name")
             return int(self.lead)
         name = normalize_lead_name(self.lead)
         leads = [normalize_lead_name(x) for x in leads]
@@ -632,8 +636,7 @@ class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",
             lead_idx = [self._lead_index(ls) for ls in X.meta["leads"]]
         else:
             n_leads = signals.shape[1] if isinstance(signals, np.ndarray) else signals[0].shape[0]
-            lead_idx = [self._lead_index(F.STANDARD_12 if n_leads == 12 else range(n_leads))
-                        if not isinstance(self.lead, numbers.Integral) else int(self.lead)] * n
+            lead_idx = [self._lead_index(F.STANDARD_12 if n_leads == 12 else range(n_leads))] * n
         out: list = [None] * n
         groups: dict = {}
         for i, s in enumerate(signals):
