@@ -290,6 +290,12 @@ def start_cluster(spec="local:2", *, threads_per_worker: int = 1, torch_threads=
     kind, value = parse_scheduler(spec)
     with contextlib.ExitStack() as stack:
         if kind == "local":
+            # dask's nannies write their workers' settings (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1,
+            # OPENBLAS_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...) into this process's environment
+            # before each spawn and leave them there: any process started later (a DataLoader
+            # worker, a subprocess) would then run single-threaded BLAS, whose float sums differ.
+            # What the cluster changed is put back when it closes.
+            stack.callback(_restore_environ, dict(os.environ))
             # dask's active memory manager drops replicas that no queued task waits for
             # (every 2 s): a broadcast of the search's data could end on one worker, and die
             # with it.  Off here, so that every worker keeps its copy.
@@ -303,6 +309,16 @@ def start_cluster(spec="local:2", *, threads_per_worker: int = 1, torch_threads=
         client.wait_for_workers(1, timeout=timeout)
         limit_torch_threads(client, torch_threads)
         yield client
+
+
+def _restore_environ(saved: dict) -> None:
+    """``os.environ`` as it was when the local cluster started (keys added since removed,
+    keys changed since put back)."""
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 @contextlib.contextmanager

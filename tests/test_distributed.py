@@ -322,3 +322,15 @@ def test_two_process_training_on_a_store(tmp_path):
     single = small_net().load_weights(tmp_path / "out" / "weights.pt")
     np.testing.assert_allclose(single.predict_proba(X), proba, atol=1e-5)
 
+
+def test_a_local_cluster_leaves_the_environment_as_it_found_it():
+    """dask's nannies write OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, ... into this process's
+    environment for their workers; after the cluster closes, a subprocess started here would
+    run single-threaded BLAS (whose float sums differ).  start_cluster puts them back."""
+    import os
+
+    before = dict(os.environ)
+    with start_cluster("local:1") as c:
+        assert len(c.scheduler_info()["workers"]) == 1
+    assert dict(os.environ) == before
+
