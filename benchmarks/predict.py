@@ -200,7 +200,11 @@ def main():
         ours, classes = read_outputs(work / "out_skecg")
         ref, _ = read_outputs(work / "out_plain")
         common = sorted(set(ours) & set(ref))
-        gated = classes.index("426177001") if "426177001" in classes else -1
+        from skecg.persistence import load_model
+
+        gate = getattr(load_model(model), "estimator_", None)  # SinusRhythmFallback(BradycardiaRuleGate(...))
+        code = getattr(gate, "gated_class", None)
+        gated = classes.index(code) if code in classes else -1
         keep = [j for j in range(len(classes)) if j != gated]
         dp = max(np.abs(ours[r][1] - ref[r][1]).max() for r in common)
         same = np.mean([np.array_equal(ours[r][0][keep], ref[r][0][keep]) for r in common])

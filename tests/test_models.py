@@ -218,6 +218,31 @@ def test_estimator_checks_3d_search_over_networks_and_losses(small):
                               param_grid={"module": ["resnet1d", "se_resnet1d"], "criterion": ["bce", "sign"]})
 
 
+def test_predict_nonlinearity_is_honoured(small):
+    """'auto' is one sigmoid per class; None gives the logits; a callable is applied."""
+    from scipy.special import expit
+
+    Z, y = small
+    net = ECGClassifier(**TINY).fit(Z, y)
+    p = net.predict_proba(Z)
+    logits = net.set_params(predict_nonlinearity=None).predict_proba(Z)
+    assert logits.min() < 0 or logits.max() > 1  # not probabilities
+    np.testing.assert_allclose(expit(logits), p, rtol=1e-5, atol=1e-6)
+    doubled = net.set_params(predict_nonlinearity=lambda t: 2 * torch.sigmoid(t)).predict_proba(Z)
+    np.testing.assert_allclose(doubled, 2 * p, rtol=1e-5, atol=1e-6)
+
+
+def test_partial_fit_from_scratch_is_fit(small):
+    """partial_fit on a new model reads the input's shape and classes (it used to build the
+    default 4096-sample network and fail with a raw shape error), then continues."""
+    Z, y = small
+    a = ECGClassifier(**TINY).partial_fit(Z, y)
+    b = ECGClassifier(**TINY).fit(Z, y)
+    np.testing.assert_array_equal(a.predict_proba(Z), b.predict_proba(Z))
+    a.partial_fit(Z, y)
+    assert len(a.history_) == 2 * TINY["max_epochs"]
+
+
 def test_multilabel_contract(small):
     Z, y = small
     net = ECGClassifier(**TINY).fit(Z, y)

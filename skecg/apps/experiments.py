@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from skecg.labels import get_vocabulary
 from skecg.metrics import (
     challenge_from_terms,
     challenge_score,
@@ -353,7 +352,3 @@ def evaluate_on_cluster(scheduler, estimator, X, y, test_groups, *, log=print, *
             log(f"  [{done}/{len(groups)}] finished after "
                 f"{time.perf_counter() - t0:.0f} s: {res.summary()}")
     return results
-
-
-def vocabulary_for(name: str):
-    return get_vocabulary(PIPELINE_VOCABULARY[name])

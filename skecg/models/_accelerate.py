@@ -134,8 +134,10 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
     Notes
     -----
     The fitted model does not pickle while it is wrapped; save it with
-    :meth:`save_weights` (or skorch's ``save_params``) and load the weights into a
-    plain :class:`ECGClassifier` with the same settings to predict anywhere.
+    :meth:`save_weights` and load the weights into a plain :class:`ECGClassifier` with
+    the same settings (``load_weights``) to predict anywhere.  skorch's ``save_params``
+    does not keep the fitted classes and thresholds: a model restored from it raises
+    ``NotFittedError``.
 
     Examples
     --------

@@ -329,6 +329,10 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         Seeds initialisation, shuffling, dropout and the split; the same value gives
         identical results, whatever ``iterator_train__num_workers``, on CUDA too (see
         ``deterministic``).  Global torch random state is left as it was.
+    predict_nonlinearity : 'auto', callable or None, default='auto'
+        skorch's parameter, applied by :meth:`predict_proba` to the logits: ``'auto'`` is
+        one sigmoid per class, ``None`` returns the logits, a callable is applied as is.
+        ``threshold`` and ``predict`` compare against what it returns.
     deterministic : 'auto', True or False, default='auto'
         On CUDA: ``'auto'`` trains and predicts deterministically when
         ``random_state`` is set (cuDNN autotuning off, deterministic cuDNN kernels,
@@ -691,8 +695,19 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
                     if isinstance(out, tuple):
                         out = out[0]
                     if what == "proba":
-                        out = torch.sigmoid(out.float())
+                        out = self._proba_nonlinearity()(out.float())
             return out.float()
+
+    def _proba_nonlinearity(self):
+        """What turns logits into ``predict_proba``'s outputs: ``predict_nonlinearity``,
+        where ``'auto'`` is one sigmoid per class (multilabel; skorch's own 'auto' would
+        give a two-column binary output) and ``None`` keeps the logits."""
+        f = getattr(self, "predict_nonlinearity", "auto")
+        if f == "auto":
+            return torch.sigmoid
+        if f is None:
+            return _identity
+        return f
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop, but batch losses are read back from the device once per
@@ -966,10 +981,20 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
         return self
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """skorch's ``partial_fit``; builds the optimizer of a loaded model first."""
+        """skorch's ``partial_fit``; builds the optimizer of a loaded model first.
+
+        On a model that was never fitted this is :meth:`fit` (which reads the input's
+        shape, the classes and the seed, then trains ``max_epochs`` epochs, as skorch's
+        ``partial_fit`` of a new net does); later calls continue training."""
+        if not hasattr(self, "classes_"):
+            return self.fit(X, y, **fit_params)
         if getattr(self, "initialized_", False) and not hasattr(self, "optimizer_"):
             self._initialize_optimizer()
         return super().partial_fit(X, y, classes, **fit_params)
+
+
+def _identity(t):
+    return t
 
 
 def _loader_state(loader) -> dict:

@@ -127,12 +127,6 @@ class H5Array:
             raise SourceError(self.path, f"is truncated: rows {start}:{stop} need {want} bytes, read {got}")
         return out
 
-    def describe(self):
-        """(shape, dtype) without keeping the file open in this process."""
-        if self.shape is None:
-            self.array  # noqa: B018 - opens and reads the header
-        return self.shape, self.dtype
-
     def close(self):
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
