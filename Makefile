@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_ARGS ?=
 
-.PHONY: demo test test-avx2 venv bench docs clean
+.PHONY: demo test test-avx2 test-lowest venv bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,20 @@ test-avx2: $(VENV)/.installed
 	assert cap in ('AVX2', 'DEFAULT') and not bf16, 'the AVX2 cap did not hold'"
 	$(ISA_AVX2) $(PY) -m pytest -q -m "not slow" -p no:cacheprovider
 
+# The fast tests with the lowest versions pyproject.toml allows of the libraries whose
+# APIs skecg leans on most (kept in step with its lower bounds), in a venv of their own.
+LOW_VENV ?= .venv-lowest
+LOWEST = scikit-learn==1.6.0 scipy==1.16.0 imbalanced-learn==0.13.0 skorch==1.2.0
+test-lowest:
+	test -x $(LOW_VENV)/bin/python || $(PYTHON) -m venv $(LOW_VENV)
+	$(LOW_VENV)/bin/python -m pip install -q $(TORCH_ARGS) "$(TORCH_SPEC)"
+	printf '%s\n' $(LOWEST) > $(LOW_VENV)/constraints.txt
+	$(LOW_VENV)/bin/python -m pip install -q -c $(LOW_VENV)/constraints.txt -e ".[test]"
+	$(LOW_VENV)/bin/python -c "import imblearn, scipy, sklearn, skorch; print('lowest versions:', \
+	'scikit-learn', sklearn.__version__, 'scipy', scipy.__version__, 'imbalanced-learn', imblearn.__version__, \
+	'skorch', skorch.__version__)"
+	$(LOW_VENV)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
+
 bench: $(VENV)/.installed
 	$(PY) benchmarks/preprocessing.py
 	$(PY) benchmarks/training.py
@@ -52,4 +66,4 @@ docs: $(VENV)/.installed
 	timeout $(DOCS_TIMEOUT) $(VENV)/bin/sphinx-build -W -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info docs/_build
+	rm -rf $(VENV) $(LOW_VENV) build *.egg-info docs/_build

@@ -14,8 +14,10 @@ from .utils.validation import ECGInputMixin, MultilabelClassifierMixin
 
 
 def _is_fitted(est) -> bool:
+    """A fitted segmenter: it has ``classes_`` (what the rule reads).  scikit-learn 1.6's
+    generic check takes an unfitted skorch net for a fitted one."""
     try:
-        check_is_fitted(est)
+        check_is_fitted(est, "classes_")
     except Exception:  # noqa: BLE001 - NotFittedError, or an estimator check_is_fitted cannot judge
         return False
     return True
