@@ -179,7 +179,7 @@ class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator, auto_wr
         """Lazy input: return a lazy container with this step pending (nothing is read).
 
         The step runs per batch when records are read (``X.read_signals``), e.g. in
-        DataLoader workers; see :mod:`skecg.sources._lazy`.
+        DataLoader workers; see :mod:`skecg._records._lazy`.
         """
         from sklearn.base import clone
 

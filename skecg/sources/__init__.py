@@ -1,6 +1,6 @@
 """Where the signals of :class:`skecg.ECGRecords` come from.
 
-How records are read lazily is told in one place: :mod:`skecg.sources._lazy`.
+How records are read lazily is told in one place: :mod:`skecg._records._lazy`.
 Each kind of source is a short class in its own module: an in-memory array
 (:class:`ArraySource`), a skecg store (:class:`StoreSource`, the format in
 :mod:`skecg.sources._store`), CODE-15%/TNMG HDF5 parts (:class:`Code15Source`).
@@ -12,9 +12,9 @@ from ._code15 import Code15Source
 from ._concat import ConcatSource
 from ._lazy import LazySignals, decode_index, encode_index, max_load_bytes
 from ._memory import ArraySource
-from ._store import StoreSource, StoreWriter, is_store, read_manifest
+from ._store import StoreSource, StoreWriter, is_store, read_manifest, write_records
 
 __all__ = [
     "ArraySource", "Code15Source", "ConcatSource", "LazySignals", "SignalSource", "SourceError", "StoreSource",
-    "StoreWriter", "decode_index", "encode_index", "is_store", "max_load_bytes", "read_manifest",
+    "StoreWriter", "decode_index", "encode_index", "is_store", "max_load_bytes", "read_manifest", "write_records",
 ]

@@ -4,7 +4,7 @@ A *source* is an ordered collection of raw records (2-D ``(n_leads, n_samples)``
 arrays) plus one metadata row per record.  It knows each record's shape without
 reading it, reads any batch of records on request, and pickles to a small handle
 (paths, never arrays or open files).  :class:`skecg.ECGRecords` puts an index and
-pending preprocessing steps on top (see :mod:`skecg.sources._lazy`).
+pending preprocessing steps on top (see :mod:`skecg._records._lazy`).
 """
 
 from __future__ import annotations

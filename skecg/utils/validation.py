@@ -8,15 +8,15 @@ mixin that tags an estimator as taking 3-D ECG input.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
-from .._schema import STANDARD_LEADS, normalize_lead_name
+from .._records import (STANDARD_LEADS, check_finite_records, check_finite_signals, nonfinite_records,
+                       normalize_lead_name)
+from .._threads import local_threads
 
 __all__ = [
     "ECGInputMixin",
@@ -34,100 +34,6 @@ __all__ = [
     "net_parameter_constraints",
     "validate_params",
 ]
-
-_SHOWN = 5  # records named in an error message
-
-
-def _name_list(names, idx) -> str:
-    shown = ", ".join(str(names[i]) if names is not None else f"record {i}" for i in idx[:_SHOWN])
-    return shown + (" ..." if len(idx) > _SHOWN else "")
-
-
-def nonfinite_records(signals) -> np.ndarray:
-    """Indices of the records whose signals hold NaN or inf (empty when all are finite).
-
-    Parameters
-    ----------
-    signals : ndarray of shape (n_records, n_leads, n_samples) or list of 2-D arrays
-
-    Returns
-    -------
-    ndarray of int
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.zeros((3, 1, 4)); X[1, 0, 2] = np.inf
-    >>> nonfinite_records(X).tolist()
-    [1]
-    """
-    if isinstance(signals, np.ndarray):
-        # fast path: a finite sum means every value is finite (ECG values are far from
-        # float32 overflow); only a failing input pays for the per-record scan
-        if np.isfinite(np.sum(signals, dtype=np.float64)):
-            return np.zeros(0, dtype=np.intp)
-        return np.flatnonzero(~np.isfinite(signals.reshape(len(signals), -1)).all(axis=1))
-    return np.array([i for i, s in enumerate(signals)  # the same fast path per record
-                     if not np.isfinite(np.sum(s, dtype=np.float64)) and not np.isfinite(s).all()], dtype=np.intp)
-
-
-def check_finite_signals(signals, names: Sequence | None = None) -> None:
-    """Raise a ValueError naming the first records whose signals hold NaN or inf.
-
-    Parameters
-    ----------
-    signals : ndarray of shape (n_records, n_leads, n_samples) or list of 2-D arrays
-        The signals to check.
-    names : sequence of str, optional
-        A name per record for the message; default ``record <index>``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.zeros((3, 1, 4), np.float32); X[2, 0, 1] = np.nan
-    >>> check_finite_signals(X, ["a", "b", "c"])
-    Traceback (most recent call last):
-    ...
-    ValueError: 1 record(s) hold NaN or inf values: c; repair or drop them
-    """
-    bad = nonfinite_records(signals)
-    if bad.size:
-        raise ValueError(f"{bad.size} record(s) hold NaN or inf values: {_name_list(names, bad)}; "
-                         "repair or drop them")
-
-
-def local_threads(n_jobs) -> int:
-    """Threads of this process for ``n_jobs``, counted as joblib counts (None: 1, -1:
-    every core, -2: all but one), whatever joblib backend is active.
-
-    Examples
-    --------
-    >>> local_threads(None), local_threads(3)
-    (1, 3)
-    """
-    if n_jobs is None:
-        return 1
-    n = int(n_jobs)
-    return max(1, (os.cpu_count() or 1) + 1 + n if n < 0 else n)
-
-
-def check_finite_records(X, signals=None) -> None:
-    """:func:`check_finite_signals` on ``X`` (array, list or :class:`~skecg.ECGRecords`),
-    naming records by their ``record_id``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> check_finite_records(np.zeros((2, 1, 4)))
-    """
-    from .._records import as_signals, record_names
-
-    if signals is None:
-        signals, _ = as_signals(X)
-    if isinstance(signals, np.ndarray) and np.isfinite(np.sum(signals, dtype=np.float64)):
-        return
-    check_finite_signals(signals, record_names(X, len(signals)))
-
 
 def check_indicator_matrix(y, name: str = "y", *, n_rows: int | None = None) -> np.ndarray:
     """Check that ``y`` is a 2-D 0/1 indicator matrix ``(n_records, n_classes)``; return it
@@ -162,7 +68,7 @@ def check_indicator_matrix(y, name: str = "y", *, n_rows: int | None = None) -> 
     vals = np.unique(a)
     wrong = vals[~np.isin(vals, (0, 1))]
     if wrong.size:
-        raise ValueError(f"{name} must be a 0/1 indicator matrix, found values {wrong[:_SHOWN]}; "
+        raise ValueError(f"{name} must be a 0/1 indicator matrix, found values {wrong[:5]}; "
                          "threshold probabilities first (e.g. estimator.predict)")
     return a
 

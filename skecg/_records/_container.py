@@ -8,13 +8,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ._schema import META_COLUMNS, STANDARD_LEADS, normalize_lead_name
-from .labels import LabelReport, get_vocabulary
-from .sources import SignalSource
-from .sources._lazy import LazyRecordsMixin, concat_lazy
+from .._schema import normalize_lead_name
+from ..labels import LabelReport, get_vocabulary
+from ..sources import SignalSource, write_records
+from ._lazy import LazyRecordsMixin, concat_lazy
+from ._meta import default_meta
 
-__all__ = ["ECGRecords", "META_COLUMNS", "STANDARD_LEADS", "as_signals", "concat_records", "iter_batches",
-           "normalize_lead_name", "record_names"]
+__all__ = ["ECGRecords", "concat_records", "record_index"]
 
 class ECGRecords(LazyRecordsMixin):
     """ECG signals with aligned per-record metadata.
@@ -90,24 +90,9 @@ class ECGRecords(LazyRecordsMixin):
                 if n_leads and n_leads != {len(leads)}:
                     raise ValueError(f"leads names {len(leads)} lead(s) {list(leads)[:12]} but the signals have "
                                      f"{sorted(n_leads)} lead(s); pass one name per lead")
-            if leads is None:
-                n_leads = [s.shape[0] for s in signals] if n else []
-                leads = [
-                    tuple(STANDARD_LEADS) if k == 12 else tuple(f"lead{j}" for j in range(k))
-                    for k in n_leads
-                ]
-                meta["leads"] = pd.Series(leads, dtype=object)
-            else:
                 t = tuple(normalize_lead_name(x) for x in leads)
                 meta["leads"] = pd.Series([t] * n, dtype=object)
-        for col in META_COLUMNS:
-            if col not in meta:
-                if col == "record_id":
-                    meta[col] = [str(i) for i in range(n)]
-                elif col == "dx":
-                    meta[col] = pd.Series([()] * n, dtype=object)
-                else:
-                    meta[col] = None if col in ("source", "sex", "patient_id") else np.nan
+        meta = default_meta(meta, [s.shape[0] for s in signals])
         meta["fs"] = _meta_rates(meta["fs"])
         self._signals = signals
         self.meta = meta
@@ -271,8 +256,6 @@ class ECGRecords(LazyRecordsMixin):
 
     def to_store(self, path, y=None, **kwargs):
         """Write these records as a store (see :func:`skecg.io.write_store`); returns its path."""
-        from .sources._store import write_records
-
         return write_records(self, path, y, **kwargs)
 
     def label_report(self, vocabulary=None) -> LabelReport:
@@ -402,81 +385,6 @@ def record_index(key, n: int) -> tuple:
     if key.dtype.kind not in "iu":
         raise IndexError(f"records can be indexed by integers, slices or masks, not {key.dtype}")
     return key.astype(np.intp).ravel(), False
-
-
-def iter_batches(X, batch_size: int = 256, *, desc: str | None = None, progress: bool | None = None):
-    """Yield ``(indices, records)`` over ``X`` in batches; lazy containers are read batch by batch.
-
-    For code that must see every record (features, R peaks, predictions) without
-    holding the data set in memory.
-
-    Parameters
-    ----------
-    X : ECGRecords or array-like
-        Records; a lazy container reads (and preprocesses) one batch at a time.
-    batch_size : int, default=256
-        Records per batch (the last one may be smaller).
-    desc : str, optional
-        Label of the progress bar.
-    progress : bool, optional
-        Show a tqdm bar; None shows one for a lazy container of more than one batch
-        (on a terminal).
-
-    Yields
-    ------
-    indices : ndarray of int
-        Positions of the batch's records in ``X``.
-    records : ECGRecords or array
-        The batch, loaded in memory.
-
-    Examples
-    --------
-    >>> X = ECGRecords(np.zeros((5, 12, 10), np.float32))
-    >>> [len(b) for _, b in iter_batches(X, 2)]
-    [2, 2, 1]
-    """
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive number of records, got {batch_size!r}")
-    n = len(X)
-    starts = range(0, n, int(batch_size))
-    if progress is None:
-        progress = n > batch_size and getattr(X, "is_lazy", False)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc=desc or "records", unit="batch", disable=None, leave=False)
-    for a in starts:
-        idx = np.arange(a, min(a + int(batch_size), n))
-        batch = X.take(idx) if isinstance(X, ECGRecords) else X[idx]
-        yield idx, (batch.load() if isinstance(batch, ECGRecords) else batch)
-
-
-def as_signals(X) -> tuple:
-    """Split input into (signals, meta-or-None): signals a 3-D float array or list of 2-D."""
-    if isinstance(X, ECGRecords):
-        return X.signals, X
-    if isinstance(X, np.ndarray):
-        if X.ndim != 3:
-            raise ValueError(
-                f"expected a 3-D array (n_records, n_leads, n_samples), got shape {X.shape}"
-            )
-        return X, None
-    if isinstance(X, (list, tuple)):
-        arrs = [np.asarray(s) for s in X]
-        for i, s in enumerate(arrs):
-            if s.ndim != 2:
-                raise ValueError(f"record {i}: expected a 2-D (n_leads, n_samples) array, got {s.shape}")
-        return arrs, None
-    arr = np.asarray(X)
-    return as_signals(arr)
-
-
-def record_names(X, n: int | None = None) -> list[str]:
-    """Record ids for error messages (indices for plain arrays)."""
-    if isinstance(X, ECGRecords):
-        return [str(r) for r in X.meta["record_id"]]
-    n = len(X) if n is None else n
-    return [f"record {i}" for i in range(n)]
 
 
 def concat_records(parts: Sequence[ECGRecords]) -> ECGRecords:
