@@ -10,17 +10,7 @@ import os as _os
 _os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from ._records import ECGRecords, concat_records, iter_batches  # noqa: E402
+from ._version import __version__  # noqa: E402
 
 
-def _version() -> str:
-    """The installed distribution's version: pyproject.toml is the one place it is written."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("skecg")
-    except PackageNotFoundError:  # a source tree on sys.path that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
 __all__ = ["ECGRecords", "concat_records", "iter_batches", "__version__"]

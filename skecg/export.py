@@ -103,7 +103,7 @@ def _plain_network(clf):
 
 
 def _metadata(clf, steps) -> dict:
-    from . import __version__
+    from ._version import __version__
     from .labels import get_vocabulary
 
     classes = [str(c) for c in clf.classes_]

@@ -513,7 +513,7 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
     import sklearn
     import torch
 
-    from . import __version__
+    from ._version import __version__
 
     path = Path(path)
     extra = _trusted_map(trusted)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context
 
-from ._records import ECGRecords
+from ._records import ECGRecords, validate_records
 from .labels import NORMAL_CLASS, SCORED_CLASSES_2020, TNMG_TO_SNOMED, abbreviation, equivalence_map
 
 
@@ -47,7 +47,7 @@ def _canonical(codes):
 
 
 def _dx(X: ECGRecords, rule: str) -> list:
-    if not isinstance(X, ECGRecords) or "dx" not in X.meta:
+    if not validate_records(X).is_records or "dx" not in X.meta:
         raise ValueError(f"rule {rule!r} needs the records' own labels (ECGRecords with meta['dx'], as the "
                          "skecg readers give them)")
     return [tuple(str(c) for c in d) if isinstance(d, (tuple, list, np.ndarray)) else () for d in X.meta["dx"]]
@@ -87,7 +87,7 @@ class DataRule:
         >>> bool((RULES["zhu-incart"].reasons(X) == "").all())
         True
         """
-        if not isinstance(X, ECGRecords):
+        if not validate_records(X).is_records:
             raise ValueError(f"rule {self.name!r} needs the records' own labels and sources (ECGRecords with "
                              "meta['dx'] and meta['source'], as the skecg readers give them)")
         n = len(X)

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._records import ECGRecords
+from ._records import validate_records
 from .utils.validation import check_indicator_matrix
 
 STRATEGIES = ("I", "II", "III", "IV")
@@ -159,12 +159,13 @@ class TrainingSubsetSampler(BaseEstimator):
                     order.append(int(i))
 
         if self.strategy == "III":
-            age = X.meta["age"].to_numpy(dtype=float) if isinstance(X, ECGRecords) else None
-            if age is None:
+            R = validate_records(X)
+            if not R.is_records:
                 raise ValueError("strategy 'III' needs ages: pass ECGRecords with meta['age']")
+            age = R.column("age", float)
             missing = np.flatnonzero(np.isnan(age) & np.any(np.column_stack(masks), axis=1))
             if missing.size:
-                names = X.meta["record_id"].to_numpy()[missing[:5]].tolist()
+                names = [R.names[i] for i in missing[:5]]
                 raise ValueError(f"strategy 'III' needs ages, but {missing.size} record(s) have none, "
                                  f"e.g. {names}; drop them or choose another strategy")
         if self.strategy != "IV":
@@ -189,8 +190,7 @@ class TrainingSubsetSampler(BaseEstimator):
         self.sample_indices_ = np.asarray(order, dtype=np.intp)
         self.n_per_class_ = per
         idx = self.sample_indices_
-        Xs = X.take(idx) if isinstance(X, ECGRecords) else (
-            [X[i] for i in idx] if isinstance(X, list) else np.asarray(X)[idx])
+        Xs = X[idx] if isinstance(X, np.ndarray) else validate_records(X).take(idx)  # any array: rows
         return Xs, np.asarray(y)[idx]
 
     def fit(self, X, y):

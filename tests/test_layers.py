@@ -145,6 +145,142 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path):
     assert len(found) == 7, text
 
 
+#: The floors of skecg, bottom first: a module may import modules of its own floor or of
+#: floors below it, never above.  Every top-level module and subpackage has one floor;
+#: a new one must be placed here (test_every_unit_has_a_floor).
+FLOORS = (
+    ("skecg._schema", "skecg._threads", "skecg._version", "skecg.labels"),
+    ("skecg.sources",),
+    # the root face runs before any submodule; it imports the records and loads the rest lazily
+    ("skecg._records", "skecg"),
+    ("skecg.utils",),
+    ("skecg.preprocessing", "skecg.metrics", "skecg.sampling", "skecg.rules", "skecg.plots"),
+    ("skecg.io", "skecg.models"),
+    ("skecg.datasets", "skecg.ensemble", "skecg._segment_rule", "skecg.segmentation", "skecg.baselines",
+     "skecg.tuning", "skecg.persistence", "skecg.export", "skecg.distributed"),
+    ("skecg.pipelines",),
+    ("skecg.presets",),
+    ("skecg.apps",),
+)
+
+
+def unit(module: str) -> str:
+    """The floor unit of a module: its top-level subpackage or module (``skecg`` for the root)."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def _type_checking_lines(tree) -> set:
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for sub in node.body:
+                lines.update(range(sub.lineno, (sub.end_lineno or sub.lineno) + 1))
+    return lines
+
+
+def import_graph(root: Path = ROOT) -> dict:
+    """``{module: {imported skecg modules}}`` over every file under ``root``, imports inside
+    functions included (those under ``if TYPE_CHECKING:`` left out).  ``from . import _mod``
+    is an arrow to ``_mod`` only, not to the package it names."""
+    graph = {}
+    for path in sorted(root.rglob("*.py")):
+        module, _ = module_name(path, root)
+        skip = _type_checking_lines(ast.parse(path.read_text(encoding="utf-8")))
+        found = list(imports(path, root))
+        targets = set()
+        by_line: dict = {}
+        for line, target, names in found:
+            if line in skip or not (target == "skecg" or target.startswith("skecg.")):
+                continue
+            by_line.setdefault(line, []).append((target, names))
+        for line, items in by_line.items():
+            for target, names in items:
+                sub = [f"{target}.{n}" for n in names if is_module(f"{target}.{n}", root)]
+                if names and sub and len(sub) == len(names):
+                    continue  # `from pkg import _a, _b`: the modules are their own entries
+                if is_module(target, root) and target != module:
+                    targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def cycles(graph: dict) -> list:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_anywhere():
+    found = cycles(import_graph())
+    assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+def test_every_unit_has_a_floor():
+    placed = {u for floor in FLOORS for u in floor}
+    units = {unit(m) for m in import_graph()}
+    assert units <= placed, f"modules without a floor in FLOORS: {sorted(units - placed)}"
+
+
+def arrows_up(graph: dict, floors=FLOORS) -> list:
+    """Every import of a module on a higher floor than the importer's."""
+    floor = {u: k for k, units in enumerate(floors) for u in units}
+    up = []
+    for module, targets in graph.items():
+        for target in targets:
+            if floor[unit(target)] > floor[unit(module)]:
+                up.append(f"{module} (floor {floor[unit(module)]}) imports {target} (floor {floor[unit(target)]})")
+    return sorted(up)
+
+
+def test_no_arrow_runs_back_up():
+    up = arrows_up(import_graph())
+    assert not up, "imports that run back up:\n" + "\n".join(up)
+
+
+def test_the_cycle_and_floor_checks_find_what_they_claim(tmp_path):
+    pkg = tmp_path / "skecg"
+    (pkg / "io").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "io" / "__init__.py").write_text("from ._a import f\n")
+    (pkg / "io" / "_a.py").write_text("def f():\n    from ._b import g\n")
+    (pkg / "io" / "_b.py").write_text("from . import _a\nfrom ..plots import p\n")
+    (pkg / "plots.py").write_text("from .io import f\n")
+    (pkg / "tuning.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .plots import p\n")
+    g = import_graph(pkg)
+    assert cycles(g) == [["skecg.io", "skecg.io._a", "skecg.io._b", "skecg.plots"]]
+    assert g["skecg.io._b"] == {"skecg.io._a", "skecg.plots"}  # `from . import _a` is not an arrow to skecg.io
+    assert g["skecg.tuning"] == set()  # typing-only imports are not arrows
+    floors = (("skecg",), ("skecg.io", "skecg.tuning"), ("skecg.plots",))
+    assert arrows_up(g, floors) == ["skecg.io._b (floor 1) imports skecg.plots (floor 2)"]
+
+
 if __name__ == "__main__":  # pragma: no cover
     print("\n".join(layer_violations()) or "no violations")
     pytest.main([__file__])

@@ -27,8 +27,8 @@ from ._transformers import (
     Resampler,
     RRFeatureExtractor,
     WaveletDenoiser,
-    check_finite_records,
 )
+from .._records import check_finite_records
 
 __all__ = [
     "FREQ_FEATURES", "HRV_FEATURES", "INDEPENDENT_8", "NEUROKIT_METHODS", "STANDARD_12", "TIME_FEATURES",

@@ -7,6 +7,8 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as _sps
 
+from .._schema import STANDARD_LEADS, normalize_lead_name
+
 
 def _ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
     if not (np.isfinite(fs_in) and fs_in > 0):
@@ -126,7 +128,7 @@ def resample_signal(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) 
 
 # --- leads ------------------------------------------------------------------------------
 INDEPENDENT_8 = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
-STANDARD_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+STANDARD_12 = STANDARD_LEADS  # one spelling of the 12 leads (skecg._schema)
 LEAD_PRESETS = {"independent8": INDEPENDENT_8, "standard12": STANDARD_12}
 
 # limb leads derivable from I and II: (coefficient of I, coefficient of II)
@@ -152,8 +154,6 @@ def select_leads(x: np.ndarray, leads_in, leads_out, derive: bool = True) -> np.
     >>> select_leads(x, ["I", "II"], ["III", "aVF"])[0].tolist()
     [[2.0, 3.0], [2.5, 4.0]]
     """
-    from .._records import normalize_lead_name
-
     leads_in = [normalize_lead_name(c) for c in leads_in]
     leads_out = [normalize_lead_name(c) for c in leads_out]
     if x.shape[-2] != len(leads_in):

@@ -11,9 +11,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords
+from .._records import ECGRecords, check_finite_records, nonfinite_records, validate_records
+from .._threads import local_threads
 from ..sources import ArraySource
-from ..utils.validation import check_finite_records, local_threads
 from ._transformers import _SignalTransformer
 
 
@@ -87,15 +87,15 @@ class SignalPipeline(Pipeline):
 
     def _chunked_ok(self, X, params) -> bool:
         """Whether ``X`` and the steps allow the chunked run (else: sklearn's Pipeline)."""
-        if params or self.memory is not None or not isinstance(X, ECGRecords):
-            return False
-        if X.is_lazy or X.is_ragged or len(X) <= self.chunk_size:
+        if params or self.memory is not None:
             return False
         steps = [s for _, s in self.steps if s is not None and s != "passthrough"]
         # steps that stay pending on lazy input (RRFeatureExtractor streams instead)
-        return bool(steps) and all(isinstance(s, _SignalTransformer)
-                                   and type(s)._transform_lazy is _SignalTransformer._transform_lazy
-                                   for s in steps)
+        if not steps or not all(isinstance(s, _SignalTransformer)
+                                and type(s)._transform_lazy is _SignalTransformer._transform_lazy for s in steps):
+            return False
+        R = validate_records(X)
+        return R.is_records and not R.is_lazy and not X.is_ragged and len(X) > self.chunk_size
 
     def _pending(self, X) -> ECGRecords:
         """``X`` as a lazy view (no copy) that the steps fit and transform on metadata alone."""
@@ -115,7 +115,7 @@ class SignalPipeline(Pipeline):
 
         def chain(a):
             z = signals[a:a + c]
-            if not np.isfinite(np.sum(z, dtype=np.float64)):  # each chunk checked in its own thread
+            if len(nonfinite_records(z)):  # each chunk checked in its own thread
                 raise _NonFinite
             for f in functions:
                 z = f(z)

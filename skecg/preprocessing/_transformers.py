@@ -13,8 +13,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords, as_signals, iter_batches, normalize_lead_name, record_names
-from ..utils.validation import ECGInputMixin, check_finite_records
+from .._records import iter_batches, normalize_lead_name, validate_records
+from ..utils.validation import ECGInputMixin
 from . import _functional as F
 from ._rr import (
     HRV_FEATURES,
@@ -68,19 +68,13 @@ def _grouped(func, signals, keys, n_jobs: int) -> list:
     return out
 
 
-def _is_lazy(X) -> bool:
-    return isinstance(X, ECGRecords) and X.is_lazy
-
-
-def _rebuild(X, signals, **meta_updates):
-    """Return signals in the caller's container kind, with metadata kept true."""
-    if isinstance(X, ECGRecords):
-        return X.with_signals(signals, **meta_updates)
-    if isinstance(signals, list):
-        shapes = {s.shape for s in signals}
-        if len(shapes) == 1 and isinstance(X, np.ndarray):
-            return np.stack(signals)
-    return signals
+def _rebuild(R, signals, **meta_updates):
+    """Return signals in the caller's input kind (``R`` from ``validate_records``), metadata kept true;
+    a plain 3-D array whose records came back as a list of equal shapes stays 3-D."""
+    if not R.is_records and isinstance(R.X, np.ndarray) and isinstance(signals, list) \
+            and len({s.shape for s in signals}) == 1:
+        return np.stack(signals)
+    return R.like_input(signals, **meta_updates)
 
 
 _POSITIVE = Interval(Real, 0, None, closed="neither")
@@ -137,11 +131,12 @@ class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator, auto_wr
     def fit(self, X, y=None):
         """Validate the parameters and the input; returns self."""
         self._check_params()
-        if _is_lazy(X):  # nothing to learn: values are checked when batches are read
+        R = validate_records(X)
+        if R.is_lazy:  # nothing to learn: values are checked when batches are read
             self.n_leads_in_ = X.shape[1] if X.shape[1] is not None else int(X.meta["n_leads"].iat[0])
             return self
-        signals, _ = as_signals(X)
-        check_finite_records(X, signals)
+        R.check_finite()
+        signals = R.signals
         self.n_leads_in_ = signals.shape[1] if isinstance(signals, np.ndarray) else (
             signals[0].shape[0] if signals else 0)
         return self
@@ -164,16 +159,17 @@ class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator, auto_wr
 
     def transform(self, X):
         check_is_fitted(self, "n_leads_in_")
-        if _is_lazy(X):
+        R = validate_records(X)
+        if R.is_lazy:
             return self._transform_lazy(X)
-        signals, _ = as_signals(X)
-        check_finite_records(X, signals)
-        return self._transform(X)
+        R.check_finite()
+        return self._transform(R)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then transform; the input is validated once."""
         self.fit(X, y)
-        return self._transform_lazy(X) if _is_lazy(X) else self._transform(X)
+        R = validate_records(X)
+        return self._transform_lazy(X) if R.is_lazy else self._transform(R)
 
     def _transform_lazy(self, X):
         """Lazy input: return a lazy container with this step pending (nothing is read).
@@ -220,11 +216,12 @@ class Resampler(_SignalTransformer):
     def _rates(self, X, n):
         if self.fs_in is not None:
             return np.full(n, float(self.fs_in))
-        if isinstance(X, ECGRecords):
-            fs = X.meta["fs"].to_numpy(dtype=float)
+        R = validate_records(X)
+        if R.is_records:
+            fs = R.column("fs", float)
             bad = np.flatnonzero(~np.isfinite(fs) | (fs <= 0))
             if bad.size:
-                names = record_names(X)
+                names = R.names
                 raise ValueError(f"the sampling rate of record(s) {[names[i] for i in bad[:5]]} is missing; "
                                  "set meta['fs'] or pass fs_in")
             return fs
@@ -256,22 +253,23 @@ class Resampler(_SignalTransformer):
 
     def _transform(self, X):
         """Resample; returns the same container kind with ``fs`` updated."""
-        signals, _ = as_signals(X)
-        rates = self._rates(X, len(signals))
+        R = validate_records(X)
+        signals = R.signals
+        rates = self._rates(R, len(signals))
         fs_out = float(self.fs_out)
         nj = _n_jobs(self.n_jobs)
         if len(signals) == 0:  # no records: no rate to read; the length is known only from fs_in
             n_out = int(round(signals.shape[2] * fs_out / float(self.fs_in))) \
                 if isinstance(signals, np.ndarray) and self.fs_in is not None else 0
             out = np.zeros((0, signals.shape[1], n_out), np.float32) if isinstance(signals, np.ndarray) else []
-            return _rebuild(X, out, fs=fs_out)
+            return _rebuild(R, out, fs=fs_out)
         if isinstance(signals, np.ndarray) and np.all(rates == rates[0]):
             out = _chunked(lambda a: F.resample_signal(a, rates[0], fs_out), signals, nj)
         else:
             out = _grouped(lambda a, r: F.resample_signal(a, r, fs_out), list(signals), rates, nj)
             if isinstance(signals, np.ndarray) and len({o.shape for o in out}) == 1:
                 out = np.stack(out)
-        return _rebuild(X, out, fs=fs_out)
+        return _rebuild(R, out, fs=fs_out)
 
 
 class LeadSelector(_SignalTransformer):
@@ -347,14 +345,15 @@ class LeadSelector(_SignalTransformer):
 
     def _transform(self, X):
         """Select (and derive) leads; metadata ``leads`` follows."""
-        signals, _ = as_signals(X)
+        R = validate_records(X)
+        signals = R.signals
         out_leads = self.leads_out_
         if len(signals) == 0:  # no records: no lead names to read, the output shape is known
             out = np.zeros((0, len(out_leads), signals.shape[2]), np.float32) if isinstance(signals, np.ndarray) \
                 else []
-            return X.with_signals(out, leads=tuple(out_leads)) if isinstance(X, ECGRecords) else out
-        if isinstance(X, ECGRecords):
-            lead_sets = list(X.meta["leads"])
+            return R.like_input(out, leads=tuple(out_leads))
+        if R.is_records:
+            lead_sets = list(R.meta["leads"])
             if isinstance(signals, np.ndarray) and len(set(lead_sets)) == 1:
                 out = F.select_leads(signals, lead_sets[0], out_leads, self.derive)
             else:
@@ -362,7 +361,7 @@ class LeadSelector(_SignalTransformer):
                                lead_sets, 1)
                 if isinstance(signals, np.ndarray):
                     out = np.stack(out)
-            return X.with_signals(out, leads=tuple(out_leads))
+            return R.like_input(out, leads=tuple(out_leads))
         if isinstance(signals, np.ndarray):
             return F.select_leads(signals, self._in_leads(X, signals.shape[1]), out_leads, self.derive)
         return [F.select_leads(s[None], self._in_leads(X, s.shape[0]), out_leads, self.derive)[0] for s in signals]
@@ -443,20 +442,21 @@ class WaveletDenoiser(_SignalTransformer):
         return lambda a: F.wavelet_denoise(a, self.wavelet, level, **kw)
 
     def _transform(self, X):
-        signals, _ = as_signals(X)
+        R = validate_records(X)
+        signals = R.signals
         nj = _n_jobs(self.n_jobs)
         kw = dict(threshold=self.threshold, mode=self.mode, noise=self.noise,
                   remove_baseline=self.remove_baseline)
         if len(signals) == 0:  # no records: nothing to denoise (and no length to check)
-            return X
+            return R.X
         if isinstance(signals, np.ndarray):
             level = self._level_for(signals.shape[2], X, "the input")
             out = _chunked(lambda a: F.wavelet_denoise(a, self.wavelet, level, **kw), signals, nj)
         else:
-            names = record_names(X, len(signals))
+            names = R.names
             levels = [self._level_for(s.shape[1], X, names[i]) for i, s in enumerate(signals)]
             out = _grouped(lambda a, lv: F.wavelet_denoise(a, self.wavelet, lv, **kw), list(signals), levels, nj)
-        return _rebuild(X, out)
+        return _rebuild(R, out)
 
 
 class PadTruncate(_SignalTransformer):
@@ -507,7 +507,8 @@ class PadTruncate(_SignalTransformer):
             return int(self.length)
         if self.fs is not None:
             fs = float(self.fs)
-        elif isinstance(X, ECGRecords):
+        elif validate_records(X).is_records:
+            X = validate_records(X).records
             if len(X) == 0:
                 raise ValueError("PadTruncate(seconds=...) needs a sampling rate, and X holds no records to read "
                                  "one from; pass fs= or length=")
@@ -534,12 +535,12 @@ class PadTruncate(_SignalTransformer):
         return lambda a: a if a.shape[2] == n else F.pad_truncate(a, n, mode)
 
     def _transform(self, X):
-        signals, _ = as_signals(X)
-        n = self._n(X) if len(signals) else int(self.length_)  # no records: no rate to read, the fitted length
+        R = validate_records(X)
+        signals = R.signals
+        n = self._n(R) if len(signals) else int(self.length_)  # no records: no rate to read, the fitted length
         if isinstance(signals, np.ndarray) and signals.shape[2] == n:
-            return X  # already the right length: nothing to copy
-        out = F.pad_truncate(signals, n, self.mode)
-        return X.with_signals(out) if isinstance(X, ECGRecords) else out
+            return R.X  # already the right length: nothing to copy
+        return R.like_input(F.pad_truncate(signals, n, self.mode))
 
 
 class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",)):
@@ -614,9 +615,10 @@ class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",
         """Sampling rate of every record: ``fs`` if set, else the records' metadata."""
         if self.fs is not None:
             return np.full(n, float(self.fs))
-        if not isinstance(X, ECGRecords):
+        R = validate_records(X)
+        if not R.is_records:
             raise ValueError("the sampling rate is missing: pass RRFeatureExtractor(fs=...) for plain arrays")
-        rates = X.meta["fs"].to_numpy(dtype=float)
+        rates = R.column("fs", float)
         if np.any(~np.isfinite(rates)):
             raise ValueError("the sampling rate of some records is missing (meta['fs'] is NaN)")
         return rates
@@ -626,14 +628,15 @@ class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",
 
         A lazy container is streamed in batches (with a progress bar on a terminal).
         """
-        if _is_lazy(X):
-            return [p for _, batch in iter_batches(X, desc="R peaks") for p in self.peaks(batch)]
-        signals, _ = as_signals(X)
-        check_finite_records(X, signals)
+        R = validate_records(X)
+        if R.is_lazy:
+            return [p for _, batch in iter_batches(R.records, desc="R peaks") for p in self.peaks(batch)]
+        R.check_finite()
+        signals = R.signals
         n = len(signals)
-        rates = self._rates(X, n)
-        if isinstance(X, ECGRecords):
-            lead_idx = [self._lead_index(ls) for ls in X.meta["leads"]]
+        rates = self._rates(R, n)
+        if R.is_records:
+            lead_idx = [self._lead_index(ls) for ls in R.meta["leads"]]
         else:
             n_leads = signals.shape[1] if isinstance(signals, np.ndarray) else signals[0].shape[0]
             lead_idx = [self._lead_index(F.STANDARD_12 if n_leads == 12 else range(n_leads))] * n
@@ -671,13 +674,10 @@ class RRFeatureExtractor(_SignalTransformer, auto_wrap_output_keys=("transform",
         rr = self.rr_intervals(X)
         n = len(rr)
         feats = np.stack([hrv_features(r, self.min_beats) for r in rr]) if n else np.zeros((0, len(HRV_FEATURES)))
-        if self.demographics:
-            if isinstance(X, ECGRecords):
-                age = X.meta["age"].to_numpy(dtype=float)
-                sex = X.meta["sex"].map({"M": 1.0, "F": 0.0}).to_numpy(dtype=float)
-            else:
-                age = np.full(n, np.nan)
-                sex = np.full(n, np.nan)
+        if self.demographics:  # NaN where unknown (always, for plain arrays)
+            meta = validate_records(X).meta
+            age = meta["age"].to_numpy(dtype=float)
+            sex = meta["sex"].map({"M": 1.0, "F": 0.0}).to_numpy(dtype=float)
             feats = np.column_stack([feats, age, sex])
         return feats
 

@@ -29,13 +29,14 @@ import tempfile
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import clone, is_classifier
+from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier
+from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import _is_fitted
 from sklearn.model_selection import GroupKFold, GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from .._records import ECGRecords
+from .._records import ECGRecords, validate_records
 
 
 #: tolerance of the batched-versus-one-record check: float32 BLAS and oneDNN choose
@@ -44,8 +45,13 @@ from .._records import ECGRecords
 BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
 
 
+def _container(obj):
+    """``obj`` when it is an :class:`~skecg.ECGRecords` (the checks take and compare every kind), else None."""
+    return obj if isinstance(obj, ECGRecords) else None
+
+
 def _output_array(out):
-    if isinstance(out, ECGRecords):
+    if _container(out) is not None:
         return out.signals if not out.is_ragged else out.to_list()
     if isinstance(out, (pd.DataFrame, pd.Series)):
         return out.to_numpy()
@@ -59,11 +65,7 @@ def _is_sampler(est) -> bool:
 def _take(X, idx):
     """Records ``idx`` of ``X`` in its container kind."""
     idx = np.asarray(idx, dtype=np.intp)
-    if isinstance(X, ECGRecords):
-        return X.take(idx)
-    if isinstance(X, list):
-        return [X[i] for i in idx]
-    return np.asarray(X)[idx]
+    return np.asarray(X)[idx] if isinstance(X, np.ndarray) else validate_records(X).take(idx)
 
 
 def _take_y(y, idx):
@@ -72,7 +74,7 @@ def _take_y(y, idx):
 
 def _map_signals(X, func):
     """``X`` with ``func`` applied to its signal arrays, in the same container kind."""
-    if isinstance(X, ECGRecords):
+    if _container(X) is not None:
         sig = X.signals
         new = [func(s) for s in sig] if isinstance(sig, list) else func(sig)
         return X.with_signals(new)  # the container keeps float32 (a float32 memory map as it is)
@@ -155,12 +157,13 @@ def check_fit_returns_self(est, X, y):
 
 
 def check_no_input_mutation(est, X, y):
-    sig = copy.deepcopy(X.signals if isinstance(X, ECGRecords) else X)
-    meta = X.meta.copy() if isinstance(X, ECGRecords) else None
+    R = validate_records(X)
+    sig = copy.deepcopy(R.signals if R.is_records else X)
+    meta = X.meta.copy() if R.is_records else None
     y0 = None if y is None else np.array(y, copy=True)
     c = clone(est).fit(X, y)
     _apply(c, X, y)
-    now = X.signals if isinstance(X, ECGRecords) else X
+    now = X.signals if R.is_records else X
     _assert_same(sig, now, "fit/transform mutated the input signals")
     if meta is not None:
         assert meta.drop(columns=["leads", "dx"], errors="ignore").equals(
@@ -208,15 +211,12 @@ def check_pipeline_and_search(est, X, y, groups=None, scoring=None, param_grid=N
         assert np.all(np.isfinite(s))
         return
     # a transformer: put it in front of a simple classifier on 2-D summaries
-    from sklearn.base import BaseEstimator, TransformerMixin
-    from sklearn.dummy import DummyClassifier
-
     class _Summ(TransformerMixin, BaseEstimator):
         def fit(self, Z, yy=None):
             return self
 
         def transform(self, Z):
-            if isinstance(Z, ECGRecords):
+            if _container(Z) is not None:
                 Z = Z.signals if not Z.is_ragged else Z.to_list()
             if isinstance(Z, list):
                 return np.array([[np.mean(s), np.std(s)] for s in Z])
