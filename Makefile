@@ -38,7 +38,7 @@ test-avx2: $(VENV)/.installed
 # The fast tests with the lowest versions pyproject.toml allows of the libraries whose
 # APIs skecg leans on most (kept in step with its lower bounds), in a venv of their own.
 LOW_VENV ?= .venv-lowest
-LOWEST = scikit-learn==1.6.0 scipy==1.16.0 imbalanced-learn==0.13.0 skorch==1.2.0
+LOWEST = scikit-learn==1.6.0 scipy==1.16.0 imbalanced-learn==0.13.0 skorch==1.2.0 lazy_loader==0.4
 test-lowest:
 	test -x $(LOW_VENV)/bin/python || $(PYTHON) -m venv $(LOW_VENV)
 	$(LOW_VENV)/bin/python -m pip install -q $(TORCH_ARGS) "$(TORCH_SPEC)"

@@ -1,34 +1,18 @@
 """Preprocessing transformers (scikit-learn estimators) and the pure functions behind them."""
 
-from ._functional import (
-    INDEPENDENT_8,
-    STANDARD_12,
-    max_wavelet_level,
-    pad_truncate,
-    resample_signal,
-    select_leads,
-    wavelet_denoise,
-)
-from ._rr import (
-    FREQ_FEATURES,
-    HRV_FEATURES,
-    NEUROKIT_METHODS,
-    TIME_FEATURES,
-    detect_r_peaks,
-    detect_r_peaks_batch,
-    hrv_features,
-    pan_tompkins_features,
-    rr_intervals,
-)
-from ._pipeline import SignalPipeline
-from ._transformers import (
-    LeadSelector,
-    PadTruncate,
-    Resampler,
-    RRFeatureExtractor,
-    WaveletDenoiser,
-)
+import lazy_loader as _lazy
+
 from .._records import check_finite_records
+
+# submodules load on first use of one of their names
+__getattr__, __dir__, _ = _lazy.attach(__name__, submod_attrs={
+    "_functional": ["INDEPENDENT_8", "STANDARD_12", "max_wavelet_level", "pad_truncate", "resample_signal",
+        "select_leads", "wavelet_denoise"],
+    "_rr": ["FREQ_FEATURES", "HRV_FEATURES", "NEUROKIT_METHODS", "TIME_FEATURES", "detect_r_peaks",
+        "detect_r_peaks_batch", "hrv_features", "pan_tompkins_features", "rr_intervals"],
+    "_pipeline": ["SignalPipeline"],
+    "_transformers": ["LeadSelector", "PadTruncate", "RRFeatureExtractor", "Resampler", "WaveletDenoiser"],
+})
 
 __all__ = [
     "FREQ_FEATURES", "HRV_FEATURES", "INDEPENDENT_8", "NEUROKIT_METHODS", "STANDARD_12", "TIME_FEATURES",
