@@ -64,8 +64,8 @@ _BLOCK_CACHE: dict = {}
 def _blocked(W: np.ndarray, up: int, down: int, m: int, dtype) -> np.ndarray:
     """``m`` consecutive output blocks of ``W`` as one matrix: window ``(m-1)*down + K``.
 
-    With ``up`` output columns a matrix product is too narrow for BLAS to reach speed
-    (measured 3-4x slower than with 32 columns); blocking trades zero taps for width.
+    With only ``up`` output columns a matrix product is too narrow for BLAS to reach
+    speed; blocking trades zero taps for width.
     """
     key = (up, down, m, np.dtype(dtype).str)
     if key not in _BLOCK_CACHE:
@@ -97,8 +97,8 @@ def resample_signal(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) 
     The filter, padding and phase are those of ``scipy.signal.resample_poly``
     (Kaiser-windowed FIR, zero padding); for rate ratios ``up/down`` with both at
     most 64 the polyphase filter runs as one matrix product over all records and
-    leads (equal to ``resample_poly`` up to float rounding, several times faster),
-    otherwise ``resample_poly`` itself runs.  Keeps float32 and gives
+    leads (equal to ``resample_poly`` up to float rounding; ``benchmarks/preprocessing.py``
+    compares the two), otherwise ``resample_poly`` itself runs.  Keeps float32 and gives
     ``round(n * fs_out / fs_in)`` samples.
 
     Examples
@@ -115,7 +115,7 @@ def resample_signal(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) 
     n = x.shape[axis]
     if x.dtype in (np.float32, np.float64) and x.size and max(up, down) <= 64:
         # skecg's own polyphase product instead of scipy's, kept because it is faster and equal:
-        # benchmarks/preprocessing.py times it against resample_poly (2.3x faster), and
+        # benchmarks/preprocessing.py times it against resample_poly, and
         # tests/test_preprocessing.py::test_blocked_resampling_matches_scipy tests it equal
         y = np.moveaxis(_resample_poly_gemm(np.moveaxis(x.astype(dtype, copy=False), axis, -1), up, down), -1, axis)
     else:

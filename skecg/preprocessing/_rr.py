@@ -363,15 +363,11 @@ def detect_r_peaks(x: np.ndarray, fs: float, method: str = "skecg") -> np.ndarra
     frequency domain at about 125 Hz) finds the beats, with a robust per-block
     energy threshold, Pan & Tompkins' search-back in long RR gaps and T-wave
     discrimination, and a 200 ms refractory period; the R peak is located on the
-    0.5-40 Hz signal (the start of the downstroke in a QS complex).  On LUDB lead II
-    (cardiologists' QRS annotations, 75 ms tolerance) it reaches Se/PPV 0.997/0.999
-    on records 1-130 (where its constants were chosen; 3 missed beats, 1 false one
-    in 1197) and 1.000/1.000 on records 131-160, never tuned on (260 beats; over
-    all 12 leads of 131-160, 0.998/0.998 of 3120), with a mean timing error under
-    4 ms, about 2.5 times as fast as neurokit2's ``ecg_clean`` + ``ecg_peaks``
-    (``benchmarks/rpeak_accuracy.py``, measured 2026-12-07); the 12-lead
-    :func:`~skecg.preprocessing._rr.detect_r_peaks_multilead` reaches 1.000 on both.
-    Any of neurokit2's
+    0.5-40 Hz signal (the start of the downstroke in a QS complex).  Its constants
+    were chosen on LUDB records 1-130 and it is scored on records 131-160
+    (cardiologists' QRS annotations, 75 ms tolerance): ``benchmarks/rpeak_accuracy.py``
+    prints sensitivity, PPV, timing error and speed against neurokit2, and the
+    README quotes the figures.  Any of neurokit2's
     methods (:data:`NEUROKIT_METHODS`) runs its ``ecg_clean`` + ``ecg_peaks``
     instead.  A flat or too short signal gives no peaks.
 
@@ -425,11 +421,8 @@ def detect_r_peaks_multilead(x: np.ndarray, fs: float, lead=1):
     Each lead's Pan-Tompkins energy is divided by its 99th percentile (so every lead
     weighs alike) and the leads are averaged; the decision and localisation rules are
     those of :func:`detect_r_peaks`.  A beat that is small or noisy on one lead is
-    carried by the others: on LUDB (lead II located, 75 ms tolerance) fusing the 12
-    leads gives Se and PPV of 1.000 on records 1-130 and 131-160 where lead II alone
-    misses a few beats (``benchmarks/rpeak_accuracy.py``).  A 3-D input is processed
-    in one vectorised pass (the energy in float32), which makes the 12-lead detector
-    faster per record than neurokit2's single-lead ``ecg_clean`` + ``ecg_peaks``.
+    carried by the others (``benchmarks/rpeak_accuracy.py`` scores both detectors on
+    LUDB).  A 3-D input is processed in one vectorised pass (the energy in float32).
 
     Parameters
     ----------

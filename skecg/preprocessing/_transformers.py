@@ -185,7 +185,13 @@ class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator, auto_wr
 
 
 class Resampler(_SignalTransformer):
-    """Resample records to one rate by polyphase filtering (``scipy.signal.resample_poly``).
+    """Resample records to one rate by polyphase filtering.
+
+    The filter, padding and phase are those of ``scipy.signal.resample_poly``; for rate
+    ratios ``up/down`` with both at most 64 skecg runs the same polyphase filter as one
+    matrix product over records and leads (equal up to float rounding; compared in
+    ``benchmarks/preprocessing.py``), otherwise ``resample_poly`` itself
+    (:func:`skecg.preprocessing.resample_signal`).
 
     The input rate comes from the records' metadata (``meta['fs']``, which may differ
     per record) or from ``fs_in``.  Output has ``round(n * fs_out / fs_in)`` samples
@@ -377,8 +383,10 @@ class WaveletDenoiser(_SignalTransformer):
     Every detail level is thresholded (universal threshold, noise by the MAD of the
     finest level or of each level, soft by default); optionally the approximation is dropped to remove the
     baseline.  The level is capped at what the signal length allows, with a warning.
-    Vectorised over records and leads with PyWavelets' ``axis=``; float32 stays
-    float32.
+    The transforms are PyWavelets' (same filters, symmetric extension) run by skecg as
+    matrix products over all records and leads (equal to ``pywt.wavedec``/``waverec``
+    up to float rounding; see :func:`skecg.preprocessing.wavelet_denoise`); float32
+    stays float32.
 
     No records give no records.
 
