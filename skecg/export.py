@@ -47,6 +47,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.pipeline import Pipeline
+
+from ._version import __version__
+from .labels import get_vocabulary
+from .models import ECGClassifier
+from .persistence import load_model
 
 FORMATS = ("onnx", "torchscript")
 #: the ONNX opset written by default
@@ -70,10 +76,6 @@ class _Probabilities(torch.nn.Module):
 def _final_classifier(estimator):
     """``(classifier, [steps before it])`` of an ECGClassifier, a Pipeline ending in one,
     or either wrapped in ``sklearn.frozen.FrozenEstimator``."""
-    from sklearn.pipeline import Pipeline
-
-    from .models import ECGClassifier
-
     steps = []
     est = estimator
     while True:
@@ -103,9 +105,6 @@ def _plain_network(clf):
 
 
 def _metadata(clf, steps) -> dict:
-    from ._version import __version__
-    from .labels import get_vocabulary
-
     classes = [str(c) for c in clf.classes_]
     leads = list(clf.leads_) if getattr(clf, "leads_", None) else None
     return {
@@ -269,8 +268,6 @@ def export_model(estimator, path, *, format=None, opset=ONNX_OPSET, check=True, 
     ('torchscript', 2)
     """
     if isinstance(estimator, (str, Path)):
-        from .persistence import load_model
-
         estimator = load_model(estimator)
     clf, steps = _final_classifier(estimator)
     path = Path(path)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
+from ._records import STANDARD_LEADS, normalize_lead_name
 from .labels import abbreviation, get_vocabulary
 
 PAPER_LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
@@ -41,10 +44,6 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, attention_seconds=None, 
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
-    from ._records import STANDARD_LEADS, normalize_lead_name
-
     signal = np.asarray(signal, dtype=float)
     leads = [normalize_lead_name(x) for x in (leads or STANDARD_LEADS)]
     pos = {n: i for i, n in enumerate(leads)}
@@ -105,9 +104,6 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, attention_seconds=None, 
 
 def plot_pr_curves(y_true, proba, classes=None, *, ax=None):
     """Per-class precision-recall curves (classes with positives only), with AP."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
     y_true = np.asarray(y_true)
     proba = np.asarray(proba)
     names = _names(classes) or [str(j) for j in range(y_true.shape[1])]
@@ -133,8 +129,6 @@ def plot_pr_curves(y_true, proba, classes=None, *, ax=None):
 
 def plot_confusion_counts(y_true, y_pred, classes=None, *, ax=None):
     """Per-class TP, FP, FN counts as grouped bars (TN in the labels)."""
-    import matplotlib.pyplot as plt
-
     yt = np.asarray(y_true) > 0
     yp = np.asarray(y_pred) > 0
     names = _names(classes) or [str(j) for j in range(yt.shape[1])]
@@ -161,8 +155,6 @@ def plot_confusion_counts(y_true, y_pred, classes=None, *, ax=None):
 
 def plot_learning_curves(history, *, ax=None, label=None):
     """Training and validation loss per epoch from a skorch history (or an estimator)."""
-    import matplotlib.pyplot as plt
-
     if hasattr(history, "history_"):
         history = history.history_
     if hasattr(history, "steps"):

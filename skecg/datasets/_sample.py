@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import assemble
+from ..labels import get_vocabulary
 
 SAMPLE_SOURCES = ("CPSC", "CPSC-Extra", "Georgia", "PTB-XL", "PTB", "Chapman-Ningbo")
 
@@ -86,8 +87,6 @@ def sample_summary() -> str:
     """A printable summary of the bundled sample: records per source and per class."""
     X, y = load_sample("tnmg")
     _, y24 = load_sample("cinc2020")
-    from ..labels import get_vocabulary
-
     lines = ["skecg bundled sample (real recordings, CC BY 4.0; see datasets/data/ATTRIBUTION.md)", ""]
     lines.append(X.summary().to_string())
     for name, yy in (("tnmg", y), ("cinc2020", y24)):

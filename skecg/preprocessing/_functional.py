@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pywt
 from scipy import signal as _sps
 
 from .._schema import STANDARD_LEADS, normalize_lead_name
@@ -176,8 +177,6 @@ def select_leads(x: np.ndarray, leads_in, leads_out, derive: bool = True) -> np.
 
 # --- wavelet denoising ----------------------------------------------------------------------
 def max_wavelet_level(n_samples: int, wavelet: str = "bior2.6") -> int:
-    import pywt
-
     return pywt.dwt_max_level(n_samples, pywt.Wavelet(wavelet).dec_len)
 
 
@@ -203,8 +202,6 @@ def _dwt_matrices(wavelet: str, dtype):
     """
     key = (wavelet, np.dtype(dtype).str)
     if key not in _DWT_CACHE:
-        import pywt
-
         w = pywt.Wavelet(wavelet)
         B, F = _DWT_BLOCK, w.dec_len
         dec = (np.asarray(w.dec_lo), np.asarray(w.dec_hi))
@@ -281,8 +278,6 @@ def _waverec_gemm(coeffs: list, wavelet: str) -> np.ndarray:
 
 def _gemm_dwt_ok(n: int, wavelet: str, level: int) -> bool:
     """Whether every level's input is at least one filter long (else pywt runs)."""
-    import pywt
-
     F = pywt.Wavelet(wavelet).dec_len
     for _ in range(level):
         if n < F - 1:
@@ -340,8 +335,6 @@ def wavelet_denoise(x: np.ndarray, wavelet: str = "bior2.6", level: int = 8, *,
     >>> wavelet_denoise(np.zeros((2, 12, 5000), np.float32)).any()
     np.False_
     """
-    import pywt
-
     x = np.asarray(x)
     dtype = np.dtype(x.dtype if x.dtype in (np.float32, np.float64) else np.float32)
     x = x.astype(dtype, copy=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.fft
 from scipy import signal as sps
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
@@ -81,8 +82,6 @@ def _fft_energy(x: np.ndarray, fs: float, dtype=np.float64) -> tuple[np.ndarray,
     signal sample ``j * step``).  The arithmetic is in ``dtype`` (float32 for the
     12-lead fused energy, whose decisions do not need more).
     """
-    import scipy.fft
-
     n = x.shape[-1]
     pre = 2 if fs >= 2 * 2 * _ENERGY_FS else 1
     if pre == 2:
@@ -347,7 +346,7 @@ def _check_method(method: str) -> None:
 
 
 def _neurokit_peaks(x: np.ndarray, fs: float, method: str) -> np.ndarray:
-    import neurokit2 as nk
+    import neurokit2 as nk  # only for these methods: neurokit2 takes about a second to import
 
     clean = nk.ecg_clean(x, sampling_rate=int(round(fs)),
                          method=method if method in _NK_CLEANERS else "neurokit")

@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import pywt
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -177,8 +177,6 @@ class _SignalTransformer(ECGInputMixin, TransformerMixin, BaseEstimator, auto_wr
         The step runs per batch when records are read (``X.read_signals``), e.g. in
         DataLoader workers; see :mod:`skecg._records._lazy`.
         """
-        from sklearn.base import clone
-
         step = clone(self)
         step.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
         return X.with_step(step)

@@ -163,7 +163,7 @@ def net_parameter_constraints() -> dict:
     >>> sorted(net_parameter_constraints())[:3]
     ['batch_size', 'callbacks', 'criterion']
     """
-    import torch
+    import torch  # only here: every skecg module imports this one, and most need no torch
 
     return {
         "module": [type, torch.nn.Module],
