@@ -7,12 +7,12 @@ here imports anything of skecg above :mod:`skecg.sources`, :mod:`skecg.labels` a
 - :mod:`._container`: :class:`ECGRecords`, signals and aligned per-record metadata;
 - :mod:`._lazy`: its lazy half (reading through a source, pending steps, pickling);
 - :mod:`._meta`: the metadata defaults;
-- :mod:`._checks`: the finiteness check;
+- the finiteness check is :mod:`skecg._finite` (below the sources, which check what they write);
 - :mod:`._input`: :func:`validate_records` and :class:`RecordsInput`.
 """
 
 from .._schema import META_COLUMNS, STANDARD_LEADS, normalize_lead_name
-from ._checks import check_finite_signals, nonfinite_records
+from .._finite import check_finite_signals, nonfinite_records
 from ._container import ECGRecords, concat_records, record_index
 from ._input import RecordsInput, as_signals, check_finite_records, iter_batches, record_names, validate_records
 from ._meta import default_leads, default_meta

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from ._checks import check_finite_signals, nonfinite_records
+from .._finite import check_finite_signals, nonfinite_records
 from ._container import ECGRecords
 from ._meta import default_meta
 

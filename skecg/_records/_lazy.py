@@ -37,7 +37,7 @@ import pandas as pd
 
 from .._threads import local_threads
 from ..sources import ArraySource, ConcatSource, LazySignals, SignalSource, SourceError, max_load_bytes
-from ._checks import nonfinite_records
+from .._finite import nonfinite_records
 from ._meta import default_meta
 
 class LazyRecordsMixin:

@@ -1,4 +1,8 @@
-"""The one finiteness check of skecg: which records hold NaN or inf, and the error naming them."""
+"""The one finiteness check of skecg: which records hold NaN or inf, and the error naming them.
+
+It sits below every other module (sources check what they write, readers what they read,
+the records and the data path each batch), so there is one definition of "finite".
+"""
 
 from __future__ import annotations
 
