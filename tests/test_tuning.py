@@ -1,24 +1,17 @@
 """Per-class threshold tuning: skecg.metrics.best_thresholds, and on an inner validation split (skecg.tuning)."""
 
-import json
-import zipfile
-
 import numpy as np
 import pytest
-import sklearn
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.multioutput import MultiOutputClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from skecg.baselines import CatBoostECGClassifier, make_catboost_baseline
 from skecg.datasets import load_sample
 from skecg.ensemble import LengthEnsemble, SinusRhythmFallback
 from skecg.labels import get_vocabulary
-from skecg.metrics import SCORING, best_thresholds, challenge_score, per_class_scores, predict_with_proba
-from skecg.persistence import load_model, save_model
+from skecg.metrics import SCORING, best_thresholds, challenge_score, per_class_scores
 from skecg.tuning import MultilabelThresholdTuner, tune_multilabel_thresholds
 
 
@@ -183,7 +176,7 @@ def test_ecg_classifier_and_the_tuner_use_the_same_search(monkeypatch):
 
     monkeypatch.setattr(tuning_module, "best_thresholds", spy)
     X, y = _toy()
-    tuner = MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), random_state=0).fit(X, y)
+    MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), random_state=0).fit(X, y)
     assert len(calls) == 1 and calls[0]["objective"] == "f1" and calls[0]["candidates"] == 100
 
 
