@@ -6,11 +6,12 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.pipeline import FeatureUnion
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .ensemble import DeepFeatures
 from .labels import column_classes
 from .preprocessing import RRFeatureExtractor
 from .utils.validation import MultilabelClassifierMixin
@@ -69,7 +70,7 @@ class CatBoostECGClassifier(MultilabelClassifierMixin, ClassifierMixin, BaseEsti
         self.random_state = random_state
 
     def _model(self, loss):
-        from catboost import CatBoostClassifier
+        from catboost import CatBoostClassifier  # heavy to import: loaded when a model is first built
 
         return CatBoostClassifier(iterations=self.iterations, depth=self.depth, learning_rate=self.learning_rate,
                                   l2_leaf_reg=self.l2_leaf_reg, loss_function=loss, thread_count=self.thread_count,
@@ -157,10 +158,6 @@ def make_catboost_baseline(deep=None, lead="II", iterations=300, thread_count=1,
     -------
     sklearn.pipeline.Pipeline
     """
-    from sklearn.pipeline import Pipeline
-
-    from .ensemble import DeepFeatures
-
     feats = RRFeatureExtractor(lead=lead) if deep is None else FeatureUnion(
         [("hrv", RRFeatureExtractor(lead=lead)), ("deep", DeepFeatures(deep))])
     return Pipeline([("features", feats),

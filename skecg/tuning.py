@@ -4,26 +4,36 @@ The multilabel counterpart of scikit-learn's ``TunedThresholdClassifierCV``: a
 meta-estimator around any estimator with ``predict_proba`` of shape
 ``(n_records, n_classes)`` that chooses one threshold per class to maximise F1 or the
 challenge score on records the model did not train on.  The test fold is never seen:
-the inner split is taken from the data given to ``fit``.
+the inner split is taken from the data given to ``fit``.  The thresholds themselves
+are chosen by :func:`skecg.metrics.best_thresholds`, skecg's one threshold search.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
-from sklearn.model_selection import GroupKFold
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.model_selection import BaseCrossValidator, GroupKFold
+from sklearn.utils._param_validation import HasMethods, Hidden, Interval, RealNotInt, StrOptions
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.validation import _check_method_params, check_is_fitted
 
 from ._records import ECGRecords
-from .metrics import challenge_score, proba_matrix
-from .models._split import multilabel_group_split
-from .utils.validation import MultilabelClassifierMixin
+from .metrics import THRESHOLD_OBJECTIVES, best_thresholds, challenge_score, per_class_scores, proba_matrix
+from .models import multilabel_group_split
+from .utils.validation import MultilabelClassifierMixin, ThresholdLabelsMixin
 
-OBJECTIVES = ("f1", "challenge")
+OBJECTIVES = THRESHOLD_OBJECTIVES
+_DEPRECATED = "deprecated"
 
 
 def _patient_groups(X, n):
@@ -35,60 +45,36 @@ def _patient_groups(X, n):
     return np.arange(n)
 
 
-def _candidates(p, thresholds):
-    if isinstance(thresholds, numbers.Integral):
-        lo, hi = float(np.min(p)), float(np.max(p))
-        if hi <= lo:
-            return np.array([lo])
-        # midpoints between sorted distinct probabilities are the only thresholds that
-        # change a decision; with many records take evenly spaced quantiles of them
-        u = np.unique(p)
-        mids = (u[1:] + u[:-1]) / 2
-        if len(mids) > thresholds:
-            mids = np.quantile(mids, np.linspace(0, 1, thresholds))
-        return np.r_[mids, hi + 1e-9]
-    return np.asarray(thresholds, dtype=float)
+def _renamed_candidates(thresholds, candidates, owner):
+    """``candidates``, or the deprecated ``thresholds`` (with a FutureWarning) where it was given."""
+    if isinstance(thresholds, str) and thresholds == _DEPRECATED:
+        return candidates
+    warnings.warn(f"{owner}: 'thresholds' was renamed 'candidates' (the number of candidate thresholds per "
+                  "class, or the candidates themselves); 'thresholds' will be removed in the next release",
+                  FutureWarning, stacklevel=3)
+    return thresholds
 
 
-def _f1_curve(pos, p, cand):
-    pred = p[:, None] >= cand[None, :]
-    tp = (pred & pos[:, None]).sum(0)
-    fp = (pred & ~pos[:, None]).sum(0)
-    fn = (~pred & pos[:, None]).sum(0)
-    return 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-
-
-def _best(cand, score):
-    # the middle of the best plateau: a threshold in the middle of the interval that
-    # gives the best score is the least sensitive to the validation sample
-    best = np.flatnonzero(score >= score.max() - 1e-12)
-    run = best[: 1 + int(np.argmax(np.r_[np.diff(best) != 1, True]))]
-    return float(cand[run[len(run) // 2]])
-
-
-def tune_multilabel_thresholds(y_true, proba, *, objective="f1", classes=None, thresholds=100, default=0.5,
-                               n_passes=2):
+def tune_multilabel_thresholds(y_true, proba, *, objective="f1", classes=None, candidates=100, default=0.5,
+                               n_passes=2, thresholds=_DEPRECATED):
     """Per-class thresholds that maximise ``objective`` on (validation) data.
+
+    The same as :func:`skecg.metrics.best_thresholds` (see its parameters), which
+    :class:`MultilabelThresholdTuner` and :class:`~skecg.models.ECGClassifier` call.
 
     Parameters
     ----------
-    y_true : array-like of shape (n_records, n_classes)
-        0/1 indicator matrix.
-    proba : array-like of shape (n_records, n_classes)
+    y_true, proba : array-like of shape (n_records, n_classes)
     objective : {'f1', 'challenge'} or callable, default='f1'
-        ``'f1'`` maximises each class's F1 on its own.  ``'challenge'`` maximises the
-        PhysioNet/CinC 2020 challenge score, and a callable ``objective(y_true,
-        y_pred) -> float`` any other score of the whole 0/1 matrix; both by coordinate
-        ascent (one class at a time, ``n_passes`` rounds), starting from the F1
-        thresholds.
     classes : sequence of str, optional
-        SNOMED CT codes of the columns (for ``'challenge'``).
-    thresholds : int or array-like, default=100
-        An int: at most that many candidates per class, between that class's distinct
-        probabilities; an array: the candidate grid.
+    candidates : int or array-like, default=100
+        An int: the number of candidate thresholds per class, taken from the data;
+        an array: the candidates themselves.
     default : float, default=0.5
-        Threshold of a class without positives in ``y_true`` (nothing to tune on).
     n_passes : int, default=2
+    thresholds : int or array-like
+        Deprecated: the old name of ``candidates`` (a FutureWarning; removed in the
+        next release).
 
     Returns
     -------
@@ -102,105 +88,30 @@ def tune_multilabel_thresholds(y_true, proba, *, objective="f1", classes=None, t
     >>> tune_multilabel_thresholds(y, p).round(2).tolist()
     [0.25, 0.4]
     """
-    y = np.asarray(y_true) > 0
-    p = np.asarray(proba, dtype=float)
-    if y.shape != p.shape or y.ndim != 2:
-        raise ValueError(f"y_true {y.shape} and proba {p.shape} must both be (n_records, n_classes)")
-    if not np.all(np.isfinite(p)):
-        raise ValueError("proba has NaN or inf values")
-    k = y.shape[1]
-    cands = [_candidates(p[:, j], thresholds) for j in range(k)]
-    out = np.full(k, float(default))
-    for j in range(k):
-        if y[:, j].any():
-            out[j] = _best(cands[j], _f1_curve(y[:, j], p[:, j], cands[j]))
-    if objective == "f1":
-        return out
-    if objective == "challenge":
-        return _challenge_ascent(y.astype(int), p, out, cands, classes, n_passes)
-    if callable(objective):
-        def score(pred):
-            return float(objective(y.astype(int), pred))
-    else:
-        raise ValueError(f"objective must be one of {OBJECTIVES} or a callable, got {objective!r}")
-    pred = (p >= out[None, :]).astype(int)
-    current = score(pred)
-    for _ in range(int(n_passes)):
-        changed = False
-        for j in range(k):
-            vals = np.r_[cands[j], np.inf]  # inf: never predict the class
-            s = np.empty(len(vals))
-            for i, t in enumerate(vals):
-                pred[:, j] = p[:, j] >= t
-                s[i] = score(pred)
-            t_best = _best(vals, s) if s.max() > current + 1e-12 else out[j]
-            if t_best != out[j]:
-                changed = True
-                out[j] = t_best
-                current = float(s.max())
-            pred[:, j] = p[:, j] >= out[j]
-        if not changed:
-            break
-    return out
+    candidates = _renamed_candidates(thresholds, candidates, "tune_multilabel_thresholds")
+    return best_thresholds(y_true, proba, objective=objective, classes=classes, candidates=candidates,
+                           default=default, n_passes=n_passes)
 
 
-def _challenge_ascent(y, p, out, cands, classes, n_passes):
-    """Coordinate ascent on the challenge score, each class's candidates scored at once.
+class _ValidationSplit(BaseCrossValidator):
+    """The tuner's one inner split (:func:`~skecg.models.multilabel_group_split`) as a
+    splitter, so that metadata routing sends it ``groups`` as it does a ``GroupKFold``."""
 
-    The score is a sum over records, so with the other columns fixed each record
-    contributes one of two amounts (class ``j`` predicted or not); a threshold's score
-    is a masked sum of those.  This gives the same numbers as calling
-    :func:`~skecg.metrics.challenge_score` per candidate (tested), about a thousand
-    times faster on 24 classes.
-    """
-    from .labels import merge_equivalent_columns
-    from .metrics._challenge import _challenge_from_prepared, _default_classes, prepare
+    __metadata_request__split = {"groups": True}
 
-    prep = prepare(y, classes=classes)
-    L, W = prep["labels"], np.nan_to_num(prep["weights"])
-    scored = prep["classes"]
-    classes = _default_classes(y.shape[1]) if classes is None else [str(c) for c in classes]
-    _, mcls = merge_equivalent_columns(y, classes)
-    pos = [scored.index(c) for c in mcls]
-    _, internals = _challenge_from_prepared(prep, prep["labels"])
-    correct, inactive = internals["correct_score"], internals["inactive_score"]
-    if correct == inactive:
-        return out  # every choice scores 0: nothing to tune
-    LW = L @ W
+    def __init__(self, valid_size, random_state=None):
+        self.valid_size = valid_size
+        self.random_state = random_state
 
-    def embed(pred):
-        merged, _ = merge_equivalent_columns(pred, classes, how="or")
-        full = np.zeros((len(pred), len(scored)))
-        full[:, pos] = merged
-        return full
+    def split(self, X, y=None, groups=None):
+        yield multilabel_group_split(y, groups, self.valid_size, random_state=self.random_state)
 
-    def per_record(O):
-        norm = np.maximum(np.logical_or(L, O).sum(1), 1)
-        return (LW * O).sum(1) / norm
-
-    pred = (p >= out[None, :]).astype(int)
-    current = (per_record(embed(pred)).sum() - inactive) / (correct - inactive)
-    for _ in range(int(n_passes)):
-        changed = False
-        for j in range(y.shape[1]):
-            pred[:, j] = 0
-            r0 = per_record(embed(pred))
-            pred[:, j] = 1
-            r1 = per_record(embed(pred))
-            vals = np.r_[cands[j], np.inf]
-            on = p[:, j][:, None] >= vals[None, :]
-            s = ((np.where(on, r1[:, None], r0[:, None])).sum(0) - inactive) / (correct - inactive)
-            if s.max() > current + 1e-12:
-                out[j] = _best(vals, s)
-                current = float(s.max())
-                changed = True
-            pred[:, j] = p[:, j] >= out[j]
-        if not changed:
-            break
-    return out
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 1
 
 
-class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class MultilabelThresholdTuner(ThresholdLabelsMixin, MultilabelClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
+                               BaseEstimator):
     """Tune one decision threshold per class on an inner validation split of the training data.
 
     In the spirit of scikit-learn's ``TunedThresholdClassifierCV``, for multilabel
@@ -211,13 +122,17 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
     all it ever sees, so in cross-validation or cross-source evaluation the
     thresholds are tuned inside the training fold, never on the test fold.
 
+    ``predict`` compares the probabilities with ``thresholds_``
+    (:class:`~skecg.utils.validation.ThresholdLabelsMixin`), so
+    :func:`skecg.metrics.predict_with_proba` gets both from one pass.
+
     Parameters
     ----------
     estimator : estimator with predict_proba of shape (n_records, n_classes)
         A classifier or Pipeline; 2-D or ECG (3-D) input.
     scoring : {'f1', 'challenge'} or callable, default='f1'
         What the thresholds maximise on the validation records; see
-        :func:`tune_multilabel_thresholds`.
+        :func:`skecg.metrics.best_thresholds`.
     cv : float or int, default=0.25
         A float in (0, 1): the fraction of records (patients) in one inner validation
         split.  An int >= 2: grouped K-fold; thresholds are tuned on the out-of-fold
@@ -225,13 +140,18 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
     refit : bool, default=True
         Fit the final estimator on all the training data (else keep the one fitted on
         the inner training part; only with a float ``cv``).
-    thresholds : int or array-like, default=100
-        Candidate thresholds per class (see :func:`tune_multilabel_thresholds`).
+    candidates : int or array-like, default=100
+        An int: the number of candidate thresholds per class, taken from the
+        validation probabilities; an array: the candidates themselves (see
+        :func:`skecg.metrics.best_thresholds`).
     classes : sequence of str, optional
         SNOMED CT codes of the columns for ``scoring='challenge'`` (default: the
         estimator's ``classes_``).
     random_state : int, RandomState or None, default=None
         Seed of the inner split.
+    thresholds : int or array-like
+        Deprecated: the old name of ``candidates`` (a FutureWarning at ``fit``;
+        removed in the next release).
 
     Attributes
     ----------
@@ -263,25 +183,41 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
         "scoring": [StrOptions(set(OBJECTIVES)), callable],
         "cv": [Interval(RealNotInt, 0, 1, closed="neither"), Interval(Integral, 2, None, closed="left")],
         "refit": ["boolean"],
-        "thresholds": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "candidates": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "classes": ["array-like", None],
         "random_state": ["random_state"],
+        "thresholds": [Interval(Integral, 1, None, closed="left"), "array-like", Hidden(StrOptions({_DEPRECATED}))],
     }
 
-    def __init__(self, estimator, *, scoring="f1", cv=0.25, refit=True, thresholds=100, classes=None,
-                 random_state=None):
+    # groups is routed to the inner splitter (get_metadata_routing), not requested by the tuner itself
+    __metadata_request__fit = {"groups": UNUSED}
+
+    def __init__(self, estimator, *, scoring="f1", cv=0.25, refit=True, candidates=100, classes=None,
+                 random_state=None, thresholds=_DEPRECATED):
         self.estimator = estimator
         self.scoring = scoring
         self.cv = cv
         self.refit = refit
-        self.thresholds = thresholds
+        self.candidates = candidates
         self.classes = classes
         self.random_state = random_state
+        self.thresholds = thresholds
+
+    def _splitter(self, seed=None):
+        """The inner split: one validation part (float ``cv``) or grouped K-fold (int ``cv``)."""
+        if isinstance(self.cv, numbers.Integral):
+            return GroupKFold(self.cv)
+        return _ValidationSplit(self.cv, random_state=seed)
+
+    def get_metadata_routing(self):
+        """Metadata routing: ``groups`` goes to the inner splitter, the rest to ``estimator.fit``
+        (where requested)."""
+        return (MetadataRouter(owner=type(self).__name__)
+                .add(estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+                .add(splitter=self._splitter(), method_mapping=MethodMapping().add(caller="fit", callee="split")))
 
     def _score(self, y, pred, classes):
         if self.scoring == "f1":
-            from .metrics import per_class_scores
-
             return per_class_scores(y, pred)["macro_f1"]
         if self.scoring == "challenge":
             return challenge_score(y, pred, classes)
@@ -297,9 +233,12 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
         y : ndarray of shape (n_records, n_classes)
         groups : array-like of shape (n_records,), optional
             Patient of each record for the inner split; default: ``X.meta['patient_id']``
-            when X is an :class:`~skecg.ECGRecords`, else one group per record.
+            when X is an :class:`~skecg.ECGRecords`, else one group per record.  With
+            metadata routing enabled it is routed to the inner splitter (a
+            ``GridSearchCV`` around the tuner passes its ``groups`` on).
         **fit_params
-            Passed to the estimator's ``fit``.
+            Passed to the estimator's ``fit`` (with metadata routing enabled: those it
+            requested); those with one value per record are split with the records.
 
         Returns
         -------
@@ -309,6 +248,11 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
         if y.ndim != 2:
             raise ValueError(f"y must be a 0/1 indicator matrix (n_records, n_classes), got shape {y.shape}")
         n = len(y)
+        candidates = _renamed_candidates(self.thresholds, self.candidates, "MultilabelThresholdTuner")
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **({} if groups is None else {"groups": groups}), **fit_params)
+            groups = routed.splitter.split.get("groups")
+            fit_params = dict(routed.estimator.fit)
         if groups is None:
             groups = _patient_groups(X, n)
         else:
@@ -318,12 +262,17 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
         seed = self.random_state if isinstance(self.random_state, numbers.Integral) or self.random_state is None \
             else int(np.random.RandomState(self.random_state).randint(2**31 - 1))
         take = X.take if isinstance(X, ECGRecords) else (lambda idx: X[idx])
+        splitter = self._splitter(seed)
+
+        def fit_on(idx):  # a clone fitted on some records, with their part of per-record fit_params
+            return clone(self.estimator).fit(take(idx), y[idx], **_check_method_params(y, fit_params, idx))
+
         if not isinstance(self.cv, numbers.Integral):  # a validation fraction in (0, 1)
-            tr, va = multilabel_group_split(y, groups, self.cv, random_state=seed)
+            tr, va = next(splitter.split(np.zeros(n), y, groups))
             if len(va) == 0 or len(tr) == 0:
                 raise ValueError(f"cannot split {n} records ({len(set(groups))} patients) into inner training "
                                  f"and validation parts with cv={self.cv}")
-            inner = clone(self.estimator).fit(take(tr), y[tr], **fit_params)
+            inner = fit_on(tr)
             proba = proba_matrix(inner, take(va))
             y_val = y[va]
             self.valid_indices_ = va
@@ -334,9 +283,8 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
             if n_groups < self.cv:
                 raise ValueError(f"cv={self.cv} folds but only {n_groups} patients")
             proba = np.zeros(y.shape, dtype=float)
-            for tr, va in GroupKFold(self.cv).split(np.zeros(n), y, groups):
-                inner = clone(self.estimator).fit(take(tr), y[tr], **fit_params)
-                proba[va] = proba_matrix(inner, take(va))
+            for tr, va in splitter.split(np.zeros(n), y, groups):
+                proba[va] = proba_matrix(fit_on(tr), take(va))
             y_val = y
             inner = None
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params) if self.refit else inner
@@ -348,8 +296,8 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
         if self.scoring == "challenge" and not all(c.isdigit() for c in classes):
             raise ValueError("scoring='challenge' needs SNOMED CT codes: pass classes= or use an estimator "
                              "whose classes_ are codes")
-        self.thresholds_ = tune_multilabel_thresholds(y_val, proba, objective=self.scoring, classes=classes,
-                                                      thresholds=self.thresholds)
+        self.thresholds_ = best_thresholds(y_val, proba, objective=self.scoring, classes=classes,
+                                           candidates=candidates)
         self.best_score_ = float(self._score(y_val, (proba >= self.thresholds_).astype(int), classes))
         self.untuned_score_ = float(self._score(y_val, (proba >= 0.5).astype(int), classes))
         return self
@@ -357,10 +305,6 @@ class MultilabelThresholdTuner(MultilabelClassifierMixin, MetaEstimatorMixin, Cl
     def predict_proba(self, X):
         check_is_fitted(self, "estimator_")
         return proba_matrix(self.estimator_, X)
-
-    def predict(self, X):
-        """0/1 indicator matrix: probabilities against the tuned ``thresholds_``."""
-        return (self.predict_proba(X) >= self.thresholds_[None, :]).astype(np.int64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

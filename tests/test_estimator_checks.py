@@ -126,7 +126,7 @@ CASES = {
     "PseudoLabelRelabeler": (lambda: PseudoLabelRelabeler(net(), sources=["CPSC"], threshold=0.5), "small"),
     "DeepFeatures": (lambda: DeepFeatures(net()), "small"),
     "CatBoostECGClassifier-baseline": (lambda: make_catboost_baseline(iterations=5), "small"),
-    "MultilabelThresholdTuner": (lambda: MultilabelThresholdTuner(net(), cv=0.3, thresholds=10, random_state=0),
+    "MultilabelThresholdTuner": (lambda: MultilabelThresholdTuner(net(), cv=0.3, candidates=10, random_state=0),
                                  "small"),
     "WaveSegmenter": (lambda: seg(), "segments"),
     "SegmentRuleClassifier": (lambda: SegmentRuleClassifier(FrozenEstimator(_fitted_segmenter()), segment_class="blob",

@@ -1,4 +1,4 @@
-"""Per-class threshold tuning on an inner validation split (skecg.tuning)."""
+"""Per-class threshold tuning: skecg.metrics.best_thresholds, and on an inner validation split (skecg.tuning)."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from skecg.baselines import CatBoostECGClassifier, make_catboost_baseline
 from skecg.datasets import load_sample
 from skecg.ensemble import LengthEnsemble, SinusRhythmFallback
 from skecg.labels import get_vocabulary
-from skecg.metrics import SCORING, challenge_score, per_class_scores
+from skecg.metrics import SCORING, best_thresholds, challenge_score, per_class_scores
 from skecg.tuning import MultilabelThresholdTuner, tune_multilabel_thresholds
 
 
@@ -27,7 +27,7 @@ def test_f1_thresholds_are_the_best_of_the_grid():
     y = (rng.random((150, 4)) < 0.2).astype(int)
     p = np.clip(0.35 * y + 0.65 * rng.random(y.shape), 0, 1)
     grid = np.linspace(0.02, 0.98, 49)
-    t = tune_multilabel_thresholds(y, p, thresholds=grid)
+    t = best_thresholds(y, p, candidates=grid)
     for j in range(4):
         f1 = [per_class_scores(y[:, [j]], (p[:, [j]] >= g).astype(int))["f1"][0] for g in grid]
         got = per_class_scores(y[:, [j]], (p[:, [j]] >= t[j]).astype(int))["f1"][0]
@@ -41,25 +41,27 @@ def test_fast_challenge_ascent_equals_scoring_each_candidate(vocabulary):
     rng = np.random.default_rng(2)
     y = (rng.random((60, len(classes))) < 0.15).astype(int)
     p = np.clip(0.3 * y + 0.7 * rng.random(y.shape), 0, 1)
-    kw = dict(classes=classes, thresholds=8, n_passes=1)
-    fast = tune_multilabel_thresholds(y, p, objective="challenge", **kw)
-    slow = tune_multilabel_thresholds(y, p, objective=lambda a, b: challenge_score(a, b, classes), **kw)
+    kw = dict(classes=classes, candidates=8, n_passes=1)
+    fast = best_thresholds(y, p, objective="challenge", **kw)
+    slow = best_thresholds(y, p, objective=lambda a, b: challenge_score(a, b, classes), **kw)
     np.testing.assert_allclose(fast, slow)
-    f1 = tune_multilabel_thresholds(y, p, thresholds=8)
+    f1 = best_thresholds(y, p, candidates=8)
     assert challenge_score(y, (p >= fast).astype(int), classes) >= challenge_score(y, (p >= f1).astype(int), classes)
 
 
 def test_classes_without_positives_keep_the_default():
     y = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])
     p = np.array([[0.9, 0.2], [0.1, 0.3], [0.8, 0.1], [0.2, 0.4]])
-    assert tune_multilabel_thresholds(y, p, default=0.5)[1] == 0.5
+    assert best_thresholds(y, p, default=0.5)[1] == 0.5
 
 
 def test_bad_input():
     with pytest.raises(ValueError, match="must both be"):
-        tune_multilabel_thresholds(np.zeros((3, 2)), np.zeros((3, 3)))
+        best_thresholds(np.zeros((3, 2)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="NaN"):
-        tune_multilabel_thresholds(np.zeros((2, 1)), np.array([[np.nan], [0.2]]))
+        best_thresholds(np.zeros((2, 1)), np.array([[np.nan], [0.2]]))
+    with pytest.raises(ValueError, match="objective must be one of"):
+        best_thresholds(np.ones((2, 1)), np.ones((2, 1)), objective="auc")
     X, y = _toy()
     with pytest.raises(ValueError, match="The 'scoring' parameter of MultilabelThresholdTuner must be"):
         MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), scoring="auc").fit(X, y)
@@ -138,3 +140,90 @@ def test_catboost_classifier_in_the_tuner_on_features():
     y = np.c_[X[:, 0] > 1.2, X[:, 1] > 0].astype(int)
     tuner = MultilabelThresholdTuner(CatBoostECGClassifier(iterations=30), random_state=0).fit(X, y)
     assert tuner.thresholds_.shape == (2,) and list(tuner.classes_) == ["0", "1"]
+
+
+# --- one threshold search, one grid ------------------------------------------------------------
+def test_the_grid_has_both_ends_and_its_plateau_middle():
+    # more positives than negatives: predicting every record is the best F1 (8/9), a
+    # threshold the grid holds (the smallest probability); above the largest, none
+    y = np.array([[1], [1], [1], [1], [0]])
+    p = np.array([[0.2], [0.3], [0.4], [0.5], [0.45]])
+    assert best_thresholds(y, p)[0] == pytest.approx(0.2)
+    # the best F1 holds on (0.1, 0.4]: the middle candidate of that plateau
+    y = np.array([[0], [1], [1], [1]])
+    p = np.array([[0.1], [0.4], [0.7], [0.9]])
+    assert best_thresholds(y, p)[0] == pytest.approx(0.25)
+    # scores need not be probabilities (logits: ECGClassifier(predict_nonlinearity=None))
+    assert best_thresholds(y, 10 * p - 5)[0] == pytest.approx(-2.5)
+    # a count caps the candidates: the result is still one of the midpoints' quantiles
+    rng = np.random.default_rng(0)
+    y = (rng.random((500, 2)) < 0.3).astype(int)
+    p = np.clip(0.3 * y + 0.7 * rng.random(y.shape), 0, 1)
+    t5 = best_thresholds(y, p, candidates=5)
+    assert t5.shape == (2,) and np.all((t5 >= p.min(0)) & (t5 <= p.max(0) + 1e-6))
+
+
+def test_ecg_classifier_and_the_tuner_use_the_same_search(monkeypatch):
+    import skecg.models._classifier as classifier_module
+    import skecg.tuning as tuning_module
+
+    assert classifier_module.best_thresholds is best_thresholds is tuning_module.best_thresholds
+    calls = []
+
+    def spy(*a, **k):
+        calls.append(k)
+        return best_thresholds(*a, **k)
+
+    monkeypatch.setattr(tuning_module, "best_thresholds", spy)
+    X, y = _toy()
+    MultilabelThresholdTuner(MultiOutputClassifier(LogisticRegression()), random_state=0).fit(X, y)
+    assert len(calls) == 1 and calls[0]["objective"] == "f1" and calls[0]["candidates"] == 100
+
+
+def test_ecg_classifier_tunes_with_best_thresholds(monkeypatch):
+    import skecg.models._classifier as classifier_module
+    from skecg.models import ECGClassifier
+
+    calls = []
+
+    def spy(y_true, proba, **k):
+        calls.append((np.shape(y_true), k))
+        return best_thresholds(y_true, proba, **k)
+
+    monkeypatch.setattr(classifier_module, "best_thresholds", spy)
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(40, 2, 64)).astype(np.float32)
+    y = np.c_[Z[:, 0, :8].mean(1) > 0, Z[:, 1, :8].mean(1) > 0].astype(int)
+    net = ECGClassifier(module__filters=(4, 4), module__kernel_size=3, max_epochs=1, batch_size=16,
+                        valid_size=0.25, tune_thresholds=True, random_state=0).fit(Z, y)
+    assert len(calls) == 1 and calls[0][0][1] == 2 and calls[0][1] == {"default": 0.5}
+    assert net.thresholds_.shape == (2,)
+    ECGClassifier(module__filters=(4, 4), module__kernel_size=3, max_epochs=1, batch_size=16,
+                  valid_size=0.25, random_state=0).fit(Z, y)
+    assert len(calls) == 1  # tune_thresholds=False: 0.5 as given
+
+
+def test_deprecated_names_warn_and_agree():
+    import skecg.models
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((80, 3)) < 0.3).astype(int)
+    p = np.clip(0.3 * y + 0.7 * rng.random(y.shape), 0, 1)
+    with pytest.warns(FutureWarning, match="skecg.metrics.best_thresholds"):
+        old = skecg.models.tune_thresholds(y, p)
+    np.testing.assert_array_equal(old, best_thresholds(y, p))
+    grid = np.linspace(0.1, 0.9, 9)
+    with pytest.warns(FutureWarning):
+        np.testing.assert_array_equal(skecg.models.tune_thresholds(y, p, grid), best_thresholds(y, p, candidates=grid))
+    assert "tune_thresholds" not in skecg.models.__all__
+    with pytest.warns(FutureWarning, match="'thresholds' was renamed 'candidates'"):
+        old = tune_multilabel_thresholds(y, p, thresholds=8)
+    np.testing.assert_array_equal(old, tune_multilabel_thresholds(y, p, candidates=8))
+    np.testing.assert_array_equal(old, best_thresholds(y, p, candidates=8))
+    X, y = _toy()
+    est = MultiOutputClassifier(LogisticRegression())
+    with pytest.warns(FutureWarning, match="'thresholds' was renamed 'candidates'"):
+        old = MultilabelThresholdTuner(est, thresholds=7, random_state=0).fit(X, y)
+    new = MultilabelThresholdTuner(est, candidates=7, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(old.thresholds_, new.thresholds_)
+    assert "thresholds" not in repr(new)  # the sentinel default stays out of the repr

@@ -1,4 +1,4 @@
-"""Metrics: the official 2020 challenge numbers, per-class tables, scorers, bootstrap CIs."""
+"""Metrics: the official 2020 challenge numbers, per-class tables, scorers, bootstrap CIs, thresholds."""
 
 from ._challenge import challenge_metrics, challenge_score
 from ._compare import PairedDifference, SeedSummary, grouped_bootstrap_ci, paired_bootstrap, seed_summary, with_seed
@@ -28,13 +28,14 @@ from ._scorers import (
     read_challenge_outputs,
     write_challenge_outputs,
 )
+from ._thresholds import THRESHOLD_OBJECTIVES, best_thresholds
 
 __all__ = [
     "SCORING", "AUROCScorer", "BootstrapResult", "ChallengeScorer", "F1MacroScorer",
-    "auroc_scorer", "bootstrap_ci", "challenge_metrics", "challenge_score", "challenge_scorer",
+    "auroc_scorer", "best_thresholds", "bootstrap_ci", "challenge_metrics", "challenge_score", "challenge_scorer",
     "classification_table", "f1_macro_scorer", "labels_from_proba", "per_class_scores",
     "predict_with_proba", "proba_matrix", "read_challenge_outputs",
-    "write_challenge_outputs",
+    "write_challenge_outputs", "THRESHOLD_OBJECTIVES",
     # reference classifiers, seeds and paired intervals
     "REFERENCES", "REFERENCE_LABELS", "reference_predictions", "reference_table",
     "PairedDifference", "SeedSummary", "grouped_bootstrap_ci", "paired_bootstrap", "seed_summary", "with_seed",

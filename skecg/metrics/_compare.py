@@ -9,7 +9,9 @@ from typing import Callable
 import numpy as np
 from sklearn.base import clone
 
+from ..labels import NORMAL_CLASS
 from ._bootstrap import BootstrapResult, bootstrap_result, percentile_bootstrap
+from ._challenge import prepare
 
 
 @dataclass
@@ -197,9 +199,6 @@ def challenge_terms(y_true, y_pred, classes=None) -> np.ndarray:
     of resamples with sums instead of re-running the scorer (equal to
     :func:`~skecg.metrics.challenge_score`, tested).
     """
-    from ..labels import NORMAL_CLASS
-    from ._challenge import prepare
-
     p = prepare(y_true, y_pred, classes=classes)
     L, O, W = p["labels"], p["outputs"], np.nan_to_num(p["weights"])
     LW = L @ W

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ..labels import NORMAL_CLASS
-from ._challenge import _as_matrix, _default_classes
+from ..labels import NORMAL_CLASS, merge_equivalent_columns
+from ._challenge import _as_matrix, _challenge_from_prepared, _default_classes, prepare
 from ._perclass import classification_table
 
 #: the reference classifiers, in the order tables show them
@@ -87,9 +87,6 @@ def reference_predictions(kind: str, y_true, classes: Sequence[str] | None = Non
 def _challenge_of(y, classes):
     """``pred -> challenge_score(y, pred, classes)`` with the labels prepared once: the
     random reference scores many draws on the same records (tested equal)."""
-    from ..labels import merge_equivalent_columns
-    from ._challenge import _challenge_from_prepared, prepare
-
     prep = prepare(y, classes=classes)
     _, mcls = merge_equivalent_columns(y, classes)
     pos = [prep["classes"].index(c) for c in mcls]

@@ -31,11 +31,19 @@ def proba_matrix(estimator, X) -> np.ndarray:
 def labels_from_proba(estimator, X, proba) -> np.ndarray:
     """``estimator.predict(X)``, given ``proba = proba_matrix(estimator, X)`` already.
 
+    This is the one way skecg gets labels from probabilities already computed.
     Estimators whose labels follow from their probabilities say so with a
-    ``labels_from_proba(X, proba)`` method (skecg's classifiers, ensembles and
-    rule wrappers have one); a scikit-learn ``Pipeline`` defers to its last step,
-    whose labels then need neither the pipeline's transforms nor the network again.
-    Any other estimator is asked for ``predict(X)``.
+    ``labels_from_proba(X, proba)`` method: every skecg classifier and
+    meta-estimator has one (:class:`~skecg.models.ECGClassifier`,
+    :class:`~skecg.tuning.MultilabelThresholdTuner` and
+    :class:`~skecg.ensemble.LengthEnsemble` through
+    :class:`~skecg.utils.validation.ThresholdLabelsMixin`, the CatBoost baseline,
+    the wrappers and the segment rule of :mod:`skecg.ensemble`).  A scikit-learn
+    ``Pipeline`` defers to its last step when that step's labels need only the
+    probabilities (``_labels_ignore_X``; not so for
+    :class:`~skecg.ensemble.BradycardiaRuleGate`, whose rule reads the records it is
+    given): then neither the pipeline's transforms nor the network run again.  Any
+    other estimator is asked for ``predict(X)``.
 
     Examples
     --------

@@ -12,7 +12,7 @@ from ._unet import UNet1d
 __all__ = [
     "CRITERIA", "MODULES", "AttentionResNet1d", "BatchSampler", "DevicePrefetcher", "ECGClassifier", "ECGDataset",
     "PatientSplit", "ResNet1d", "SEResNet1d", "SameConv1d", "SignLoss", "UNet1d", "WeightedBCEWithLogitsLoss", "amp_dtype",
-    "cpu_has_native_bf16", "multilabel_group_split", "sign_loss", "tune_thresholds",
+    "cpu_has_native_bf16", "multilabel_group_split", "sign_loss",
     "KerasModelError", "RIBEIRO_THRESHOLDS", "load_ribeiro_keras", "keras_init_",
     "EpochLog", "LoadTrainingState", "TrainingCheckpoint", "ValidationScores", "determinism_settings",
 ]

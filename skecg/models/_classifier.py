@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._records import ECGRecords
 from ..labels import column_classes
+from ..metrics import best_thresholds
 from ..preprocessing import check_finite_records
 from ..utils.validation import (
     ECGInputMixin,
@@ -210,31 +211,15 @@ def _silent(*args, **kwargs):
 
 
 def tune_thresholds(y_true, proba, grid=None, default: float = 0.5) -> np.ndarray:
-    """Per-class thresholds that maximise F1 on (validation) data.
+    """Deprecated: use :func:`skecg.metrics.best_thresholds` (F1, the same candidate grid
+    as :class:`ECGClassifier` and :class:`~skecg.tuning.MultilabelThresholdTuner`).
 
-    Classes without positives in ``y_true`` keep ``default``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> tune_thresholds(np.array([[1], [0], [1]]), np.array([[0.4], [0.2], [0.9]])).round(2).tolist()
-    [0.21]
+    ``grid`` is passed as ``candidates``; ``None`` takes the default grid from the data.
     """
-    y_true = np.asarray(y_true) > 0
-    proba = np.asarray(proba, dtype=float)
-    grid = np.round(np.arange(0.05, 0.96, 0.01), 2) if grid is None else np.asarray(grid)
-    out = np.full(y_true.shape[1], float(default))
-    for j in range(y_true.shape[1]):
-        pos = y_true[:, j]
-        if not pos.any():
-            continue
-        pred = proba[:, j][:, None] >= grid[None, :]
-        tp = (pred & pos[:, None]).sum(0)
-        fp = (pred & ~pos[:, None]).sum(0)
-        fn = (~pred & pos[:, None]).sum(0)
-        f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-        out[j] = grid[int(np.argmax(f1))]
-    return out
+    warnings.warn("skecg.models.tune_thresholds is deprecated and will be removed in the next release; use "
+                  "skecg.metrics.best_thresholds (ECGClassifier's parameter tune_thresholds stays)",
+                  FutureWarning, stacklevel=2)
+    return best_thresholds(y_true, proba, candidates=100 if grid is None else grid, default=default)
 
 
 class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMixin, ClassifierMixin, NeuralNet):
@@ -761,7 +746,7 @@ class ECGClassifier(ThresholdLabelsMixin, ECGInputMixin, MultilabelClassifierMix
             valid = self._valid_dataset_
             if self.tune_thresholds and valid is not None and len(valid):
                 yv = valid.y if getattr(valid, "y", None) is not None else y[np.asarray(valid.indices)]
-                self.thresholds_ = tune_thresholds(yv, self._outputs(valid, "proba"),
+                self.thresholds_ = best_thresholds(yv, self._outputs(valid, "proba"),
                                                    default=float(np.mean(self.thresholds_)))
         finally:
             for key in ("_valid_dataset_", "_train_loader_", "_resumed_epochs_", "_pending_loader_state_"):
