@@ -223,6 +223,22 @@ def test_format_version_1_files_load(data, name):
     assert "Not recorded in this file" in model_card(r)
 
 
+# --- format version 2, written by main before the regrouping of issue 27 ------------------
+@pytest.mark.parametrize("name", ["v2_gated_ensemble", "v2_threshold_tuner"])
+def test_format_version_2_files_written_before_the_regrouping_load(data, name):
+    """The ensemble became a package and the tuner's ``thresholds`` became ``candidates``:
+    files that name the old classes and parameters still load and predict the same."""
+    X, _ = data
+    path = FIXTURES / f"{name}.skecg"
+    assert json.loads(zipfile.ZipFile(path).read("model.json"))["version"] == 2
+    est, info = load_model(path, return_info=True)
+    assert info["pipeline"] == "fixture-v2"
+    np.testing.assert_allclose(proba_matrix(est, X), np.load(FIXTURES / f"{name}_proba.npy"), rtol=0, atol=1e-5)
+    if name == "v2_threshold_tuner":
+        np.testing.assert_array_equal(est.predict(X), np.load(FIXTURES / f"{name}_pred.npy"))
+    assert inspect_model(path)["untrusted_types"] == []
+
+
 def test_newer_format_version_is_refused_with_what_to_do(tmp_path):
     with zipfile.ZipFile(tmp_path / "m.skecg", "w") as zf:
         zf.writestr("model.json", json.dumps({"format": "skecg-model", "version": 3, "estimator": {}}))
