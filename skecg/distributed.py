@@ -87,7 +87,7 @@ def host_cores() -> int:
     container's ``cpuset`` or a batch scheduler left to this process, counting each
     hardware thread.  Where the affinity mask cannot be read (macOS, Windows), every
     logical CPU of the machine (``os.cpu_count()``).  A CPU *quota* (a container
-    limited by ``--cpus`` rather than ``--cpuset-cpus``) is not counted.
+    limited by ``--cpus`` rather than ``--cpuset-cpus``) does not lower it.
 
     This is what the torch thread guard divides among a host's dask workers
     (:func:`limit_torch_threads`) and the number of workers of ``'local'``
