@@ -77,7 +77,7 @@ def main():
     script = work / "train.py"
     script.write_text(textwrap.dedent(f"""
         from accelerate import Accelerator
-        from skecg.distributed import AcceleratedECGClassifier
+        from skecg.models import AcceleratedECGClassifier
         from skecg.io import open_store
         X, y = open_store({str(work / "sample.store")!r})
         acc = Accelerator(cpu=True)

@@ -22,12 +22,15 @@ This module holds the few helpers that make that safe and measurable:
 - :func:`measure_task_bytes`: the bytes each task ships to the cluster (its pickled
   arguments) and the bytes scattered, to check that a lazy container travels as a
   handle;
-- :class:`AcceleratedECGClassifier` (defined in ``skecg.models._accelerate``): one
-  model trained on several GPUs or processes through ``accelerate``;
+- :func:`host_cores`: the CPUs this process may run on, which the thread guard
+  divides among a host's workers;
 - a ``dask.sizeof`` rule for :class:`~skecg.ECGRecords` (registered on import of
   this module): an in-memory container reports its signals' bytes, so joblib
   scatters it once instead of pickling it into every task; a lazy one reports the
   size of its handle.
+
+One model trained on several GPUs or processes through ``accelerate`` is a model,
+not a cluster helper: :class:`skecg.models.AcceleratedECGClassifier`.
 
 Cross-source evaluation with one task per held-out group (the CLI's ``skecg
 evaluate --scheduler``) is part of the application built on these helpers:
@@ -39,6 +42,8 @@ Requires the ``distributed`` extra: ``pip install "skecg[distributed]"``.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import inspect
 import os
 import pickle
 import sys
@@ -46,21 +51,49 @@ import threading
 import time
 import warnings
 
-from ._records import ECGRecords
-from .models._accelerate import AcceleratedECGClassifier
+import joblib
+import pandas as pd
 
+from ._records import ECGRecords
+
+# dask, distributed and cloudpickle come with the optional [distributed] extra, and torch
+# is heavy: each is imported where it is used, so that this module imports without them.
 try:
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
 except ImportError:  # the [distributed] extra is not installed; start_cluster says so
     _WorkerPlugin = object
 
-__all__ = ["AcceleratedECGClassifier", "search_backend", "start_cluster", "parse_scheduler",
+__all__ = ["search_backend", "start_cluster", "parse_scheduler",
            "TorchThreads", "limit_torch_threads", "thread_report", "measure_task_bytes", "TaskBytes",
            "records_sizeof", "host_cores"]
 
+#: Public names that moved: old name here -> (module, name) of their home now.
+_MOVED = {"AcceleratedECGClassifier": ("skecg.models", "AcceleratedECGClassifier")}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        module, new = _MOVED[name]
+        warnings.warn(f"skecg.distributed.{name} moved to {module}.{new}; the old name will be removed in the "
+                      "next release", FutureWarning, stacklevel=2)
+        return getattr(importlib.import_module(module), new)  # on access only: skecg.models imports torch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def host_cores() -> int:
-    """CPU cores this process may run on (the affinity mask, else ``os.cpu_count()``).
+    """The logical CPUs this process may run on: the size of its CPU affinity mask.
+
+    That is ``len(os.sched_getaffinity(0))`` (Linux): the CPUs that ``taskset``, a
+    container's ``cpuset`` or a batch scheduler left to this process, counting each
+    hardware thread.  Where the affinity mask cannot be read (macOS, Windows), every
+    logical CPU of the machine (``os.cpu_count()``).  A CPU *quota* (a container
+    limited by ``--cpus`` rather than ``--cpuset-cpus``) does not lower it.
+
+    This is what the torch thread guard divides among a host's dask workers
+    (:func:`limit_torch_threads`) and the number of workers of ``'local'``
+    (:func:`parse_scheduler`).  No ``n_jobs`` parameter of skecg counts CPUs this
+    way: ``n_jobs`` is a number of threads or processes in joblib's convention
+    (``None``: one, ``-1``: one per CPU).
 
     Examples
     --------
@@ -185,8 +218,6 @@ def thread_report(client):
     -------
     pandas.DataFrame
     """
-    import pandas as pd
-
     info = client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers(client) else \
         client.scheduler_info()["workers"]
     probe = client.run(_probe)
@@ -203,8 +234,6 @@ def thread_report(client):
 
 
 def _takes_n_workers(client) -> bool:
-    import inspect
-
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
@@ -354,7 +383,6 @@ def search_backend(X=None, y=None, *, scatter=(), client=None, **kwargs):
     >>> with search_backend(X, y):  # doctest: +SKIP
     ...     search.fit(X, y)
     """
-    import joblib
     from distributed.client import FutureCancelledError
 
     objs = [o for o in (X, y) if o is not None and not (isinstance(o, ECGRecords) and o.is_lazy)]

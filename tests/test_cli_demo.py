@@ -118,7 +118,7 @@ def test_cli_predict_skips_and_reports_a_too_short_record(net_model, tmp_path, c
     # E09999: the first 3000 samples of E00001 (a correct record, but too short for the model)
     val = scipy.io.loadmat(TEST_DATA / "cinc2021" / "E00001.mat")["val"][:, :3000]
     lines = (TEST_DATA / "cinc2021" / "E00001.hea").read_text().splitlines()
-    from skecg.io._challenge import _wfdb_checksum
+    from skecg._wfdb import _wfdb_checksum
 
     cks = _wfdb_checksum(val)
     head = ["E09999 12 500 3000"] + [" ".join(["E09999.mat"] + ln.split()[1:6] + [str(int(cks[i]))] + ln.split()[7:])

@@ -263,7 +263,7 @@ ACCEL_SCRIPT = textwrap.dedent("""
     from accelerate import Accelerator
     from skorch.callbacks import Callback
     from skecg.io import open_store
-    from skecg.distributed import AcceleratedECGClassifier
+    from skecg.models import AcceleratedECGClassifier
 
     class LocalSteps(Callback):  # optimizer steps this process takes per epoch
         def on_epoch_begin(self, net, dataset_train=None, **kw):

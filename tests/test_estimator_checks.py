@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 
 from skecg.baselines import make_catboost_baseline
 from skecg.datasets import load_sample
-from skecg.distributed import AcceleratedECGClassifier
+from skecg.models import AcceleratedECGClassifier
 from skecg.ensemble import (
     BradycardiaRuleGate,
     DeepFeatures,

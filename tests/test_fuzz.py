@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import TEST_DATA
 from skecg.io import RecordReadError, parse_header, read_challenge_record, read_sph, read_tnmg_hdf5
-from skecg.io._challenge import MAX_FS
+from skecg._wfdb import MAX_FS
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_FILES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -304,7 +304,7 @@ def _write_record(folder, name, val, fs=500, gain="1000/mV", dx="426783006", n_s
     """A challenge record with a correct header (checksums included) for digital ``val``."""
     import scipy.io
 
-    from skecg.io._challenge import _wfdb_checksum
+    from skecg._wfdb import _wfdb_checksum
 
     leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"][:val.shape[0]]
     n = val.shape[1] if n_samples is None else n_samples
@@ -497,7 +497,7 @@ def test_dat_format16_fast_path_equals_wfdb(tmp_path, monkeypatch):
     not handle (format 212, a byte offset, a size that does not match) go to wfdb."""
     import wfdb
 
-    from skecg.io import _challenge as C
+    import skecg._wfdb as C
 
     src = FIX_PTBXL / "records500" / "00000"
     for ext in (".hea", ".dat"):

@@ -213,8 +213,9 @@ def _cmd_predict(args):
     import warnings
 
     from skecg import ECGRecords
-    from skecg.io import SkippedRecordsWarning, WFDBFolderSource
+    from skecg.io import SkippedRecordsWarning
     from skecg.metrics import write_challenge_outputs
+    from skecg.sources import WFDBFolderSource
 
     est = load_estimator(args.model, args.trust_pickle)
     if not Path(args.data).is_dir():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..labels import get_vocabulary
+from .._reading import find_file
 from .._records import ECGRecords
+from ..labels import get_vocabulary
 from ..sources import Code15Source
-from ._common import find_file
 from ._store import _warn_skipped
 
 

@@ -9,10 +9,23 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from tqdm.auto import tqdm
 
+from .._reading import find_file
+from .._records import ECGRecords
 from ..labels import get_vocabulary
-from ..sources import StoreSource, StoreWriter, is_store
-from ._common import SkippedRecordsWarning, check_fs, find_file
+from ..preprocessing import Resampler
+from ..sources import SourceError, StoreSource, StoreWriter, is_store
+from ._challenge import read_challenge_folder
+from ._code15 import code15_source
+from ._common import SkippedRecordsWarning, check_fs
+from ._cpsc import read_cpsc2018
+from ._ptbxl import read_ptbxl, read_ptbxl_table
+from ._sph import read_sph, read_sph_table
+from ._tnmg import read_tnmg_test
 
 
 def detect_format(path) -> str:
@@ -49,16 +62,10 @@ def _keys(kind: str, path: Path) -> list:
     if kind == "store":
         return list(range(len(StoreSource(path))))
     if kind == "code15":
-        from ._code15 import code15_source
-
         return list(range(len(code15_source(path))))
     if kind == "ptbxl":
-        from ._others import _read_ptbxl_table
-
-        return [int(i) for i in _read_ptbxl_table(find_file(path, "ptbxl_database.csv")).index]
+        return [int(i) for i in read_ptbxl_table(find_file(path, "ptbxl_database.csv")).index]
     if kind == "sph":
-        from ._sph import read_sph_table
-
         return list(read_sph_table(path).index)
     if kind == "challenge":
         return sorted({h.stem for h in path.rglob("*.[hH][eE][aA]")})
@@ -67,21 +74,12 @@ def _keys(kind: str, path: Path) -> list:
 
 def _read_shard(kind, path, keys, vocabulary, fs):
     """(records in memory, skipped) for one shard's keys."""
-    from .._records import ECGRecords
-    from ._challenge import read_challenge_folder
-    from ._others import read_cpsc2018, read_ptbxl
-    from ._sph import read_sph
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported once, in the store
         if kind in ("store", "code15"):
-            from ._code15 import code15_source
-
             src = StoreSource(path) if kind == "store" else code15_source(path)
             X = _load_skipping(ECGRecords.from_source(src).take(np.asarray(keys)))
             if fs is not None:
-                from ..preprocessing import Resampler
-
                 X = Resampler(fs).fit_transform(X)
         elif kind == "ptbxl":
             rate = 500 if (Path(path) / "records500").is_dir() else 100  # the higher rate present
@@ -91,8 +89,6 @@ def _read_shard(kind, path, keys, vocabulary, fs):
         elif kind == "sph":
             X, _ = read_sph(path, vocabulary, records=keys, fs=fs, on_error="skip")
         elif kind == "tnmg-test":
-            from ._others import read_tnmg_test
-
             X, _ = read_tnmg_test(path, vocabulary, fs=fs, on_error="skip")
         else:
             X, _ = read_cpsc2018(path, vocabulary, fs=fs, on_error="skip")
@@ -102,8 +98,6 @@ def _read_shard(kind, path, keys, vocabulary, fs):
 def _load_skipping(X):
     """A lazy container's records in memory; when the batch cannot be read, record by record,
     the unreadable ones left out and listed in ``skipped`` (as the file readers do)."""
-    from ..sources import SourceError
-
     try:
         return X.load(max_bytes=2**62)
     except SourceError:
@@ -123,8 +117,6 @@ def _load_skipping(X):
 def _convert_shard(k, kind, path, keys, vocabulary, fs, steps, dest, dtype, plan):
     X, skipped = _read_shard(kind, path, keys, vocabulary, fs)
     if steps is not None and len(X):
-        from sklearn.base import clone
-
         X = clone(steps).fit_transform(X)
     writer = StoreWriter(dest, dtype=dtype, plan=plan, resume=True, overwrite=True)
     sig = X.signals if len(X) else []
@@ -167,8 +159,6 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     Path of the store; records a reader skipped, with reasons, are in its
     ``skipped.csv`` and reported in a :class:`~skecg.io.SkippedRecordsWarning`.
     """
-    from joblib import Parallel, delayed
-
     src, dest = Path(src), Path(dest)
     fs = check_fs(fs)
     if isinstance(shard_records, bool) or not isinstance(shard_records, (int, np.integer)) or shard_records < 1:
@@ -194,8 +184,6 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     todo = [k for k in range(len(shards)) if k not in done]
     bar = None
     if progress is None or progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=sum(len(shards[k]) for k in todo), unit="rec", desc=f"convert {src.name}",
                    disable=None if progress is None else False)
     t0 = time.perf_counter()
@@ -209,8 +197,6 @@ def convert(src, dest, *, vocabulary="cinc2020", fs=None, steps=None, jobs: int 
     if bar is not None:
         bar.close()
     out = writer.finish(classes=vocab.classes, extra={"seconds": round(time.perf_counter() - t0, 3)})
-    import pandas as pd
-
     skipped = pd.read_csv(out / "skipped.csv", dtype=str, keep_default_na=False)
     if len(skipped):
         warnings.warn(f"convert {src}: skipped {len(skipped)} record(s), listed with reasons in "

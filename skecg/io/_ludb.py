@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import wfdb
 
-from .._records import normalize_lead_name
-from ._common import RecordReadError, assemble, check_fs, check_signal, read_many
+from .._reading import RecordReadError, check_signal
+from .._schema import normalize_lead_name
+from ._common import assemble, check_fs, read_many
 
 #: LUDB's annotation file extensions, in the order of the leads of its signals.
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
@@ -229,8 +231,6 @@ def read_ludb(
     ...                         annotation_leads=["ii"])  # doctest: +SKIP
     >>> waves.query("wave == 'QRS'").head()  # doctest: +SKIP
     """
-    import wfdb
-
     root = Path(path)
     fs = check_fs(fs)  # before reading anything
     if not root.is_dir():

@@ -6,11 +6,12 @@ import re
 import threading
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 
-from ._common import (FolderIndex, RecordReadError, as_list, assemble, check_fs, check_signal, find_file, read_many,
-                      strip_suffix)
+from .._reading import FolderIndex, RecordReadError, as_list, check_signal, find_file, strip_suffix
+from ._common import assemble, check_fs, read_many
 from ._tables import find_column, select_rows
 
 SPH_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -202,8 +203,6 @@ def read_sph(
     >>> X, y = read_sph("SPH/")  # doctest: +SKIP
     >>> X.meta[["record_id", "aha", "dx"]].head()  # doctest: +SKIP
     """
-    import h5py
-
     root = Path(path)
     fs = check_fs(fs)
     df = read_sph_table(root)

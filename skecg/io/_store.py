@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .._records import ECGRecords
 from ..labels import get_vocabulary
@@ -65,8 +66,6 @@ def open_store(path, vocabulary=None, *, verify: str = "size", locking=None, rdc
     X = ECGRecords.from_source(src, classes=classes)
     skipped_file = Path(path) / "skipped.csv"
     if skipped_file.is_file():
-        import pandas as pd
-
         sk = pd.read_csv(skipped_file, dtype=str, keep_default_na=False)
         X.skipped = list(zip(sk["record"], sk["reason"]))
     y_file = Path(path) / "y.npy"

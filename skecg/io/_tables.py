@@ -1,7 +1,9 @@
-"""Metadata tables of the readers: picking the records a caller asked for."""
+"""Metadata tables of the readers: picking the records a caller asked for, finding
+columns whatever a copy named them, reading number cells."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -56,3 +58,20 @@ def find_column(table: pd.DataFrame, *names: str, prefix: str | None = None):
             if k.startswith(_key(prefix)):
                 return c
     return None
+
+
+def cell_number(cell, kind=int):
+    """A table cell as int (or float), None where it is empty or not a number.
+
+    Examples
+    --------
+    >>> cell_number("12"), cell_number(3.0, float), cell_number(""), cell_number(float("nan"))
+    (12, 3.0, None, None)
+    """
+    try:
+        v = float(cell)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(v):
+        return None
+    return int(v) if kind is int else v

@@ -1,5 +1,6 @@
 """Deep classifiers: Ribeiro's ResNet-1d, Huang's attention ResNet, Zhu's SE-ResNet, losses."""
 
+from ._accelerate import AcceleratedECGClassifier
 from ._classifier import ECGClassifier, amp_dtype, cpu_has_native_bf16, determinism_settings, tune_thresholds
 from ._data import BatchSampler, DevicePrefetcher, ECGDataset
 from ._losses import CRITERIA, SignLoss, WeightedBCEWithLogitsLoss, sign_loss
@@ -15,4 +16,5 @@ __all__ = [
     "cpu_has_native_bf16", "multilabel_group_split", "sign_loss",
     "KerasModelError", "RIBEIRO_THRESHOLDS", "load_ribeiro_keras", "keras_init_",
     "EpochLog", "LoadTrainingState", "TrainingCheckpoint", "ValidationScores", "determinism_settings",
+    "AcceleratedECGClassifier",
 ]

@@ -5,6 +5,8 @@ Each kind of source is a short class in its own module: an in-memory array
 (:class:`ArraySource`), a skecg store (:class:`StoreSource`, the format in
 :mod:`skecg.sources._store`), CODE-15%/TNMG HDF5 parts (:class:`Code15Source`).
 Users open them with :func:`skecg.io.open_store` and :func:`skecg.io.read_code15`.
+A folder of challenge WFDB records read on demand is :class:`WFDBFolderSource` (the
+format in :mod:`skecg._wfdb`), opened with :func:`skecg.io.open_wfdb_folder`.
 """
 
 from ._base import SignalSource, SourceError
@@ -13,8 +15,10 @@ from ._concat import ConcatSource
 from ._lazy import LazySignals, decode_index, encode_index, max_load_bytes
 from ._memory import ArraySource
 from ._store import StoreSource, StoreWriter, is_store, read_manifest, write_records
+from ._wfdb_folder import WFDBFolderSource
 
 __all__ = [
     "ArraySource", "Code15Source", "ConcatSource", "LazySignals", "SignalSource", "SourceError", "StoreSource",
-    "StoreWriter", "decode_index", "encode_index", "is_store", "max_load_bytes", "read_manifest", "write_records",
+    "StoreWriter", "WFDBFolderSource", "decode_index", "encode_index", "is_store", "max_load_bytes",
+    "read_manifest", "write_records",
 ]

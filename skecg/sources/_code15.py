@@ -71,7 +71,7 @@ class Code15Source(SignalSource):
                       source=s["source"], locking=s["locking"], rdcc_nbytes=s["rdcc_nbytes"])
 
     def _build(self):
-        import h5py
+        import h5py  # on first use: skecg.sources loads with `import skecg`, h5py need not
 
         folder = Path(self.folder)
         if not folder.is_dir():

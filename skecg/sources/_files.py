@@ -55,7 +55,7 @@ class H5Array:
                       rdcc_nbytes=state["rdcc_nbytes"])
 
     def _open(self):
-        import h5py
+        import h5py  # on first use: skecg.sources loads with `import skecg`, h5py need not
 
         kw = {}
         if self.locking is not None:

@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ._base import SignalSource, SourceError, runs
 from ._files import H5Array
@@ -269,8 +271,6 @@ class StoreWriter:
         if self.tmp.exists():
             old = json.loads(plan_file.read_text()) if plan_file.is_file() else None
             if not resume or old != json.loads(json.dumps(plan)):
-                import shutil
-
                 shutil.rmtree(self.tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         if not plan_file.is_file():
@@ -285,7 +285,7 @@ class StoreWriter:
 
     def write_shard(self, k: int, signals, meta: pd.DataFrame, skipped=()) -> None:
         """Write shard ``k``: ``signals`` (list of 2-D arrays or a 3-D array) and their rows."""
-        import h5py
+        import h5py  # on first use: skecg.sources loads with `import skecg`, h5py need not
 
         if len(signals) != len(meta):
             raise ValueError(f"shard {k}: {len(signals)} signals for {len(meta)} rows")
@@ -316,7 +316,7 @@ class StoreWriter:
 
     def finish(self, *, classes=None, y=None, extra=None) -> Path:
         """Merge the shards' tables, write the manifest, and move the store into place."""
-        import h5py
+        import h5py  # on first use: skecg.sources loads with `import skecg`, h5py need not
 
         ks = sorted(self.done())
         parts = [meta_from_csv(self.tmp / f"meta-{k:05d}.csv", str(self.tmp)) for k in ks]
@@ -348,8 +348,6 @@ class StoreWriter:
         tmp.write_text(json.dumps(man, indent=1))
         os.replace(tmp, self.tmp / MANIFEST)
         if self.path.exists():
-            import shutil
-
             shutil.rmtree(self.path)
         os.replace(self.tmp, self.path)
         return self.path
@@ -388,8 +386,6 @@ def write_records(X, path, y=None, *, dtype="float32", shard_bytes: int = 256 * 
     if progress is None:
         progress = n > batch_size
     if progress:
-        from tqdm.auto import tqdm
-
         it = tqdm(it, total=len(shards), desc=f"writing {Path(path).name}", unit="shard", disable=None, leave=False)
     keep = [c for c in meta.columns if c not in ("n_leads", "length") + LAYOUT_COLUMNS + ("part", "row")]
     for k, rows in it:

@@ -1,4 +1,8 @@
-"""A folder of challenge WFDB records read on demand: headers now, signals when asked."""
+"""A folder of challenge WFDB records read on demand: headers now, signals when asked.
+
+The WFDB format itself (headers, one record's signal file) is :mod:`skecg._wfdb`;
+:func:`skecg.io.open_wfdb_folder` wraps this source in an :class:`~skecg.ECGRecords`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._records import ECGRecords
-from ..labels import get_vocabulary
-from ..sources import SignalSource, SourceError
-from ._challenge import header_meta, list_headers, parse_header, read_challenge_record
-from ._common import RecordReadError, _check_on_error, read_text
-from ._store import _warn_skipped
+from .._reading import RecordReadError, check_on_error, read_text
+from .._wfdb import header_meta, list_headers, parse_header, read_challenge_record
+from ._base import SignalSource, SourceError
 
 
 class WFDBFolderSource(SignalSource):
@@ -21,10 +22,24 @@ class WFDBFolderSource(SignalSource):
     is read by :func:`~skecg.io.read_challenge_record` when a batch asks for it.
     Unpickling parses the headers again (about 10 s per 100k records), so for large
     archives used by many workers, ``skecg convert`` to a store is faster.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Searched recursively for ``*.hea``.
+    records : list of str, optional
+        Only these record names.
+    require_dx : bool, default=True
+        Refuse a header without a ``Dx``/``Labels`` line or with an empty one.
+    verify_checksum : bool, default=True
+        Check each signal against its header's WFDB checksums when it is read.
+    on_error : {'raise', 'skip'}, default='raise'
+        ``'skip'`` leaves out records whose header cannot be used and lists them in
+        ``skipped`` as ``(record, reason)``.
     """
 
     def __init__(self, folder, records=None, *, require_dx=True, verify_checksum=True, on_error="raise"):
-        _check_on_error(on_error)
+        check_on_error(on_error)
         self.folder = str(Path(folder))
         self.name = f"WFDB folder {self.folder}"
         self.records = None if records is None else [str(r) for r in records]
@@ -70,38 +85,3 @@ class WFDBFolderSource(SignalSource):
                 raise SourceError(self.name, f"signal has shape {sig.shape}, its header declares {want}",
                                   record=name)
             out[i] = sig
-
-
-def open_wfdb_folder(path, vocabulary="cinc2020", *, records=None, require_dx=True, verify_checksum=True,
-                     on_error="raise"):
-    """A folder of challenge WFDB records as a lazy :class:`~skecg.ECGRecords`.
-
-    Like :func:`read_challenge_folder`, but only the headers are read now; signals are
-    read in batches when a transformer or estimator needs them, so a folder larger than
-    memory can be evaluated or predicted on directly.  A header that cannot be parsed
-    is skipped (``on_error='skip'``) and reported; a signal file that turns out to be
-    unreadable at read time raises :class:`~skecg.sources.SourceError` naming the
-    record (convert the folder with ``skecg convert`` to skip and report those up front).
-
-    Returns
-    -------
-    records : ECGRecords (lazy)
-    y : ndarray of shape (n_records, n_classes)
-
-    Examples
-    --------
-    >>> X, y = open_wfdb_folder("tests/data/cinc2021")  # doctest: +SKIP
-    """
-    src = WFDBFolderSource(path, records, require_dx=require_dx, verify_checksum=verify_checksum,
-                           on_error=on_error)
-    vocab = get_vocabulary(vocabulary)
-    X = ECGRecords.from_source(src, classes=vocab.classes, skipped=src.skipped)
-    _warn_skipped(src.skipped, f"WFDB folder {path}")
-    if len(X) == 0:
-        raise ValueError(f"no readable record header under {path}" + (
-            f"; skipped {len(src.skipped)}: " + "; ".join(f"{r}: {w}" for r, w in src.skipped[:5])
-            if src.skipped else ""))
-    return X, vocab.encode(X.meta["dx"])
-
-
-__all__ = ["WFDBFolderSource", "open_wfdb_folder"]
