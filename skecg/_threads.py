@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 
 def local_threads(n_jobs) -> int:
     """Threads of this process for ``n_jobs``, counted as joblib counts (None: 1, -1:
-    every core, -2: all but one), whatever joblib backend is active.
+    every core joblib may use, -2: all but one), whatever joblib backend is active.
+
+    Cores are ``joblib.cpu_count()``: the CPUs of this process's affinity mask, lowered
+    by a container's CPU quota, as for every other ``n_jobs`` of skecg (those go to
+    joblib itself).
 
     Examples
     --------
@@ -17,4 +19,8 @@ def local_threads(n_jobs) -> int:
     if n_jobs is None:
         return 1
     n = int(n_jobs)
-    return max(1, (os.cpu_count() or 1) + 1 + n if n < 0 else n)
+    if n >= 0:
+        return max(1, n)
+    from joblib import cpu_count  # only to count cores: keeps `import skecg` from importing joblib
+
+    return max(1, cpu_count() + 1 + n)
