@@ -385,7 +385,7 @@ def search_backend(X=None, y=None, *, scatter=(), client=None, **kwargs):
     """
     from distributed.client import FutureCancelledError
 
-    objs = [o for o in (X, y) if o is not None and not (isinstance(o, ECGRecords) and o.is_lazy)]
+    objs = [o for o in (X, y) if o is not None and not getattr(o, "is_lazy", False)]  # handles stay handles
     objs += [o for o in scatter if o is not None]
     if client is not None:
         kwargs["client"] = client

@@ -17,6 +17,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.model_selection import BaseCrossValidator, GroupKFold
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, RealNotInt, StrOptions
 from sklearn.utils.metadata_routing import (
     UNUSED,
@@ -27,7 +28,6 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
-from ._records import ECGRecords
 from .metrics import THRESHOLD_OBJECTIVES, best_thresholds, challenge_score, per_class_scores, proba_matrix
 from .models import multilabel_group_split
 from .utils.validation import MultilabelClassifierMixin, ThresholdLabelsMixin
@@ -37,8 +37,9 @@ _DEPRECATED = "deprecated"
 
 
 def _patient_groups(X, n):
-    if isinstance(X, ECGRecords) and "patient_id" in X.meta:
-        g = X.meta["patient_id"].to_numpy()
+    meta = getattr(X, "meta", None)  # records carry patients; feature matrices do not
+    if meta is not None and "patient_id" in meta:
+        g = meta["patient_id"].to_numpy()
         if not np.all(g == g):  # NaN ids: fall back to one group per record for those
             g = np.where(g == g, g, np.array([f"_record{i}" for i in range(n)], dtype=object))
         return np.asarray([str(v) for v in g], dtype=object)
@@ -261,7 +262,7 @@ class MultilabelThresholdTuner(ThresholdLabelsMixin, MultilabelClassifierMixin, 
                 raise ValueError(f"groups has {len(groups)} entries for {n} records")
         seed = self.random_state if isinstance(self.random_state, numbers.Integral) or self.random_state is None \
             else int(np.random.RandomState(self.random_state).randint(2**31 - 1))
-        take = X.take if isinstance(X, ECGRecords) else (lambda idx: X[idx])
+        take = lambda idx: _safe_indexing(X, idx)  # noqa: E731 - records, arrays and frames alike
         splitter = self._splitter(seed)
 
         def fit_on(idx):  # a clone fitted on some records, with their part of per-record fit_params

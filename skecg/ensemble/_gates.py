@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._records import ECGRecords
+from .._records import validate_records
 from ..labels import NORMAL_CLASS
 from ..preprocessing import NEUROKIT_METHODS, RRFeatureExtractor
 from ._base import _PROBABILITY, _class_index, _Wrapper
@@ -105,7 +105,7 @@ class BradycardiaRuleGate(_Wrapper):
         whatever the model says (in veto mode the rule would otherwise run only on its positives)."""
         if self.fs is not None:
             return
-        if not isinstance(X, ECGRecords):
+        if not validate_records(X).is_records:
             raise ValueError("BradycardiaRuleGate needs the sampling rate: its rule measures R-R intervals in "
                              f"seconds, and a plain {type(X).__name__} has none; pass ECGRecords (meta['fs']) "
                              "or set BradycardiaRuleGate(fs=...)")

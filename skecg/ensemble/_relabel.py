@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from .._records import ECGRecords
+from .._records import validate_records
 from ..labels import SCORED_CLASSES_2020, equivalence_map
 from ..metrics import proba_matrix
 from ._base import _Wrapper
@@ -58,7 +58,7 @@ class PseudoLabelRelabeler(_Wrapper):
         scikit-learn's metadata routing enabled those it requested.
         """
         self._validate_params()
-        if not isinstance(X, ECGRecords):
+        if not validate_records(X).is_records:
             raise ValueError("relabelling needs ECGRecords (meta['source'] says which records to relabel)")
         y = np.asarray(y)
         fit_params = self._estimator_fit_params(fit_params)

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords
+from .._records import validate_records
 from ..utils.validation import ECGInputMixin, MultilabelClassifierMixin
 from ._base import _fit_router, _route_fit_params
 
@@ -155,7 +155,7 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
         """Largest segment probability of a qualifying segment per record, shape (n, 1)."""
         w = self.segments(X)
         w = w[w["length"] >= self.min_length - 1e-9]
-        ids = list(X.meta["record_id"]) if isinstance(X, ECGRecords) else [str(i) for i in range(len(X))]
+        ids = list(validate_records(X).meta["record_id"])  # '0', '1', ... for plain arrays
         best = w.groupby("record_id")["proba"].max() if len(w) else {}
         return np.array([[float(best.get(r, 0.0))] for r in ids])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._records import ECGRecords
+from .._records import ECGRecords, validate_records
 from ..labels import get_vocabulary
 from ..sources import SourceError, StoreSource, is_store
 from ._common import SkippedRecordsWarning
@@ -113,7 +113,7 @@ def write_store(X, path, y=None, *, dtype: str = "float32", shard_mb: float = 25
     --------
     See :func:`open_store`.
     """
-    if not isinstance(X, ECGRecords):
+    if not validate_records(X).is_records:
         X = ECGRecords(X)
     if y is not None and len(y) != len(X):
         raise ValueError(f"y has {len(y)} rows for {len(X)} records")
