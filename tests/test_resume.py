@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 
 from conftest import TINY
 from skecg.models import ECGClassifier
-from skecg.models._classifier import CUBLAS_WORKSPACE_CONFIG, determinism_settings, deterministic_context
+from skecg.models._device import CUBLAS_WORKSPACE_CONFIG, determinism_settings, deterministic_context
 from skecg.models._skorch_common import EpochLog, LoadTrainingState, TrainingCheckpoint
 
 #: dropout, a learning-rate schedule, early stopping on a validation score, threshold

@@ -1,5 +1,5 @@
 """skorch pieces shared by skecg's networks (:class:`~skecg.models.ECGClassifier`,
-:class:`~skecg.segmentation.WaveSegmenter`): default callbacks, per-epoch validation
+:class:`~skecg.models.WaveSegmenter`): default callbacks, per-epoch validation
 scores, a one-line-per-epoch log, and checkpoints that resume a fit exactly."""
 
 from __future__ import annotations
@@ -23,6 +23,15 @@ EPOCH_SCORES = ("auroc", "challenge", "f1")
 
 def silent(*args, **kwargs):
     """A picklable sink that prints nothing (early-stopping messages)."""
+
+
+class _EarlyStopping(EarlyStopping):
+    """Early stopping that waits while an epoch has no validation score (a data set
+    too small for a validation part trains without one, see ``valid_size``)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
 
 
 def lower_is_better(monitor: str) -> bool:
