@@ -79,7 +79,7 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
     --------
     >>> import numpy as np
     >>> from sklearn.frozen import FrozenEstimator
-    >>> from skecg.segmentation import WaveSegmenter
+    >>> from skecg.models import WaveSegmenter
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(8, 1, 200)).astype("float32")
     >>> masks = np.zeros((8, 200), int)

@@ -38,7 +38,3 @@ def __getattr__(name):
                       "(the old name will be removed in a later release)", FutureWarning, stacklevel=2)
         return obj
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_MOVED))
