@@ -363,6 +363,9 @@ def test_device_auto_resolves_per_call_and_keeps_its_value(small):
         ref = ECGClassifier(**TINY, device="cpu").fit(Z, y)
         np.testing.assert_array_equal(net.predict_proba(Z), ref.predict_proba(Z))
     assert clone(net).device == "auto"
+    back = pickle.loads(pickle.dumps(net))  # skorch maps pickled tensors to the resolved device
+    assert back.device == "auto"
+    np.testing.assert_array_equal(back.predict_proba(Z), net.predict_proba(Z))
 
 
 def test_bad_input(small):

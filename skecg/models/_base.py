@@ -174,6 +174,21 @@ class ECGNet(ECGInputMixin, NeuralNet):
         with self._on_device():
             yield from super().forward_iter(X, training=training, device=device)
 
+    @on_device
+    def load_params(self, *args, **kwargs):
+        """skorch's ``load_params``, mapped to the resolved device."""
+        return super().load_params(*args, **kwargs)
+
+    def __setstate__(self, state):
+        # skorch maps the pickled tensors to state['device'], which must be a real device
+        given = state.get("device")
+        if isinstance(given, str) and given == "auto":
+            state = {**state, "device": resolve_device(given)}
+            super().__setstate__(state)
+            self.device = given
+        else:
+            super().__setstate__(state)
+
     def _check_device_settings(self, float32_fallback=False):
         """Precision and compilation for ``device``; sets ``amp_dtype_`` and the scaler.
 
