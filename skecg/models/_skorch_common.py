@@ -287,7 +287,8 @@ class TrainingCheckpoint(Checkpoint):
     ``torch.load(weights_only=True)`` and executes nothing.
 
     Put it after skecg's own callbacks (``callbacks=`` does), and resume with
-    :class:`LoadTrainingState`.  Works with :class:`~skecg.models.ECGClassifier`.
+    :class:`LoadTrainingState`.  Works with skecg's networks (:class:`~skecg.models.ECGClassifier`,
+    :class:`~skecg.models.WaveSegmenter`).
 
     Parameters
     ----------
