@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import LUDB  # noqa: E402
 
 from skecg.io import read_ludb  # noqa: E402
 from skecg.preprocessing import LeadSelector  # noqa: E402
-from skecg.segmentation import WaveSegmenter, delineation_scores, waves_to_masks  # noqa: E402
+from skecg.models import WaveSegmenter  # noqa: E402
+from skecg.segmentation import delineation_scores, waves_to_masks  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=2)
@@ -39,6 +41,14 @@ p.add_argument("--dump", default=None, help="save the probabilities of all 160 r
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 
+
+class ValidationRecords(Callback):
+    """The positions (among the training records) of the validation part."""
+
+    def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
+        self.indices_ = None if dataset_valid is None else dataset_valid.indices
+
+
 X, _, waves = read_ludb(LUDB, annotation_leads=["ii"])
 X2 = LeadSelector(["II"]).fit_transform(X)
 masks = waves_to_masks(waves, X2, X2.shape[-1], lead="II")
@@ -48,7 +58,7 @@ if args.pool:
     kw["module__pool"] = args.pool
 if args.filters:
     kw["module__filters"] = tuple(int(f) for f in args.filters.split(","))
-seg = WaveSegmenter(random_state=args.seed, verbose=1, **kw)
+seg = WaveSegmenter(random_state=args.seed, verbose=1, callbacks=[("valid_records", ValidationRecords())], **kw)
 t0 = time.perf_counter()
 seg.fit(X2[~test], masks[~test])
 train_s = time.perf_counter() - t0
@@ -71,9 +81,10 @@ if args.dump:
     import numpy as np
 
     train_ids = X.meta["record_id"].to_numpy()[~test]
+    valid_idx = dict(seg.callbacks_)["valid_records"].indices_
     np.savez_compressed(args.dump, proba=seg.predict_proba(X2).astype(np.float16),
                         record_id=X.meta["record_id"].to_numpy().astype(str), test=test,
-                        valid_ids=train_ids[seg.valid_idx_].astype(str) if seg.valid_idx_ is not None else [])
+                        valid_ids=train_ids[valid_idx].astype(str) if valid_idx is not None else [])
 if args.save:
     seg.save_weights(args.save)
     print("saved", args.save)

@@ -35,7 +35,8 @@ from sklearn.frozen import FrozenEstimator
 from skecg.ensemble import SegmentRuleClassifier
 from skecg.io import read_ludb
 from skecg.preprocessing import LeadSelector
-from skecg.segmentation import WaveSegmenter, delineation_scores, waves_to_masks
+from skecg.models import WaveSegmenter
+from skecg.segmentation import delineation_scores, waves_to_masks
 
 # beside the checkout; sphinx-gallery runs examples from examples/ without __file__
 LUDB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ludb" if "__file__" in globals() \

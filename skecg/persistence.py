@@ -88,6 +88,12 @@ _TRUSTED_PARAM_TYPE_MODULES = ("torch.optim.", "torch.nn.modules.loss", "torch.u
 _CATBOOST_TYPES = ("CatBoostClassifier", "CatBoostRegressor", "CatBoost")
 
 _CLASSIFIER = "skecg.models._classifier.ECGClassifier"
+
+#: Classes that moved: the dotted name a file of an earlier version may hold -> the class's
+#: name now.  Loading, ``trusted=`` and inspection read an old name as the new one.
+_MOVED_TYPES = {
+    "skecg.segmentation.WaveSegmenter": "skecg.models._segmenter.WaveSegmenter",
+}
 _MAX_MEMBER_BYTES = 4 << 30  # refuse archives whose members claim more than 4 GiB
 
 
@@ -112,6 +118,11 @@ def _qualname(cls) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _current_name(name):
+    """A class's dotted name as this version spells it (:data:`_MOVED_TYPES`)."""
+    return _MOVED_TYPES.get(name, name) if isinstance(name, str) else name
+
+
 def _trusted_map(trusted) -> dict:
     """``trusted=`` (classes or ``"module.QualName"`` strings) as {name: class or None}."""
     if trusted is None:
@@ -127,7 +138,7 @@ def _trusted_map(trusted) -> dict:
                                 "it; define it at module level")
             out[name] = t
         elif isinstance(t, str) and "." in t.strip(".") and "<" not in t:
-            out.setdefault(t, None)
+            out.setdefault(_current_name(t), None)
         else:
             raise TypeError(f"trusted= takes classes or 'module.QualName' strings, got {t!r}")
     return out
@@ -154,6 +165,7 @@ def _import_by_name(name: str):
 
 def _resolve(name, extra: dict):
     """The trusted class called ``name``; refuse any other name before importing it."""
+    name = _current_name(name)
     if not isinstance(name, str) or (name not in TRUSTED_TYPES and name not in extra):
         raise UnsafeModelFileError(
             f"model file names class {name!r}, which is neither in skecg.persistence.TRUSTED_TYPES nor in "
@@ -181,6 +193,7 @@ def _param_type_ok(cls, name: str, extra: dict) -> bool:
 
 
 def _resolve_param_type(name, extra: dict):
+    name = _current_name(name)
     if not isinstance(name, str) or not (name.startswith(_TRUSTED_PARAM_TYPE_MODULES) or name in extra):
         raise UnsafeModelFileError(f"model file names class {name!r} as a parameter, which is not trusted; "
                                    f"refused (if you trust it, load with load_model(path, trusted=[{name!r}]))")
@@ -1100,7 +1113,7 @@ def _classifier_facts(zf, node, version, path_name) -> dict:
 def _walk(zf, node, path_name, version, report, depth=0):
     if depth > 50:
         raise UnsafeModelFileError("model.json nests estimators more than 50 deep; refused")
-    name = node.get("__estimator__")
+    name = _current_name(node.get("__estimator__"))
     params, state = node.get("params") or {}, node.get("state") or {}
     if not isinstance(params, dict) or not isinstance(state, dict):
         raise UnsafeModelFileError(f"malformed estimator entry for {name!r}")

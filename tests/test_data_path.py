@@ -233,7 +233,7 @@ def test_precision_choice_by_device_and_capability():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_cpu_bf16_is_opt_in_and_only_where_native(native, monkeypatch):
-    import skecg.models._classifier as C
+    import skecg.models._device as C
 
     monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: native)
     assert amp_dtype("cpu") is None  # 'auto' stays float32 on every CPU
@@ -258,7 +258,7 @@ def test_cpu_bf16_trains_and_predicts_under_autocast(small):
 
 
 def test_bf16_weights_load_in_float32_where_bf16_is_not_native(small, tmp_path, monkeypatch):
-    import skecg.models._classifier as C
+    import skecg.models._device as C
 
     Z, y = small
     monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: True)
@@ -272,7 +272,7 @@ def test_bf16_weights_load_in_float32_where_bf16_is_not_native(small, tmp_path, 
 
 
 def test_cpu_refuses_autocast_and_compile_clearly(small, monkeypatch):
-    import skecg.models._classifier as C
+    import skecg.models._device as C
 
     Z, y = small
     monkeypatch.setattr(C, "cpu_has_native_bf16", lambda: False)

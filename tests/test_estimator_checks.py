@@ -41,7 +41,7 @@ from skecg.preprocessing import (
 )
 from skecg.rules import DataRuleSampler
 from skecg.sampling import TrainingSubsetSampler
-from skecg.segmentation import WaveSegmenter
+from skecg.models import WaveSegmenter
 from skecg.tuning import MultilabelThresholdTuner
 from skecg.utils.estimator_checks import ALL_CHECKS, checks_for
 

@@ -9,6 +9,8 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
 
 from conftest import TINY
 from skecg.datasets import load_sample
@@ -295,6 +297,75 @@ def test_validation_split_is_grouped_and_multilabel():
     assert 0.15 < len(va) / 300 < 0.25
     frac = y[va].sum(0) / y.sum(0)
     assert np.all((frac > 0.05) & (frac < 0.45)), frac
+
+
+class SplitSpy(Callback):
+    """Records which records the training and validation parts hold."""
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.train_ = np.asarray(dataset_train.indices)
+        self.valid_ = None if dataset_valid is None else np.asarray(dataset_valid.indices)
+
+
+class KwargsSeen(ResNet1d):
+    """A ResNet1d that records the keyword arguments its forward is given."""
+
+    def forward(self, x, **kwargs):
+        self.seen = getattr(self, "seen", set()) | set(kwargs)
+        return super().forward(x)
+
+
+def test_fit_params_go_to_the_split_never_to_forward(small):
+    """groups= is the one fit parameter: the patients of the validation split; nothing a
+    fit is given reaches the network's forward (skorch's default would pass it there)."""
+    Z, y = small
+    groups = np.arange(len(Z)) // 5  # 16 patients of 5 records each (the records' own: 80)
+    net = ECGClassifier(KwargsSeen, **TINY, valid_size=0.25, callbacks=[("spy", SplitSpy())])
+    net.fit(Z, y, groups=groups)
+    spy = dict(net.callbacks_)["spy"]
+    assert len(spy.valid_) and not set(groups[spy.train_]) & set(groups[spy.valid_])
+    assert len(spy.train_) + len(spy.valid_) == len(Z) and len(spy.valid_) % 5 == 0
+    assert net.module_.seen == set()
+    net.partial_fit(Z, y, groups=groups)  # a later fit takes them too
+    assert net.module_.seen == set()
+    # groups= stands in for the records' meta['patient_id']: the same patients, the same split
+    Zp = Z.with_signals(np.asarray(Z), patient_id=[f"p{g}" for g in groups])
+    own = ECGClassifier(**TINY, valid_size=0.25, callbacks=[("spy", SplitSpy())]).fit(Zp, y)
+    np.testing.assert_array_equal(dict(own.callbacks_)["spy"].valid_, spy.valid_)
+    with pytest.raises(TypeError, match=r"unsupported fit parameter\(s\) \['sample_weight'\] \(sample weights are "
+                                        "not supported"):
+        ECGClassifier(**TINY).fit(Z, y, sample_weight=np.ones(len(Z)))
+    with pytest.raises(TypeError, match=r"ECGClassifier.fit got unsupported fit parameter\(s\) \['foo'\]"):
+        ECGClassifier(**TINY).fit(Z, y, foo=1)
+    with pytest.raises(ValueError, match="groups has 3 values for 80 records"):
+        ECGClassifier(**TINY).fit(Z, y, groups=[1, 2, 3])
+    # skorch's ValidSplit takes groups (for a group-aware cv); a split that takes none refuses them
+    vs = ECGClassifier(**TINY, train_split=ValidSplit(GroupShuffleSplit(1, test_size=0.25, random_state=0)),
+                       callbacks=[("spy", SplitSpy())]).fit(Z, y, groups=groups)
+    vspy = dict(vs.callbacks_)["spy"]
+    assert not set(groups[vspy.train_]) & set(groups[vspy.valid_])
+
+    def no_groups(dataset, y=None):
+        return dataset, None
+    with pytest.raises(TypeError, match="train_split=.* does not"):
+        ECGClassifier(**TINY, train_split=no_groups).fit(Z, y, groups=groups)
+    # without validation groups have nothing to do
+    ECGClassifier(**TINY, valid_size=0).fit(Z, y, groups=groups)
+
+
+def test_device_auto_resolves_per_call_and_keeps_its_value(small):
+    Z, y = small
+    net = ECGClassifier(**TINY, device="auto").fit(Z, y)
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert net.device == "auto" and net.get_params()["device"] == "auto"
+    assert next(net.module_.parameters()).device.type == want
+    if want == "cpu":
+        ref = ECGClassifier(**TINY, device="cpu").fit(Z, y)
+        np.testing.assert_array_equal(net.predict_proba(Z), ref.predict_proba(Z))
+    assert clone(net).device == "auto"
+    back = pickle.loads(pickle.dumps(net))  # skorch maps pickled tensors to the resolved device
+    assert back.device == "auto"
+    np.testing.assert_array_equal(back.predict_proba(Z), net.predict_proba(Z))
 
 
 def test_bad_input(small):

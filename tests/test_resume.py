@@ -11,8 +11,8 @@ import torch
 from skorch.callbacks import Callback
 
 from conftest import TINY
-from skecg.models import ECGClassifier
-from skecg.models._classifier import CUBLAS_WORKSPACE_CONFIG, determinism_settings, deterministic_context
+from skecg.models import ECGClassifier, WaveSegmenter
+from skecg.models._device import CUBLAS_WORKSPACE_CONFIG, determinism_settings, deterministic_context
 from skecg.models._skorch_common import EpochLog, LoadTrainingState, TrainingCheckpoint
 
 #: dropout, a learning-rate schedule, early stopping on a validation score, threshold
@@ -68,6 +68,25 @@ def test_interrupted_and_resumed_equals_uninterrupted(small, tmp_path):
     assert {"valid_auroc", "valid_challenge", "event_lr"} <= set(ref.history[-1])
     np.testing.assert_array_equal(second.thresholds_, ref.thresholds_)
     np.testing.assert_allclose(second.predict_proba(Z), ref.predict_proba(Z), rtol=0, atol=1e-6)
+
+
+def test_wave_segmenter_resumes_exactly_too(tmp_path):
+    """The segmenter shares the classifier's checkpoints (one skorch base), and its
+    augmentation draws resume where they stopped."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 1, 128)).astype("float32")
+    masks = (X[:, 0] > 0.8).astype(int)
+    kw = dict(module__filters=(4, 8), max_epochs=3, batch_size=4, fs=100, valid_size=0.25, patience=3,
+              random_state=0)
+    ref = WaveSegmenter(**kw).fit(X, masks)
+    cp = TrainingCheckpoint(tmp_path)
+    cbs = [("checkpoint", cp), ("resume", LoadTrainingState(cp))]
+    first = WaveSegmenter(**kw, callbacks=[*cbs, ("stop", Interrupt(epoch=2, batch=2))]).fit(X, masks)
+    assert first.interrupted_ and len(first.history) == 2
+    second = WaveSegmenter(**kw, callbacks=cbs).fit(X, masks)
+    assert second.callbacks_[-1][1].resumed_epoch_ == 1
+    assert _history(second) == _history(ref)
+    np.testing.assert_allclose(second.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-6)
 
 
 def test_fresh_fit_without_checkpoint_equals_plain_fit(small, tmp_path):

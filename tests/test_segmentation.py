@@ -1,13 +1,17 @@
-"""Wave segmentation: masks from LUDB annotations, cleaning rules, scores, and a tiny
-WaveSegmenter trained on a few LUDB records that must beat a trivial baseline."""
+"""Wave segmentation: masks from LUDB annotations, cleaning rules, scores, a tiny
+WaveSegmenter trained on a few LUDB records that must beat a trivial baseline, and the
+segmenter on the shared data path (lazy records, the patient split, fit parameters, the
+device)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import LUDB, needs_shared
+from skorch.callbacks import Callback
 
+from skecg import ECGRecords
+from skecg.models import WaveSegmenter
 from skecg.segmentation import (
-    WaveSegmenter,
     annotated_regions,
     clean_masks,
     delineation_scores,
@@ -165,6 +169,111 @@ def test_validation_errors():
     seg = WaveSegmenter(module__filters=(4,), max_epochs=1, fs=100, valid_size=0).fit(X + 1, m)
     with pytest.raises(ValueError, match="fitted on 1"):
         seg.predict(np.zeros((1, 2, 100), np.float32))
+
+
+def test_moved_names_keep_working():
+    """skecg.segmentation is the public face: the helpers are those of skecg.labels and
+    skecg.metrics, and the segmenter's old name is a deprecated alias."""
+    import skecg.segmentation as S
+    from skecg import labels, metrics, models
+
+    assert S.waves_to_masks is labels.waves_to_masks and S.clean_masks is labels.clean_masks
+    assert S.masks_to_waves is labels.masks_to_waves and S.annotated_regions is labels.annotated_regions
+    assert S.delineation_scores is metrics.delineation_scores and S.LUDB_WAVES == ("none", "P", "QRS", "T")
+    with pytest.warns(FutureWarning, match="skecg.segmentation.WaveSegmenter moved to skecg.models.WaveSegmenter"):
+        old = S.WaveSegmenter
+    assert old is models.WaveSegmenter
+    with pytest.raises(AttributeError):
+        S.NoSuchName
+
+
+def _blob_records(n=12, length=256, fs=100, seed=0):
+    """Records of one lead with a 0.3 s blob each, two records per patient, and their masks."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(scale=0.3, size=(n, 1, length)).astype("float32")
+    masks = np.zeros((n, length), int)
+    for i in range(n):
+        a = int(rng.integers(20, length - 60))
+        X[i, 0, a:a + 30] += 3
+        masks[i, a:a + 30] = 1
+    meta = {"record_id": [f"r{i}" for i in range(n)], "patient_id": [f"p{i // 2}" for i in range(n)]}
+    return ECGRecords(X, meta, fs=fs, leads=["II"]), masks
+
+
+class SplitSpy(Callback):
+    """Records the records of the training and validation parts."""
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.train_ = np.asarray(dataset_train.indices)
+        self.valid_ = None if dataset_valid is None else np.asarray(dataset_valid.indices)
+
+
+def test_lazy_records_train_and_predict_as_in_memory(tmp_path):
+    """A store on disk, read in batches, gives the segmenter what the same records in
+    memory give: the same split, history and probabilities."""
+    from skecg.io import open_store
+
+    X, masks = _blob_records()
+    lazy, _ = open_store(X.to_store(tmp_path / "store"))
+    assert lazy.is_lazy
+    kw = dict(module__filters=(4, 8), max_epochs=2, batch_size=4, valid_size=0.25, random_state=0)
+    a = WaveSegmenter(**kw, callbacks=[("spy", SplitSpy())]).fit(X, masks)
+    b = WaveSegmenter(**kw, callbacks=[("spy", SplitSpy())]).fit(lazy, masks)
+    sa, sb = dict(a.callbacks_)["spy"], dict(b.callbacks_)["spy"]
+    np.testing.assert_array_equal(sa.valid_, sb.valid_)
+    assert [h["valid_loss"] for h in a.history] == [h["valid_loss"] for h in b.history]
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(lazy))
+    np.testing.assert_array_equal(a.predict_proba(lazy), a.predict_proba(X))
+    assert b.fs_ == 100 and b.leads_ == ("II",)
+    pd.testing.assert_frame_equal(a.predict_waves(lazy), a.predict_waves(X))
+
+
+def test_patient_split_keeps_a_patients_records_on_one_side():
+    X, masks = _blob_records(n=20)
+    pid = X.meta["patient_id"].to_numpy()
+    seg = WaveSegmenter(module__filters=(4,), max_epochs=1, valid_size=0.3, random_state=1,
+                        callbacks=[("spy", SplitSpy())]).fit(X, masks)
+    spy = dict(seg.callbacks_)["spy"]
+    assert len(spy.valid_) >= 4 and len(spy.train_) + len(spy.valid_) == 20
+    assert not set(pid[spy.train_]) & set(pid[spy.valid_])
+    assert "valid_loss" in seg.history[-1]
+    # groups= replaces meta['patient_id']: patients of four records each
+    groups = np.arange(20) // 4
+    seg = WaveSegmenter(module__filters=(4,), max_epochs=1, valid_size=0.3, random_state=1,
+                        callbacks=[("spy", SplitSpy())]).fit(X, masks, groups=groups)
+    spy = dict(seg.callbacks_)["spy"]
+    assert len(spy.valid_) % 4 == 0 and not set(groups[spy.train_]) & set(groups[spy.valid_])
+    # plain arrays: each record is a patient of its own; a PatientSplit may be given as it is
+    from skecg.models import PatientSplit
+
+    seg = WaveSegmenter(module__filters=(4,), max_epochs=1, fs=100, train_split=PatientSplit(0.5, random_state=0),
+                        callbacks=[("spy", SplitSpy())]).fit(np.asarray(X), masks)
+    assert len(dict(seg.callbacks_)["spy"].valid_) == 10
+
+
+def test_fit_parameters_device_and_weights_of_earlier_versions(tmp_path):
+    import torch
+
+    X, masks = _blob_records()
+    kw = dict(module__filters=(4,), max_epochs=1, valid_size=0, random_state=0)
+    with pytest.raises(TypeError, match=r"WaveSegmenter.fit got unsupported fit parameter\(s\) \['sample_weight'\]"):
+        WaveSegmenter(**kw).fit(X, masks, sample_weight=np.ones(len(X)))
+    # device='auto' runs where torch finds a GPU, else on the CPU, and stays 'auto'
+    seg = WaveSegmenter(**kw, device="auto").fit(X, masks)
+    assert seg.get_params()["device"] == "auto"
+    if not torch.cuda.is_available():
+        np.testing.assert_array_equal(seg.predict_proba(X), WaveSegmenter(**kw).fit(X, masks).predict_proba(X))
+    # records that name their leads are matched by name: lead II of two-lead records
+    two = ECGRecords(np.concatenate([np.zeros_like(np.asarray(X)), np.asarray(X)], axis=1), X.meta[["record_id"]],
+                     fs=100, leads=["I", "II"])
+    np.testing.assert_array_equal(seg.predict_proba(two), seg.predict_proba(X))
+    # a weights file of an earlier version (no lead names) loads
+    old = {"state_dict": {k: v.detach().cpu() for k, v in seg.module_.state_dict().items()},
+           "classes": ["0", "1"], "shape": [1, 2], "fs": 100.0}
+    torch.save(old, tmp_path / "old.pt")
+    back = WaveSegmenter(module__filters=(4,)).load_weights(tmp_path / "old.pt")
+    assert back.leads_ is None and back.fs_ == 100.0
+    np.testing.assert_array_equal(back.predict_proba(np.asarray(X)), seg.predict_proba(X))
 
 
 # --- SegmentRuleClassifier (Zhu's Model 8 rule) ------------------------------------------------

@@ -460,7 +460,8 @@ def _segmenter(waves_folder, scale: Scale, random_state, log):
     """A QRS segmenter (1D U-Net, lead II, 500 Hz) trained on LUDB's annotations."""
     from skecg.io import read_ludb
     from skecg.preprocessing import LeadSelector
-    from skecg.segmentation import WaveSegmenter, waves_to_masks
+    from skecg.models import WaveSegmenter
+    from skecg.segmentation import waves_to_masks
 
     Xl, _, waves = read_ludb(waves_folder, annotation_leads=["ii"])
     X2 = LeadSelector(["II"]).fit_transform(Xl)

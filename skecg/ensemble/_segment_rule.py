@@ -31,7 +31,7 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
     Zhu et al.'s Model 8: a 1D U-Net segments the span of every beat of one class
     (PVC) on lead II, and a record is positive when at least one segment is
     predicted.  Here the segmenter is any estimator with ``predict_waves`` (a
-    :class:`~skecg.segmentation.WaveSegmenter`), the segment class is chosen by
+    :class:`~skecg.models.WaveSegmenter`), the segment class is chosen by
     name (``segment_class``) and a segment counts when it lasts at least
     ``min_length`` seconds.  The output is one column of a multilabel indicator
     matrix named by ``classes`` (a SNOMED CT code), so the classifier composes with
@@ -72,7 +72,7 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
     the 160 annotated PVC records and the 500 negatives, and use
     ``SegmentRuleClassifier(seg, segment_class='PVC', min_length=0.0)``: any
     predicted PVC segment makes the record positive, as in the paper.  A
-    ``min_length`` above 0, or :meth:`~skecg.segmentation.WaveSegmenter`'s
+    ``min_length`` above 0, or :meth:`~skecg.models.WaveSegmenter`'s
     cleaning rules (``min_duration``), drop spikes; set ``min_duration=0`` for
     the paper's rule verbatim.
 
@@ -80,7 +80,7 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
     --------
     >>> import numpy as np
     >>> from sklearn.frozen import FrozenEstimator
-    >>> from skecg.segmentation import WaveSegmenter
+    >>> from skecg.models import WaveSegmenter
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(8, 1, 200)).astype("float32")
     >>> masks = np.zeros((8, 200), int)

@@ -10,6 +10,7 @@ from ._compare import (  # per-record terms: a bootstrap resample of these score
     paired_bootstrap_terms,
     seed_mean_score,
 )
+from ._delineation import delineation_scores
 from ._perclass import classification_table, per_class_scores
 from ._reference import REFERENCE_LABELS, REFERENCES, reference_predictions, reference_table
 from ._scorers import (

@@ -24,16 +24,14 @@ ECGClassifier needs on top:
 
 from __future__ import annotations
 
-import contextlib
-import functools
-
 import torch
 from sklearn.utils._param_validation import HasMethods
 from skorch.hf import AccelerateMixin
 
 from ..utils.validation import validate_params
-from ._classifier import ECGClassifier, _EarlyStopping, _silent
+from ._classifier import ECGClassifier
 from ._data import BatchSampler, DevicePrefetcher
+from ._skorch_common import _EarlyStopping, silent
 
 
 class _ListBatches:
@@ -82,19 +80,6 @@ class _AcceleratedEarlyStopping(_EarlyStopping):
         if self.load_best and self.best_model_weights_ is not None and \
                 self.best_epoch_ != net.history[-1, "epoch"]:
             net.accelerator.unwrap_model(net.module_).load_state_dict(self.best_model_weights_)
-
-
-def _on_own_device(name: str):
-    """``ECGClassifier.<name>`` run inside :meth:`AcceleratedECGClassifier._on_device`
-    (with ``device=None``, on the accelerator's device)."""
-    base = getattr(ECGClassifier, name)
-
-    @functools.wraps(base)
-    def method(self, *args, **kwargs):
-        with self._on_device():
-            return getattr(super(AcceleratedECGClassifier, self), name)(*args, **kwargs)
-    method.__qualname__ = f"AcceleratedECGClassifier.{name}"
-    return method
 
 
 class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
@@ -166,16 +151,12 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
                          unwrap_after_train=unwrap_after_train, **kwargs)
 
     # -- device: the accelerator's, unless set -------------------------------------------
-    @contextlib.contextmanager
-    def _on_device(self):
-        if self.device is not None:
-            yield
-            return
-        self.device = str(self.accelerator.device)
-        try:
-            yield
-        finally:
-            self.device = None
+    def _run_device(self):
+        """``device=None``: the accelerator's device; fit, prediction and loading run on it
+        (:meth:`ECGNet._on_device <skecg.models._base.ECGNet._on_device>`)."""
+        if self.device is None:
+            return str(self.accelerator.device)
+        return super()._run_device()
 
     def _check_device(self):
         if self.device is not None and self.accelerator.device_placement and \
@@ -215,15 +196,6 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         with self._on_device():
             return super().fit(X, y, **fit_params)
 
-    def forward_iter(self, X, training=False, device="cpu"):
-        with self._on_device():
-            yield from super().forward_iter(X, training=training, device=device)
-
-    predict_proba = _on_own_device("predict_proba")
-    embed = _on_own_device("embed")
-    attention_weights = _on_own_device("attention_weights")
-    load_weights = _on_own_device("load_weights")
-
     def save_weights(self, path) -> None:
         """Weights as :meth:`ECGClassifier.save_weights`, written by the main process
         once every process has arrived; load them into a plain ECGClassifier."""
@@ -249,7 +221,7 @@ class AcceleratedECGClassifier(AccelerateMixin, ECGClassifier):
         for name, cb in super().get_default_callbacks():
             if name == "early_stopping":
                 cb = _AcceleratedEarlyStopping(monitor=cb.monitor, patience=cb.patience, load_best=cb.load_best,
-                                               lower_is_better=cb.lower_is_better, sink=_silent)
+                                               lower_is_better=cb.lower_is_better, sink=silent)
             cbs.append((name, cb))
         return cbs
 

@@ -53,10 +53,13 @@ import json
 import re
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 
 from ..labels import get_vocabulary
+from ._classifier import ECGClassifier
+from ._nets import ResNet1d
 
 #: The decision thresholds of Ribeiro et al.'s Table 2 (order 1dAVb, RBBB, LBBB, SB, AF,
 #: ST): F1-maximising thresholds from the validation set, rounded to three decimals, as
@@ -319,8 +322,6 @@ def _structure_from_order(layers, fname):
 
 
 def _read(path):
-    import h5py
-
     path = Path(path)
     fname = path.name
     if not path.exists():
@@ -480,8 +481,6 @@ def load_ribeiro_keras(path, *, classes="tnmg", threshold="paper", **params):
                              FrozenEstimator(load_ribeiro_keras("model.hdf5")))
         cross_val_score(pipe, X, y, scoring=auroc_scorer)
     """
-    from ._classifier import ECGClassifier
-
     fname = Path(path).name
     layers, st = _read(path)
     units = st["units"]
@@ -526,8 +525,6 @@ def load_ribeiro_keras(path, *, classes="tnmg", threshold="paper", **params):
                         module__stem_filters=stem_filters, module__kernel_size=kernel_size,
                         module__downsample=downsample, module__dropout=dropout, **params)
     thresholds = np.broadcast_to(np.asarray(threshold, dtype=float), (n_classes,)).copy()
-    from ._nets import ResNet1d
-
     template = ResNet1d(n_leads, n_samples, n_classes, filters=tuple(widths), kernel_size=kernel_size,
                         downsample=downsample, dropout=dropout, stem_filters=stem_filters)
     state = _state_dict(layers, st, template, fname)

@@ -1,5 +1,5 @@
 """skorch pieces shared by skecg's networks (:class:`~skecg.models.ECGClassifier`,
-:class:`~skecg.segmentation.WaveSegmenter`): default callbacks, per-epoch validation
+:class:`~skecg.models.WaveSegmenter`): default callbacks, per-epoch validation
 scores, a one-line-per-epoch log, and checkpoints that resume a fit exactly."""
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ import json
 import os
 import re
 import sys
-import time
 
 import numpy as np
 import torch
-from skorch.callbacks import (Callback, Checkpoint, EarlyStopping, EpochTimer, LoadInitState, LRScheduler,
-                              PassthroughScoring, PrintLog, ProgressBar)
+from sklearn.metrics import f1_score, roc_auc_score
+from skorch.callbacks import (Callback, Checkpoint, EarlyStopping, EpochTimer, LoadInitState, PassthroughScoring,
+                              PrintLog, ProgressBar)
+
+from ..labels import equivalence_map, load_weights
+from ..metrics import challenge_score
 
 #: validation scores an ECGClassifier can record per epoch (``epoch_scoring``), as
 #: ``valid_<name>`` in its history; all are higher-is-better
@@ -23,6 +26,15 @@ EPOCH_SCORES = ("auroc", "challenge", "f1")
 
 def silent(*args, **kwargs):
     """A picklable sink that prints nothing (early-stopping messages)."""
+
+
+class _EarlyStopping(EarlyStopping):
+    """Early stopping that waits while an epoch has no validation score (a data set
+    too small for a validation part trains without one, see ``valid_size``)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
 
 
 def lower_is_better(monitor: str) -> bool:
@@ -157,12 +169,8 @@ class ValidationScores(Callback):
             elif name == "challenge":
                 if not self.challenge_ok_:
                     continue
-                from ..metrics import challenge_score
-
                 value = challenge_score(y, pred, list(net.classes_))
             else:
-                from sklearn.metrics import f1_score
-
                 value = float(f1_score(y, pred, average="macro", zero_division=0))
             key = "valid_" + name
             net.history.record(key, float(value))
@@ -185,8 +193,6 @@ def _gather_rows(acc, t):
 def _challenge_scores(classes) -> bool:
     if classes is None:
         return False
-    from ..labels import equivalence_map, load_weights
-
     scored = {equivalence_map().get(c, c) for c in load_weights()[0]}
     m = equivalence_map()
     return all(m.get(str(c), str(c)) in scored for c in classes)
@@ -201,8 +207,6 @@ def macro_auroc(y_true, proba) -> float:
     >>> macro_auroc(np.array([[1, 0], [0, 0], [1, 0]]), np.array([[0.9, 0.1], [0.2, 0.3], [0.8, 0.2]]))
     1.0
     """
-    from sklearn.metrics import roc_auc_score
-
     y_true = np.asarray(y_true)
     both = [j for j in range(y_true.shape[1]) if 0 < y_true[:, j].sum() < len(y_true)]
     if not both:
@@ -283,7 +287,8 @@ class TrainingCheckpoint(Checkpoint):
     ``torch.load(weights_only=True)`` and executes nothing.
 
     Put it after skecg's own callbacks (``callbacks=`` does), and resume with
-    :class:`LoadTrainingState`.  Works with :class:`~skecg.models.ECGClassifier`.
+    :class:`LoadTrainingState`.  Works with skecg's networks (:class:`~skecg.models.ECGClassifier`,
+    :class:`~skecg.models.WaveSegmenter`).
 
     Parameters
     ----------

@@ -154,7 +154,7 @@ def validate_params(estimator) -> None:
 
 def net_parameter_constraints() -> dict:
     """Constraints of the training parameters skecg's skorch nets name in their ``__init__``
-    (:class:`~skecg.models.ECGClassifier`, :class:`~skecg.segmentation.WaveSegmenter`), in
+    (:class:`~skecg.models.ECGClassifier`, :class:`~skecg.models.WaveSegmenter`), in
     one place.  skorch's ``**kwargs`` prefixes (``module__*``, ``iterator_train__*``) stay
     skorch's to check.
 
