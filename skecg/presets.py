@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .utils.estimator_tree import iter_estimators
+
 CITATIONS = {
     "huang2024": "Huang et al. Generalization challenges in electrocardiogram deep learning: insights from "
                  "dataset characteristics and attention mechanism. Future Cardiol. 2024 (PMC11285255).",
@@ -123,41 +125,59 @@ def get_deep_param(estimator, key: str):
 
 
 def networks(est, prefix=""):
-    """``[(key prefix, ECGClassifier, n_leads, n_samples)]`` of an unfitted estimator tree,
-    with each network's input shape read from the steps before it."""
+    """``[(key, ECGClassifier, n_leads, n_samples)]`` of every network in an unfitted
+    estimator tree (:func:`skecg.utils.estimator_tree.iter_estimators`), with each
+    network's input shape read from the steps before it: the leads of a
+    :class:`~skecg.preprocessing.LeadSelector` (12 without one) and the length of a
+    :class:`~skecg.preprocessing.PadTruncate` (None without one).
+
+    ``key`` is the network's ``set_params`` prefix without its trailing ``__``
+    (``'net'``, members of a LengthEnsemble as ``...estimators__NAME__...``: the keys
+    :func:`set_deep_params` takes), after ``prefix``; ``''`` for a bare network.
+
+    Examples
+    --------
+    >>> for key, net, leads, samples in networks(get_preset("zhu-paper").make_estimator()):
+    ...     print(key.replace("estimator__", "e__"), leads, samples)
+    e__e__estimators__long__e__net 8 15000
+    e__e__estimators__short__e__net 8 5000
+    """
     from .models import ECGClassifier
+
+    found = dict(iter_estimators(est, stop_at=ECGClassifier))
+    return [(prefix + key, net, *_input_shape(found, key)) for key, net in found.items()
+            if isinstance(net, ECGClassifier)]
+
+
+def _input_shape(found: dict, key: str) -> tuple:
+    """``(n_leads, n_samples)`` the estimator at ``key`` of ``found`` (keys of
+    :func:`iter_estimators`) receives."""
     from .preprocessing import LeadSelector, PadTruncate
 
-    out = []
-    steps = getattr(est, "steps", None)
-    if steps is not None:
-        leads, samples = 12, None
-        flat = []
-        for name, step in steps:
-            inner = getattr(step, "steps", None)
-            flat += [(f"{name}__{n}", s) for n, s in inner] if inner is not None else [(name, step)]
-        for name, step in flat:
-            if isinstance(step, LeadSelector):
-                leads = len(step._out_leads())
-            elif isinstance(step, PadTruncate) and step.length is not None:
-                samples = int(step.length)
-            elif isinstance(step, ECGClassifier):
-                out.append((prefix + name, step, leads, samples))
-            else:
-                out += networks(step, prefix + name + "__")
-        return out
-    members = _members(est)
-    if members is not None:
-        for name, m in members.items():
-            out += networks(m, f"{prefix}estimators__{name}__")
-        return out
-    sub = getattr(est, "estimator", None)
-    if sub is not None and hasattr(sub, "fit"):
-        out += networks(sub, prefix + "estimator__")
-    deep = getattr(est, "deep", None)
-    if deep is not None and hasattr(deep, "fit"):
-        out += networks(deep, prefix + "deep__")
-    return out
+    leads, samples = 12, None
+    for step in _steps_before(found, key):
+        if isinstance(step, LeadSelector):
+            leads = len(step._out_leads())
+        elif isinstance(step, PadTruncate) and step.length is not None:
+            samples = int(step.length)
+    return leads, samples
+
+
+def _steps_before(found: dict, key: str) -> list:
+    """The pipeline steps that run before the estimator at ``key``, in order: the
+    earlier steps of the pipeline holding it, after those of the pipelines around that
+    one when it is itself a step; an earlier step that is a pipeline gives its steps."""
+    parent, _, name = key.rpartition("__")
+    steps = getattr(found.get(parent), "steps", None) if key else None
+    names = [n for n, *_ in steps or []]
+    if name not in names:
+        return []
+
+    def flat(step):
+        inner = getattr(step, "steps", None)
+        return [leaf for _, sub, *_ in inner for leaf in flat(sub)] if inner is not None else [step]
+
+    return _steps_before(found, parent) + [leaf for _, step, *_ in steps[:names.index(name)] for leaf in flat(step)]
 
 
 def count_parameters(net, n_leads: int, n_samples: int, n_classes: int) -> int:
@@ -516,7 +536,7 @@ def _build_presets() -> dict:
         "zhu-paper", "zhu2021", "the final system: two SE-ResNets (8 leads, 15,000 and 5,000 samples at 500 Hz) "
         "trained on relabelled CPSC, averaged, bradycardia rule gate, sinus-rhythm fallback (Table 3, Model 6)",
         "zhu", zp, zs, rules=("zhu-incart", "zhu-unscored"), vocabulary="cinc2020", size="paper", notes=_ZHU_NOTES)
-    # skecg reproduce --scale small (Scale('small') of skecg.apps.reproduce): 100 Hz, 10 s, 3 epochs
+    # skecg reproduce --scale small: 100 Hz, 10 s, 3 epochs (skecg.apps.reproduce's Scale('small') reads them here)
     small_net = {"resample__fs_out": 100, "pad__length": 1024, "net__max_epochs": 3, "subset__n_per_class": 20}
     for system in ("huang", "huang-attention"):
         presets[f"{system}-small"] = _named(system, "small", small_net, "tnmg",

@@ -196,3 +196,29 @@ def test_load_data_sph_duplicates_and_train_skip_report(tmp_path, capsys):
     with pytest.raises(SystemExit, match="no record could be read; nothing to train on"):
         main(["train", str(bad), "--pipeline", "catboost", "-o", str(model)])
     assert "X1\theader declares 12 signals" in (model.parent / "m.skecg.skipped_records.tsv").read_text()
+
+
+def test_the_application_has_no_import_cycle():
+    """cli imports the commands, the commands import skecg.apps._common (and the
+    experiments), nothing imports back up: no cycle among the application's modules,
+    function-local imports included."""
+    from test_layers import ROOT, imports, module_name
+
+    graph = {}
+    for path in sorted((ROOT / "apps").rglob("*.py")):
+        mod, _ = module_name(path)
+        graph[mod] = {t for _, t, _ in imports(path) if t.startswith("skecg.apps") and t != mod}
+    assert "skecg.apps.reproduce" in graph["skecg.apps.cli"]
+    assert not any("skecg.apps.cli" in targets for m, targets in graph.items() if m != "skecg.apps.cli")
+
+    def cycle_from(start, stack):
+        for nxt in graph.get(start, ()):
+            if nxt in stack:
+                return stack[stack.index(nxt):] + [nxt]
+            found = cycle_from(nxt, stack + [nxt])
+            if found:
+                return found
+        return None
+
+    for mod in graph:
+        assert cycle_from(mod, [mod]) is None, " -> ".join(cycle_from(mod, [mod]))

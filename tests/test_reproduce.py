@@ -15,7 +15,8 @@ import pytest
 from conftest import LUDB, needs_shared
 
 from skecg.apps.cli import load_data, main
-from skecg.apps.reproduce import Scale, _derived_ensemble_cell, _run_cell, run, zhu_systems
+from skecg.apps._reproduce.cells import derived_ensemble_cell, run_cell
+from skecg.apps.reproduce import Scale, run, zhu_systems
 from skecg.datasets import load_sample
 from skecg.io import detect_format, read_tnmg_test
 from skecg.preprocessing import PadTruncate, Resampler
@@ -138,9 +139,9 @@ def test_model_6_is_the_ensemble_of_models_4_and_5():
     m4, m5 = (v for k, v in systems.items() if k.startswith(("Model 4", "Model 5")))
     tr, te = np.arange(0, len(X), 2), np.arange(1, len(X), 2)
     tests = {"odd": te}
-    _, c4 = _run_cell(m4, X, y, tr, tests, 1, 0, print)
-    _, c5 = _run_cell(m5, X, y, tr, tests, 1, 0, print)
-    derived = _derived_ensemble_cell(c4, c5, X, tests)
+    _, c4 = run_cell(m4, X, y, tr, tests, 1, 0, print)
+    _, c5 = run_cell(m5, X, y, tr, tests, 1, 0, print)
+    derived = derived_ensemble_cell(c4, c5, X, tests)
     # the ensemble's threshold: the mean of its members' (the networks' tuned ones here)
     thr = (np.asarray(c4["thresholds"]) + np.asarray(c5["thresholds"])) / 2
     np.testing.assert_allclose(derived["thresholds"], thr)

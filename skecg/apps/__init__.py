@@ -11,5 +11,10 @@ library module imports them (``tests/test_layers.py`` checks both).
 - :mod:`skecg.apps.experiments`: named pipelines, cross-source evaluation (locally or
   on a dask cluster) and paired comparisons of systems;
 - :mod:`skecg.apps.reproduce`: ``skecg reproduce``, the published tables re-run with
-  an HTML report.
+  an HTML report (its stages in ``skecg/apps/_reproduce/``).
+
+:mod:`skecg.apps.cli` imports the command modules (``train``, ``reproduce``,
+``export_cmd``, ``inspect_cmd``); they import what they share from
+``skecg.apps._common`` (data folders, model files, the skip report, the networks of a
+fitted estimator), never the command line back.
 """

@@ -14,61 +14,27 @@ for the bundled sample.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from skecg import ECGRecords
+from skecg.io import SkippedRecordsWarning, convert, detect_format, open_store, read_code15
+from skecg.metrics import predict_with_proba, write_challenge_outputs
+from skecg.sources import SourceError, WFDBFolderSource
 
-def load_data(paths, vocabulary, on_error="skip"):
-    """Load and concatenate data folders (format detected per folder)."""
-    from skecg import concat_records
-    from skecg.datasets import load_sample
-
-    parts, ys = [], []
-    for p in paths:
-        if p == "sample":
-            X, y = load_sample(vocabulary)
-        else:
-            path = Path(p)
-            if not path.is_dir():
-                why = "it is a file" if path.exists() else "it does not exist"
-                raise SystemExit(f"skecg: {p} is not a folder ({why}); give data folders or 'sample'")
-            from skecg.io import detect_format
-
-            try:
-                kind = detect_format(path)  # nothing recognisable in the folder: one sentence, non-zero exit
-                X, y = _read_folder(kind, path, vocabulary, on_error)
-            except (OSError, ValueError) as e:  # folder-level problems (duplicate names, bad tables, ...)
-                raise SystemExit(f"skecg: {e}") from None
-        parts.append(X)
-        ys.append(y)
-    return concat_records(parts), np.concatenate(ys)
-
-
-def _read_folder(kind, path, vocabulary, on_error):
-    """One data folder of a detected kind, with the readers' shared skip policy."""
-    from skecg import io
-
-    if kind == "sph":
-        return io.read_sph(path, vocabulary, on_error=on_error)
-    if kind == "store":  # lazy: signals stay on disk
-        return io.open_store(path, vocabulary)
-    if kind == "code15":
-        return io.read_code15(path, vocabulary)
-    if kind == "tnmg-test":  # Ribeiro's layout: ecg_tracings.hdf5 + annotations/gold_standard.csv
-        return io.read_tnmg_test(path, vocabulary, on_error=on_error)
-    if kind == "ptbxl":
-        return io.read_ptbxl(path, vocabulary, on_error=on_error)
-    if kind == "challenge":
-        return io.read_challenge_folder(path, vocabulary, on_error=on_error)
-    if kind == "cpsc2018":
-        return io.read_cpsc2018(path, vocabulary, on_error=on_error)
-    raise SystemExit(f"skecg: no WFDB, PTB-XL or CPSC 2018 records found in {path}")
+from . import export_cmd, inspect_cmd, reproduce, train
+from ._common import load_data, load_estimator, write_skip_report
+from .experiments import evaluate_cross_source, evaluate_on_cluster
 
 
 def _cmd_evaluate(args):
-    from .experiments import PIPELINE_VOCABULARY, evaluate_cross_source, evaluate_on_cluster, make_named_pipeline
+    from skecg.pipelines import PIPELINE_VOCABULARY, make_named_pipeline  # torch: kept out of `skecg --help`
 
     X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
     sources = sorted(set(X.meta["source"]))
@@ -88,45 +54,9 @@ def _cmd_evaluate(args):
     return 0
 
 
-def _cmd_train(args):
-    from .train import _cmd_train as train  # skecg train: presets, config files, checkpoints, resume
-
-    return train(args)
-
-
-def load_estimator(path, trust_pickle: bool = False, trusted=None):
-    """The fitted estimator of a model file: skecg's safe format (with the extra classes
-    of ``trusted``, see :func:`skecg.persistence.load_model`), or a pickle/joblib file
-    only when ``trust_pickle`` (loading a pickle can run any code)."""
-    from skecg.persistence import UnsafeModelFileError, is_pickle_file, load_model, load_pickle_model
-
-    path = Path(path)
-    if not path.is_file():
-        raise SystemExit(f"skecg: model file {path} does not exist")
-    try:
-        est = load_model(path, trusted=trusted)
-    except UnsafeModelFileError as e:
-        if not is_pickle_file(path):
-            raise SystemExit(f"skecg: {e}") from None
-        if not trust_pickle:
-            raise SystemExit(f"skecg: {path} is a pickle/joblib file, which can run any code when loaded; "
-                             "refused. Pass --trust-pickle only if you trust its origin, or retrain with "
-                             "`skecg train` (safe format).") from None
-        est = load_pickle_model(path)
-        if isinstance(est, dict) and "estimator" in est:  # the layout older skecg versions wrote
-            est = est["estimator"]
-    if not (hasattr(est, "predict_proba") and hasattr(est, "predict")
-            and getattr(est, "classes_", None) is not None):
-        raise SystemExit(f"skecg: {path} holds a {type(est).__module__}.{type(est).__qualname__}, "
-                         "not a fitted skecg estimator (make one with `skecg train`)")
-    return est
-
-
 def _predict_each(est, X):
     """Probabilities and 0/1 outputs; when the batch fails, record by record, skipping
     (and reporting) the records that fail."""
-    from skecg.metrics import predict_with_proba
-
     try:
         return (np.arange(len(X)), *predict_with_proba(est, X), [])
     except Exception:  # noqa: BLE001 - find the records at fault, one by one
@@ -157,12 +87,8 @@ def _read_batches(X, size: int):
     The next batch is read in a background thread while the caller works on this one
     (file reads and numpy release the GIL), so reading overlaps preprocessing and the
     network on a second core."""
-    from concurrent.futures import ThreadPoolExecutor
-
     starts = range(0, len(X), size)
     if len(starts) > 1:
-        from tqdm.auto import tqdm
-
         starts = tqdm(starts, desc="predict", unit="batch", disable=None, leave=False)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skecg-read") as pool:
         pending = None
@@ -176,8 +102,6 @@ def _read_batches(X, size: int):
 
 
 def _read_batch(X, idx):
-    from skecg.sources import SourceError
-
     try:
         return idx, X[idx].load(), []
     except SourceError:
@@ -193,38 +117,13 @@ def _read_batch(X, idx):
     return good, (X[good].load() if len(good) else None), unreadable
 
 
-def write_skip_report(folder, skipped, name: str = "skipped_records.tsv") -> Path:
-    """``skipped_records.tsv`` (record_id, reason; tab-separated, not ``.csv`` so that
-    readers of the challenge outputs never take it for one) in ``folder``; written even
-    when empty."""
-    import csv
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t")
-        w.writerow(["record_id", "reason"])
-        w.writerows(skipped)
-    return path
-
-
 def _cmd_predict(args):
-    import warnings
-
-    from skecg import ECGRecords
-    from skecg.io import SkippedRecordsWarning
-    from skecg.metrics import write_challenge_outputs
-    from skecg.sources import WFDBFolderSource
-
     est = load_estimator(args.model, args.trust_pickle)
     if not Path(args.data).is_dir():
         why = "it is a file" if Path(args.data).exists() else "it does not exist"
         raise SystemExit(f"skecg: {args.data} is not a folder ({why})")
     if Path(args.output).exists() and not Path(args.output).is_dir():
         raise SystemExit(f"skecg: the output {args.output} is a file; give a folder for the output files")
-    from skecg.io import detect_format, open_store, read_code15
-
     try:
         kind = detect_format(args.data)
         if kind in ("sph", "cpsc2018"):
@@ -275,8 +174,7 @@ def _cmd_predict(args):
 
 
 def _cmd_convert(args):
-    from skecg.io import convert
-    from skecg.pipelines import make_zhu_preprocessing
+    from skecg.pipelines import make_zhu_preprocessing  # torch (through the models): kept out of `skecg --help`
 
     steps = make_zhu_preprocessing(fs=args.fs or 500, seconds=args.seconds) if args.preprocess == "zhu" else None
     try:  # a missing or unrecognisable source, a destination that exists: one sentence, non-zero exit
@@ -285,8 +183,6 @@ def _cmd_convert(args):
                       overwrite=args.overwrite)
     except (OSError, ValueError) as e:
         raise SystemExit(f"skecg: {e}") from None
-    import json
-
     man = json.loads((out / "skecg_store.json").read_text())
     if man["n_records"] == 0:  # every record unreadable: the store is empty, and that is not success
         raise SystemExit(f"skecg: none of the {man['n_skipped']} record(s) in {args.src} could be read; the store "
@@ -310,19 +206,11 @@ def build_parser():
     e.add_argument("--scheduler", help="run the fits on a dask cluster: a scheduler address (tcp://host:8786) "
                    "or local:N (a LocalCluster of N worker processes); needs skecg[distributed]")
     e.set_defaults(func=_cmd_evaluate)
-    from .reproduce import add_parser as _add_reproduce
-
-    _add_reproduce(sub)  # skecg reproduce huang|zhu DATA... -o report/
-    from .inspect_cmd import add_parser as _add_inspect
-
-    _add_inspect(sub)  # skecg inspect MODEL [--card MODEL_CARD.md]
-    from .export_cmd import add_parser as _add_export
-
-    _add_export(sub)  # skecg export MODEL OUT [--format onnx|torchscript]
-    from .train import add_parser as _add_train, add_version as _add_version
-
-    _add_version(p)  # skecg --version
-    _add_train(sub)  # skecg train DATA... --preset NAME | --pipeline NAME [--config FILE] [--resume] -o model
+    reproduce.add_parser(sub)  # skecg reproduce huang|zhu DATA... -o report/
+    inspect_cmd.add_parser(sub)  # skecg inspect MODEL [--card MODEL_CARD.md]
+    export_cmd.add_parser(sub)  # skecg export MODEL OUT [--format onnx|torchscript]
+    train.add_version(p)  # skecg --version
+    train.add_parser(sub)  # skecg train DATA... --preset NAME | --pipeline NAME [--config FILE] [--resume] -o model
     r = sub.add_parser("predict", help="write challenge output files for a folder of WFDB records, a store or "
                        "a CODE-15%% folder")
     r.add_argument("model")

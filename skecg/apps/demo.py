@@ -43,7 +43,10 @@ import numpy as np  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 
 from skecg.datasets import load_sample  # noqa: E402
+from skecg.labels import get_vocabulary  # noqa: E402
+from skecg.plots import plot_confusion_counts, plot_ecg, plot_learning_curves, plot_pr_curves  # noqa: E402
 
+from ._common import fitted_networks  # noqa: E402
 from .experiments import (  # noqa: E402
     PIPELINE_VOCABULARY,
     compare_folds,
@@ -184,9 +187,7 @@ def _run(args, t_start) -> int:
 
 
 def _figures(all_results, out: Path):
-    import matplotlib.pyplot as plt
-
-    from skecg.plots import plot_confusion_counts, plot_ecg, plot_learning_curves, plot_pr_curves
+    import matplotlib.pyplot as plt  # matplotlib: loaded by _run, while the heartbeat says so
 
     # attention over a held-out record with a rhythm abnormality
     X, y, results = all_results["huang-attention"]
@@ -199,8 +200,6 @@ def _figures(all_results, out: Path):
     net = est.steps[-1][1]
     w = net.attention_weights(Z)[0]
     sig = rec.signals[0]
-    from skecg.labels import get_vocabulary
-
     labels = [get_vocabulary("tnmg").abbreviations[j] for j in np.flatnonzero(res.y_true[pick])] or ["normal"]
     fig = plot_ecg(sig, rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
                    attention_seconds=Z.shape[2] / Z.meta["fs"].iloc[0],
@@ -221,11 +220,8 @@ def _figures(all_results, out: Path):
         plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in ("zhu", "huang", "huang-attention"):
-        est = all_results[name][2][0].estimator
-        inner = est
-        while not hasattr(inner, "steps"):
-            inner = inner.estimator_
-        plot_learning_curves(inner.steps[-1][1], ax=ax, label=name)
+        net = fitted_networks(all_results[name][2][0].estimator)[0]  # the network that predicts
+        plot_learning_curves(net, ax=ax, label=name)
     fig.savefig(out / "learning_curves.png", dpi=110)
     plt.close(fig)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from skecg import ECGRecords
 from skecg.metrics import (
     challenge_from_terms,
     challenge_score,
@@ -28,8 +29,17 @@ from skecg.metrics import (
     seed_summary,
     with_seed,
 )
-# the named systems are library code (skecg.pipelines), re-exported for this application's callers
-from skecg.pipelines import PIPELINE_VOCABULARY, make_named_pipeline  # noqa: F401
+
+
+def __getattr__(name):
+    """``PIPELINE_VOCABULARY`` and ``make_named_pipeline``: the named systems are library
+    code (:mod:`skecg.pipelines`), re-exported for this application's callers and read
+    on first use (skecg.pipelines imports torch; the commands import this module)."""
+    if name in ("PIPELINE_VOCABULARY", "make_named_pipeline"):
+        from skecg import pipelines  # torch: kept out of `skecg --help`
+
+        return getattr(pipelines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -323,10 +333,9 @@ def evaluate_on_cluster(scheduler, estimator, X, y, test_groups, *, log=print, *
     >>> res = evaluate_on_cluster("local:2", make_named_pipeline("catboost"), X, y,
     ...                           ["Georgia", "PTB"])  # doctest: +SKIP
     """
-    from distributed import as_completed
+    from distributed import as_completed  # dask: kept out of `skecg --help`
 
-    from skecg import ECGRecords
-    from skecg.distributed import start_cluster
+    from skecg.distributed import start_cluster  # dask and torch: kept out of `skecg --help`
 
     groups = [[g] if isinstance(g, str) else list(g) for g in test_groups]
     n_fits = len(groups) * int(kwargs.get("n_seeds", 1))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from ._common import load_estimator
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -24,14 +25,12 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 def _load(args):
     """A skecg model file (:func:`skecg.apps.cli.load_estimator`), or a Keras HDF5 file
     read as Ribeiro et al.'s network (:func:`skecg.models.load_ribeiro_keras`)."""
-    from .cli import load_estimator
-
     path = Path(args.model)
     if path.is_file():
         with open(path, "rb") as fh:
             head = fh.read(len(_HDF5_SIGNATURE))
         if head == _HDF5_SIGNATURE:
-            from skecg.models import load_ribeiro_keras
+            from skecg.models import load_ribeiro_keras  # torch: kept out of `skecg --help`
 
             try:
                 return load_ribeiro_keras(path)
@@ -41,7 +40,7 @@ def _load(args):
 
 
 def _cmd_export(args) -> int:
-    from skecg.export import export_model
+    from skecg.export import export_model  # torch: kept out of `skecg --help`
 
     est = _load(args)
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from skecg.persistence import UnsafeModelFileError, inspect_model, model_card
+
 
 def _tree_lines(entry, prefix="", last=True, root=True) -> list:
     name = entry["class"].rpartition(".")[2] if isinstance(entry["class"], str) else repr(entry["class"])
@@ -71,8 +73,6 @@ def format_report(report: dict, max_epochs: int = 20) -> str:
     >>> print(format_report(inspect_model(p)).splitlines()[3])
       PadTruncate(length=10)
     """
-    from skecg.persistence import model_card
-
     lines = [f"{report['path']}: skecg model file, format version {report['format_version']}, "
              f"written by skecg {report.get('skecg_version')}", "", "Estimator tree (what loading builds):"]
     lines += ["  " + s for s in _tree_lines(report["tree"])]
@@ -91,8 +91,6 @@ def format_report(report: dict, max_epochs: int = 20) -> str:
 
 
 def _cmd_inspect(args):
-    from skecg.persistence import UnsafeModelFileError, inspect_model, model_card
-
     try:
         report = inspect_model(args.model)
     except FileNotFoundError:

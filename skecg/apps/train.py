@@ -28,12 +28,30 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import inspect
 import json
 import math
 import sys
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
+
+from skecg import __version__
+from skecg.persistence import save_model
+from skecg.presets import PRESETS, get_preset, set_deep_params
+from skecg.presets import networks as preset_networks
+from skecg.rules import apply_rules
+
+from ._common import all_networks, fitted_networks, load_data, write_skip_report
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 # --- configuration files ----------------------------------------------------------------------
@@ -50,11 +68,6 @@ def read_config(path) -> dict:
     >>> sorted(read_config(p).items())
     [('max_epochs', 3), ('net__lr', 0.0001), ('net__patience', None)]
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -83,10 +96,6 @@ def read_config(path) -> dict:
 def read_config_meta(path) -> dict:
     """The ``[skecg]`` table of a configuration file (what ``skecg train`` wrote about
     the run: preset, data, versions); empty when there is none."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
     try:
         with Path(path).open("rb") as fh:
             return dict(tomllib.load(fh).get("skecg", {}))
@@ -161,8 +170,6 @@ def _describe(v) -> str:
 def resolved_params(est) -> dict:
     """The estimator's leaf parameters (``get_params(deep=True)`` without the
     estimators themselves), the configuration a run used."""
-    from sklearn.base import BaseEstimator
-
     out = {}
     for k, v in est.get_params(deep=True).items():
         if isinstance(v, BaseEstimator) or k.endswith(("steps", "estimators", "transformer_list")):
@@ -179,38 +186,16 @@ def resolved_params(est) -> dict:
 def networks(est) -> dict:
     """``{set_params prefix: ECGClassifier}`` of every network in ``est`` (prefix ``''``
     for ``est`` itself), members of ``estimators`` lists (``LengthEnsemble``) included
-    as ``...estimators__NAME__``, the keys :func:`skecg.presets.set_deep_params` takes.
+    as ``...estimators__NAME__``, the keys :func:`skecg.presets.set_deep_params` takes
+    (:func:`skecg.presets.networks`, with a trailing ``__``).
 
     Examples
     --------
-    >>> from skecg.apps.experiments import make_named_pipeline
+    >>> from skecg.pipelines import make_named_pipeline
     >>> list(networks(make_named_pipeline("huang")))
     ['net__']
     """
-    from sklearn.base import BaseEstimator
-
-    from skecg.models import ECGClassifier
-
-    out = {}
-
-    def walk(obj, prefix, depth=0):
-        if isinstance(obj, ECGClassifier):
-            out[prefix] = obj
-            return
-        if depth > 10 or not isinstance(obj, BaseEstimator):
-            return
-        for k, v in obj.get_params(deep=False).items():
-            if isinstance(v, BaseEstimator):
-                walk(v, f"{prefix}{k}__", depth + 1)
-            elif isinstance(v, (list, tuple)):
-                for item in v:
-                    if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[1], BaseEstimator):
-                        name = item[0]
-                        walk(item[1], f"{prefix}{k}__{name}__" if k != "steps" else f"{prefix}{name}__",
-                             depth + 1)
-
-    walk(est, "")
-    return out
+    return {(key + "__" if key else ""): net for key, net, _, _ in preset_networks(est)}
 
 
 def apply_overrides(est, overrides: dict, where: str = "the command line"):
@@ -218,7 +203,7 @@ def apply_overrides(est, overrides: dict, where: str = "the command line"):
     ``LengthEnsemble`` as ``...estimators__NAME__...``, callbacks' settings as
     ``...callbacks__NAME__...``); a key that is not a parameter of ``est`` but of a
     network (e.g. ``max_epochs``, ``module__filters``) applies to every network."""
-    from skecg.models import ECGClassifier
+    from skecg.models import ECGClassifier  # torch: kept out of `skecg --help`
 
     nets = networks(est)
     top = set(est.get_params(deep=False))
@@ -247,9 +232,7 @@ def _set_deep(est, key, value):
             net.set_params(**{key[len(prefix):]: value})
             return
     if "__estimators__" in key or key.startswith("estimators__"):
-        from skecg.presets import set_deep_params  # walks LengthEnsemble members above the networks
-
-        set_deep_params(est, {key: value})
+        set_deep_params(est, {key: value})  # walks LengthEnsemble members above the networks
         return
     est.set_params(**{key: value})
 
@@ -263,22 +246,18 @@ def _seed_everything(est, seed: int) -> dict:
 
 def build_estimator(args):
     """(estimator, vocabulary, preset or None, overrides applied) from the arguments."""
-    from .experiments import PIPELINE_VOCABULARY, make_named_pipeline
+    from skecg.pipelines import PIPELINE_VOCABULARY, make_named_pipeline  # torch: kept out of `skecg --help`
 
     preset = None
     if not args.preset and not args.pipeline and args.config:
         # a configuration written by skecg train names its preset or pipeline in [skecg]
         base = read_config_meta(args.config).get("preset")
         if isinstance(base, str):
-            from skecg.presets import PRESETS
-
             if base in PRESETS:
                 args.preset = base
             elif base in PIPELINE_VOCABULARY:
                 args.pipeline = base
     if args.preset:
-        from skecg.presets import get_preset
-
         try:
             preset = get_preset(args.preset)
         except KeyError as e:
@@ -317,7 +296,7 @@ def _attach_callbacks(est, checkpoint_dir, progress: bool):
     """Add the epoch log, the checkpoint and the resume callback to every network
     (each network its own checkpoint folder); returns a function that restores the
     networks' own ``callbacks`` (what the model file keeps)."""
-    from skecg.models import EpochLog, LoadTrainingState, TrainingCheckpoint
+    from skecg.models import EpochLog, LoadTrainingState, TrainingCheckpoint  # torch: kept out of `skecg --help`
 
     nets = networks(est)
     saved = {p: net.callbacks for p, net in nets.items()}
@@ -344,7 +323,7 @@ class TrainingInterrupted(Exception):
 
 
 def _stop_on_interrupt():
-    from skorch.callbacks import Callback
+    from skorch.callbacks import Callback  # skorch and torch: kept out of `skecg --help`
 
     class _StopOnInterrupt(Callback):
         """skorch ends a fit quietly on Ctrl-C; in ``skecg train`` an interrupted network
@@ -357,41 +336,6 @@ def _stop_on_interrupt():
     return _StopOnInterrupt()
 
 
-def _all_networks(est) -> list:
-    """Every ECGClassifier reachable from ``est``: parameters, fitted attributes and the
-    clones meta-estimators fit (fitted or not), in the order met."""
-    from sklearn.base import BaseEstimator
-
-    from skecg.models import ECGClassifier
-
-    seen, out = set(), []
-
-    def walk(obj, depth=0):
-        if depth > 12 or id(obj) in seen:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, ECGClassifier):
-            out.append(obj)
-        elif isinstance(obj, (list, tuple)):
-            for x in obj:
-                walk(x, depth + 1)
-        elif isinstance(obj, dict):
-            for x in obj.values():
-                walk(x, depth + 1)
-        elif isinstance(obj, BaseEstimator):
-            for v in vars(obj).values():
-                walk(v, depth + 1)
-
-    walk(est)
-    return out
-
-
-def _fitted_networks(est) -> list:
-    """The fitted ECGClassifiers inside a fitted estimator (the clones meta-estimators
-    fit included)."""
-    return [n for n in _all_networks(est) if hasattr(n, "classes_")]
-
-
 def _drop_callbacks(est) -> dict:
     """Remove the training callbacks (initialisation, schedules, checkpoints: objects a
     safe model file cannot hold, and that prediction never uses) from every network,
@@ -399,7 +343,7 @@ def _drop_callbacks(est) -> dict:
     model file's record (the settings themselves are in the configuration)."""
     dropped = {}
     named = {id(n): k.rstrip("_") or "net" for k, n in networks(est).items()}
-    for i, net in enumerate(_all_networks(est)):
+    for i, net in enumerate(all_networks(est)):
         cbs = net.callbacks or []
         if cbs:
             own = [f"{n}: {type(c).__module__}.{type(c).__qualname__}" for n, c in cbs
@@ -413,11 +357,6 @@ def _drop_callbacks(est) -> dict:
 def _check_savable(est, out) -> None:
     """Save the unfitted estimator (training callbacks left out, as after training) to a
     scratch file: a part that no safe model file can hold is reported now."""
-    import copy
-    import tempfile
-
-    from skecg.persistence import save_model
-
     probe = copy.deepcopy(est)
     _drop_callbacks(probe)
     with tempfile.TemporaryDirectory() as d:
@@ -438,10 +377,6 @@ def _history_rows(net) -> list:
 
 
 def _cmd_train(args):
-    from skecg.persistence import save_model
-
-    from .cli import load_data, write_skip_report
-
     if args.preset and args.pipeline:
         raise SystemExit("skecg: give --preset or --pipeline, not both")
     est, vocabulary, preset, overrides = build_estimator(args)
@@ -474,8 +409,6 @@ def _cmd_train(args):
             raise SystemExit(f"skecg: --no-rule {unknown[0]}: preset {preset.name!r} has the rules "
                              f"{list(preset.rules) or 'none'}")
     if rules and len(X):
-        from skecg.rules import apply_rules
-
         X, y, _ = apply_rules(X, y, rules)  # the report goes to stderr
     if len(X) == 0:
         raise SystemExit("skecg: no record could be read; nothing to train on")
@@ -490,12 +423,10 @@ def _cmd_train(args):
                          "run the same command with --resume to continue") from None
     except ValueError as e:  # a checkpoint of another fit, a damaged one, bad settings
         raise SystemExit(f"skecg: {e}") from None
-    fitted = _fitted_networks(est)
+    fitted = fitted_networks(est)
     restore()
     dropped = _drop_callbacks(est)
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in resolved_params(est).items()}
-    from skecg import __version__
-
     meta = {"preset": name, "data": [str(d) for d in args.data], "n_records": int(len(X)),
             "skecg_version": __version__, "rules": rules}
     config_path = write_config(out.with_suffix(".toml"), config, meta)
@@ -505,8 +436,6 @@ def _cmd_train(args):
             "data": meta["data"], "n_records": meta["n_records"], "rules": rules,
             "training_callbacks": dropped}
     info = json.loads(json.dumps(info, default=str))
-    import inspect
-
     if "train_data" in inspect.signature(save_model).parameters:  # the model card's summary of the data
         info["train_data"] = (X, y)
     save_model(est, out, **info)  # safe format: loads without running code
@@ -552,12 +481,10 @@ def version_string() -> str:
     >>> version_string().startswith("skecg ")
     True
     """
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         v = version("skecg")
     except PackageNotFoundError:
-        from skecg import __version__ as v
+        v = __version__
     return f"skecg {v}"
 
 
