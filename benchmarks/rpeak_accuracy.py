@@ -36,7 +36,8 @@ from conftest import LUDB  # noqa: E402
 from skecg.io import read_ludb  # noqa: E402
 from skecg.preprocessing import detect_r_peaks, detect_r_peaks_batch  # noqa: E402
 from skecg.preprocessing._rr import detect_r_peaks_multilead  # noqa: E402
-from skecg.segmentation import _match, annotated_regions  # noqa: E402
+from skecg.metrics._delineation import _match  # noqa: E402
+from skecg.segmentation import annotated_regions  # noqa: E402
 
 #: the last LUDB record of the development split (decision constants are chosen on 1-DEV_LAST)
 DEV_LAST = 130

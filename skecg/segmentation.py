@@ -19,9 +19,7 @@ from __future__ import annotations
 import warnings
 
 from .labels import LUDB_WAVES, UNANNOTATED, annotated_regions, clean_masks, masks_to_waves, waves_to_masks
-from .labels._waves import _runs  # noqa: F401  (importable here as before)
 from .metrics import delineation_scores
-from .metrics._delineation import _match, _overlaps_missing  # noqa: F401  (importable here as before)
 from .models import WaveSegmenter as _WaveSegmenter
 
 __all__ = ["LUDB_WAVES", "UNANNOTATED", "annotated_regions", "clean_masks", "delineation_scores",

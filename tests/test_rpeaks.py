@@ -18,7 +18,8 @@ def _beats(t, centres, width=0.012, amp=1.0):
 @needs_shared(LUDB)
 def test_ludb_lead2_against_cardiologists():
     from skecg.io import read_ludb
-    from skecg.segmentation import _match, annotated_regions
+    from skecg.metrics._delineation import _match
+    from skecg.segmentation import annotated_regions
 
     X, _, waves = read_ludb(LUDB, records=range(1, 31), annotation_leads=["ii"])
     regions = annotated_regions(waves)
@@ -61,7 +62,8 @@ def test_ludb_held_out_records_se_and_ppv_floor():
     12 leads Se 0.998, PPV 0.998).  False beats count as much as misses: the bradycardia
     rule reads R-R intervals."""
     from skecg.io import read_ludb
-    from skecg.segmentation import _match, annotated_regions
+    from skecg.metrics._delineation import _match
+    from skecg.segmentation import annotated_regions
 
     X, _, waves = read_ludb(LUDB, records=HELD_OUT, annotation_leads=LUDB_LEADS)
     assert len(X) == 30

@@ -14,11 +14,12 @@ here imports anything of skecg above :mod:`skecg.sources`, :mod:`skecg.labels` a
 from .._schema import META_COLUMNS, STANDARD_LEADS, normalize_lead_name
 from .._finite import check_finite_signals, nonfinite_records
 from ._container import ECGRecords, concat_records, record_index
-from ._input import RecordsInput, as_signals, check_finite_records, iter_batches, record_names, validate_records
+from ._input import (RecordsInput, as_signals, check_finite_records, iter_batches, record_names, records_of,
+                     validate_records)
 from ._meta import default_leads, default_meta
 
 __all__ = [
     "ECGRecords", "META_COLUMNS", "RecordsInput", "STANDARD_LEADS", "as_signals", "check_finite_records",
     "check_finite_signals", "concat_records", "default_leads", "default_meta", "iter_batches",
-    "nonfinite_records", "normalize_lead_name", "record_index", "record_names", "validate_records",
+    "nonfinite_records", "normalize_lead_name", "record_index", "record_names", "records_of", "validate_records",
 ]

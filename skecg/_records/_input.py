@@ -21,7 +21,7 @@ from .._finite import check_finite_signals, nonfinite_records
 from ._container import ECGRecords
 from ._meta import default_meta
 
-__all__ = ["RecordsInput", "as_signals", "check_finite_records", "iter_batches", "record_names",
+__all__ = ["RecordsInput", "as_signals", "check_finite_records", "iter_batches", "record_names", "records_of",
            "validate_records"]
 
 
@@ -126,6 +126,21 @@ class RecordsInput:
         """Raise a ValueError naming the records that hold NaN or inf (see :func:`check_finite_records`)."""
         check_finite_records(self.X if self.records is None else self.records,
                              self.signals if signals is None else signals)
+
+
+def records_of(X):
+    """``X`` itself when it is an :class:`~skecg.ECGRecords` (lazy or not), else None.
+
+    For code that takes any object, records or not (a feature matrix, a tensor), and
+    must not convert it: the one place outside this module that asks what ``X`` is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> records_of(np.zeros((1, 12, 5))) is None
+    True
+    """
+    return X if isinstance(X, ECGRecords) else None
 
 
 def validate_records(X, *, finite: bool = False) -> RecordsInput:

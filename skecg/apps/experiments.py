@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from skecg import ECGRecords
 from skecg.metrics import (
     challenge_from_terms,
     challenge_score,
@@ -343,7 +342,7 @@ def evaluate_on_cluster(scheduler, estimator, X, y, test_groups, *, log=print, *
     with (contextlib.nullcontext(scheduler) if given else start_cluster(scheduler)) as client:
         log(f"dask cluster {client.scheduler.address}: {len(client.nthreads())} workers; "
             f"{len(groups)} tasks ({n_fits} fits)")
-        data = [o for o in (X, y) if not (isinstance(o, ECGRecords) and o.is_lazy)]
+        data = [o for o in (X, y) if not getattr(o, "is_lazy", False)]  # handles stay handles
         shared = dict(zip([id(o) for o in data], client.scatter(data, broadcast=True))) if data else {}
         Xf, yf = shared.get(id(X), X), shared.get(id(y), y)
         futures = {client.submit(_evaluate_one, estimator, Xf, yf, g, kwargs, pure=False): i

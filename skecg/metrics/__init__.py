@@ -36,7 +36,7 @@ __all__ = [
     "auroc_scorer", "best_thresholds", "bootstrap_ci", "challenge_metrics", "challenge_score", "challenge_scorer",
     "classification_table", "f1_macro_scorer", "labels_from_proba", "per_class_scores",
     "predict_with_proba", "proba_matrix", "read_challenge_outputs",
-    "write_challenge_outputs", "THRESHOLD_OBJECTIVES",
+    "write_challenge_outputs", "THRESHOLD_OBJECTIVES", "delineation_scores",
     # reference classifiers, seeds and paired intervals
     "REFERENCES", "REFERENCE_LABELS", "reference_predictions", "reference_table",
     "PairedDifference", "SeedSummary", "grouped_bootstrap_ci", "paired_bootstrap", "seed_summary", "with_seed",

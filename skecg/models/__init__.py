@@ -2,7 +2,7 @@
 SE-ResNet), the wave segmenter (a 1D U-Net), losses, and the data path they share."""
 
 from ._accelerate import AcceleratedECGClassifier
-from ._classifier import ECGClassifier, tune_thresholds
+from ._classifier import ECGClassifier, tune_thresholds  # noqa: F401  (tune_thresholds: deprecated alias)
 from ._data import BatchSampler, DevicePrefetcher, ECGDataset
 from ._device import amp_dtype, cpu_has_native_bf16, determinism_settings
 from ._losses import CRITERIA, SignLoss, WeightedBCEWithLogitsLoss, sign_loss

@@ -43,7 +43,7 @@ from skorch.callbacks.scoring import PassthroughScoring, ScoringBase
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator, is_dataset
 
-from .._records import ECGRecords
+from .._records import records_of
 from ..utils.validation import ECGInputMixin, check_finite_records, net_parameter_constraints
 from ._data import ECGDataset, make_loader, to_device
 from ._device import PRECISIONS, amp_dtype, determinism_settings, deterministic_context, resolve_device
@@ -250,7 +250,7 @@ class ECGNet(ECGInputMixin, NeuralNet):
     def _check_X(self, X, fitting: bool):
         """``X`` as an ndarray of float32 or an ECGRecords, checked by shape alone (a lazy
         container is not read; it checks each batch it reads)."""
-        if isinstance(X, ECGRecords):
+        if records_of(X) is not None:
             shape = X.shape
             if None in shape[1:]:
                 raise ValueError("records have different lengths or lead counts; resample and pad them first "
@@ -272,7 +272,7 @@ class ECGNet(ECGInputMixin, NeuralNet):
         if shape[0] == 0:
             raise ValueError("X holds no records")
         if not fitting:
-            renamed = getattr(self, "leads_", None) is not None and isinstance(X, ECGRecords)
+            renamed = getattr(self, "leads_", None) is not None and records_of(X) is not None
             if shape[1] != self.n_leads_ and not renamed:
                 raise ValueError(f"X has {shape[1]} leads but the model was fitted on {self.n_leads_}; "
                                  "select the same leads (skecg.preprocessing.LeadSelector) first")

@@ -11,6 +11,7 @@ schedules and the validation scores.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -20,7 +21,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords
+from .._records import validate_records
 from ..labels import column_classes
 from ..metrics import best_thresholds
 from ..utils.validation import MultilabelClassifierMixin, ThresholdLabelsMixin, validate_params
@@ -265,7 +266,7 @@ class ECGClassifier(ThresholdLabelsMixin, MultilabelClassifierMixin, ClassifierM
         return m
 
     def _resolve_classes(self, X, k: int):
-        fallback = X.classes if isinstance(X, ECGRecords) else None
+        fallback = validate_records(X).classes
         return np.asarray(column_classes(k, self.classes, fallback), dtype=object)
 
     def _validate_y(self, y, n):

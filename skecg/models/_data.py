@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._records import ECGRecords, normalize_lead_name
+from .._records import nonfinite_records, normalize_lead_name, validate_records
 
 
 class ECGDataset(torch.utils.data.Dataset):
@@ -58,6 +58,7 @@ class ECGDataset(torch.utils.data.Dataset):
 
     def __init__(self, X, y=None, *, leads=None, indices=None, check_finite=False):
         self.X = X
+        self._input = validate_records(X)
         self.y = None if y is None else np.asarray(y, dtype=np.float32)
         self.indices = None if indices is None else np.asarray(indices, dtype=np.intp)
         self.check_finite = check_finite
@@ -71,9 +72,9 @@ class ECGDataset(torch.utils.data.Dataset):
     def groups(self):
         """Patient of each record (``meta['patient_id']``), a record of unknown
         patient being a group of its own; ``None`` when ``X`` carries no metadata."""
-        if not isinstance(self.X, ECGRecords):
+        if not self._input.is_records:
             return None
-        pid = self.X.meta["patient_id"]
+        pid = self._input.meta["patient_id"]
         missing = pid.isna().to_numpy()
         g = pid.astype(str).to_numpy(dtype=object)
         g[missing] = [f"\0record {i}" for i in np.flatnonzero(missing)]
@@ -100,13 +101,10 @@ class ECGDataset(torch.utils.data.Dataset):
         float32 on the device, by the consumer)."""
         pos = np.asarray(indices, dtype=np.intp)
         rows = pos if self.indices is None else self.indices[pos]
-        if isinstance(self.X, ECGRecords):
-            sig = self.X.read_signals(rows)
-            if isinstance(sig, list):
-                raise ValueError(f"records {_names(self.X, rows[:3])} have different shapes in one batch; "
-                                 "resample and pad them first (skecg.preprocessing.Resampler, PadTruncate)")
-        else:
-            sig = self.X[rows]
+        sig = self._input.read_signals(rows)
+        if isinstance(sig, list):
+            raise ValueError(f"records {_names(self.X, rows[:3])} have different shapes in one batch; "
+                             "resample and pad them first (skecg.preprocessing.Resampler, PadTruncate)")
         if self._lead_perm is not None:
             code = self._lead_code[rows]
             if (code == code[0]).all():
@@ -121,15 +119,15 @@ class ECGDataset(torch.utils.data.Dataset):
 
 
 def _names(X, rows) -> str:
-    if isinstance(X, ECGRecords):
-        return ", ".join(str(r) for r in X.meta["record_id"].to_numpy()[rows])
-    return ", ".join(f"record {r}" for r in rows)
+    names = validate_records(X).names
+    return ", ".join(names[r] for r in rows)
 
 
 def _check_finite_batch(X, sig, rows) -> None:
-    if np.isfinite(np.sum(sig, dtype=np.float64)):
+    bad = nonfinite_records(sig)
+    if not len(bad):
         return
-    bad = rows[~np.isfinite(sig).all(axis=(1, 2))]
+    bad = rows[bad]
     raise ValueError(f"{len(bad)} record(s) hold NaN or inf values: {_names(X, bad[:5])}"
                      f"{' ...' if len(bad) > 5 else ''}; repair or drop them")
 
@@ -150,7 +148,7 @@ def _lead_tuples(X):
 def known_leads(X):
     """The lead names shared by every record of ``X``, or ``None`` when they are not
     known (a plain array), differ between records, or repeat a name."""
-    if not isinstance(X, ECGRecords) or len(X) == 0:
+    if len(X) == 0 or not validate_records(X).is_records:
         return None
     _, norm = _lead_tuples(X)
     if len(set(norm)) != 1 or norm[0] is None:
@@ -162,7 +160,7 @@ def known_leads(X):
 def _lead_permutations(X, leads):
     """Per-record lead order as (permutation table, row of the table per record), or
     (None, None) when nothing needs reordering."""
-    if leads is None or not isinstance(X, ECGRecords) or len(X) == 0:
+    if leads is None or len(X) == 0 or not validate_records(X).is_records:
         return None, None
     want = tuple(normalize_lead_name(v) for v in leads)
     codes, norm = _lead_tuples(X)

@@ -10,7 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._records import ECGRecords
+from .._records import validate_records
 from ..labels import LUDB_WAVES, clean_masks, masks_to_waves
 from ..utils.validation import validate_params
 from ._base import ECGNet, on_device
@@ -178,7 +178,7 @@ class WaveSegmenter(ECGNet):
     def _resolve_fs(self, X) -> float:
         if self.fs is not None:
             return float(self.fs)
-        if isinstance(X, ECGRecords):
+        if validate_records(X).is_records:
             fs = X.meta["fs"].dropna().unique()
             if len(fs) == 1:
                 return float(fs[0])
@@ -293,7 +293,7 @@ class WaveSegmenter(ECGNet):
         if clean:
             masks = clean_masks(masks, self.fs_, max_gap=self.max_gap, min_duration=self.min_duration,
                                 min_separation=self.min_separation, proba=proba)
-        ids = list(X.meta["record_id"]) if isinstance(X, ECGRecords) else None  # else 0, 1, ...
+        ids = list(validate_records(X).meta["record_id"])  # '0', '1', ... for plain arrays
         return masks_to_waves(masks, ids, self.classes_, proba)
 
     # -- persistence -------------------------------------------------------------------------------

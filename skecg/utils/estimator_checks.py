@@ -36,7 +36,7 @@ from sklearn.utils.validation import _is_fitted
 from sklearn.model_selection import GroupKFold, GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 
-from .._records import ECGRecords, validate_records
+from .._records import records_of, validate_records
 
 
 #: tolerance of the batched-versus-one-record check: float32 BLAS and oneDNN choose
@@ -45,13 +45,8 @@ from .._records import ECGRecords, validate_records
 BATCH_RTOL, BATCH_ATOL = 1e-4, 1e-5
 
 
-def _container(obj):
-    """``obj`` when it is an :class:`~skecg.ECGRecords` (the checks take and compare every kind), else None."""
-    return obj if isinstance(obj, ECGRecords) else None
-
-
 def _output_array(out):
-    if _container(out) is not None:
+    if records_of(out) is not None:
         return out.signals if not out.is_ragged else out.to_list()
     if isinstance(out, (pd.DataFrame, pd.Series)):
         return out.to_numpy()
@@ -74,7 +69,7 @@ def _take_y(y, idx):
 
 def _map_signals(X, func):
     """``X`` with ``func`` applied to its signal arrays, in the same container kind."""
-    if _container(X) is not None:
+    if records_of(X) is not None:
         sig = X.signals
         new = [func(s) for s in sig] if isinstance(sig, list) else func(sig)
         return X.with_signals(new)  # the container keeps float32 (a float32 memory map as it is)
@@ -216,7 +211,7 @@ def check_pipeline_and_search(est, X, y, groups=None, scoring=None, param_grid=N
             return self
 
         def transform(self, Z):
-            if _container(Z) is not None:
+            if records_of(Z) is not None:
                 Z = Z.signals if not Z.is_ragged else Z.to_list()
             if isinstance(Z, list):
                 return np.array([[np.mean(s), np.std(s)] for s in Z])
