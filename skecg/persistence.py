@@ -38,15 +38,35 @@ here uses each library's own non-executing format for those parts (safetensors, 
 
 from __future__ import annotations
 
+import bz2
+import datetime
+import importlib
+import inspect as _inspect
 import io
 import json
+import lzma
 import math
+import os
 import pickle
+import platform
 import struct
+import tempfile
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
+import joblib
 import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator
+
+from ._version import __version__
+from .labels import CLASS_INFO, VOCABULARIES
+
+# torch (with safetensors.torch and skorch), catboost and skecg.models are imported inside the
+# functions that need them: the command line imports this module to start, and most of its
+# commands never touch a network
 
 FORMAT = "skecg-model"
 #: The format version :func:`save_model` writes.
@@ -146,8 +166,6 @@ def _trusted_map(trusted) -> dict:
 
 def _import_by_name(name: str):
     """The object called ``name`` ("package.module.Qual.Name"), importing its module."""
-    import importlib
-
     parts = name.split(".")
     for i in range(len(parts) - 1, 0, -1):
         try:
@@ -272,8 +290,6 @@ class _Writer:
         return name
 
     def value(self, v, where: str):
-        from sklearn.base import BaseEstimator
-
         if v is None or isinstance(v, (bool, str)):
             return v
         if isinstance(v, (int, np.integer)) and not isinstance(v, np.bool_):
@@ -313,9 +329,6 @@ class _Writer:
         if isinstance(v, np.random.Generator):
             return {"__generator__": self.value(v.bit_generator.state, where)}
         if type(v).__name__ in _CATBOOST_TYPES and type(v).__module__.startswith("catboost"):
-            import os
-            import tempfile
-
             with tempfile.TemporaryDirectory() as d:
                 p = os.path.join(d, "m.cbm")
                 v.save_model(p, format="cbm")
@@ -399,8 +412,6 @@ class _Writer:
 
 
 def _vocabulary_name(classes):
-    from .labels import VOCABULARIES
-
     for v in VOCABULARIES.values():
         if tuple(str(c) for c in classes) == tuple(str(c) for c in v.classes):
             return v.name
@@ -520,13 +531,7 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
     >>> inspect_model(p)["config"]
     {'length': 100}
     """
-    import datetime
-    import platform
-
-    import sklearn
     import torch
-
-    from ._version import __version__
 
     path = Path(path)
     extra = _trusted_map(trusted)
@@ -570,8 +575,6 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
 def _read_pt(data: bytes, label: str, member: str):
     """The dict of a version-1 ``.pt`` member, read by torch's tensors-only loader; a
     pickle payload is refused in skecg's words, not torch's."""
-    import warnings
-
     import torch
 
     try:
@@ -662,9 +665,6 @@ class _Reader:
                 raise UnsafeModelFileError(f"{self.label}: CatBoost class {v.get('class')!r} refused")
             data = self._bytes(v["__catboost__"], "catboost")
             model = getattr(catboost, v["class"])()
-            import os
-            import tempfile
-
             with tempfile.TemporaryDirectory() as d:
                 p = os.path.join(d, "m.cbm")
                 Path(p).write_bytes(data)
@@ -808,8 +808,6 @@ def is_pickle_file(path) -> bool:
     >>> is_pickle_file(os.path.join(d, "m.pkl")), is_pickle_file(os.path.join(d, "model.skecg"))
     (True, False)
     """
-    import zlib
-
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if _is_pickle_stream(head):
@@ -823,12 +821,8 @@ def is_pickle_file(path) -> bool:
             if kind == "gzip":
                 return _is_pickle_stream(zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 16))
             if kind == "bz2":
-                import bz2
-
                 return _is_pickle_stream(bz2.BZ2Decompressor().decompress(head, 16))
             if kind == "lzma":
-                import lzma
-
                 return _is_pickle_stream(lzma.LZMADecompressor().decompress(head, 16))
             if kind == "zfile":  # joblib < 0.10: 'ZF', the length in hex, then a zlib stream
                 return _is_pickle_stream(zlib.decompressobj().decompress(head[18:], 16))
@@ -954,8 +948,6 @@ def load_pickle_model(path):
     >>> load_pickle_model(p)
     {'a': 1}
     """
-    import joblib
-
     return joblib.load(path)
 
 
@@ -1028,8 +1020,6 @@ def _defaults(name: str) -> dict:
     if name not in TRUSTED_TYPES:
         return {}
     if name not in _DEFAULTS:
-        import inspect as _inspect
-
         try:
             cls = _import_by_name(name)
             try:  # skecg's own class with its defaults (skorch's keyword defaults included)
@@ -1326,8 +1316,6 @@ def model_card(path) -> str:
     >>> print(model_card(p).splitlines()[0])
     # Model card: pad.skecg
     """
-    from .labels import CLASS_INFO
-
     r = path if isinstance(path, dict) else inspect_model(path)
     card = r.get("card") or {}
     ver = card.get("versions") or {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -44,6 +43,8 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, attention_seconds=None, 
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt  # a plot's first call pays for pyplot, not `import skecg.plots`
+
     signal = np.asarray(signal, dtype=float)
     leads = [normalize_lead_name(x) for x in (leads or STANDARD_LEADS)]
     pos = {n: i for i, n in enumerate(leads)}
@@ -104,6 +105,8 @@ def plot_ecg(signal, fs, leads=None, *, attention=None, attention_seconds=None, 
 
 def plot_pr_curves(y_true, proba, classes=None, *, ax=None):
     """Per-class precision-recall curves (classes with positives only), with AP."""
+    import matplotlib.pyplot as plt  # a plot's first call pays for pyplot, not `import skecg.plots`
+
     y_true = np.asarray(y_true)
     proba = np.asarray(proba)
     names = _names(classes) or [str(j) for j in range(y_true.shape[1])]
@@ -129,6 +132,8 @@ def plot_pr_curves(y_true, proba, classes=None, *, ax=None):
 
 def plot_confusion_counts(y_true, y_pred, classes=None, *, ax=None):
     """Per-class TP, FP, FN counts as grouped bars (TN in the labels)."""
+    import matplotlib.pyplot as plt  # a plot's first call pays for pyplot, not `import skecg.plots`
+
     yt = np.asarray(y_true) > 0
     yp = np.asarray(y_pred) > 0
     names = _names(classes) or [str(j) for j in range(yt.shape[1])]
@@ -155,6 +160,8 @@ def plot_confusion_counts(y_true, y_pred, classes=None, *, ax=None):
 
 def plot_learning_curves(history, *, ax=None, label=None):
     """Training and validation loss per epoch from a skorch history (or an estimator)."""
+    import matplotlib.pyplot as plt  # a plot's first call pays for pyplot, not `import skecg.plots`
+
     if hasattr(history, "history_"):
         history = history.history_
     if hasattr(history, "steps"):

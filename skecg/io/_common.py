@@ -17,7 +17,7 @@ from joblib import Parallel, delayed
 from .._reading import RecordReadError, check_on_error
 from .._records import ECGRecords
 from ..labels import get_vocabulary
-from ..preprocessing import resample_signal
+from .. import preprocessing  # a lazy face: scipy.signal loads when a record is resampled
 
 logger = logging.getLogger("skecg.io")
 
@@ -147,7 +147,7 @@ def assemble(
     meta["labelled"] = meta["labelled"].astype(bool)
     if fs is not None:
         signals = [
-            s if float(f) == float(fs) else resample_signal(s, float(f), float(fs))
+            s if float(f) == float(fs) else preprocessing.resample_signal(s, float(f), float(fs))
             for s, f in zip(signals, meta["fs"])
         ]
         meta["fs"] = float(fs)

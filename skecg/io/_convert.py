@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .._reading import find_file
 from .._records import ECGRecords
 from ..labels import get_vocabulary
-from ..preprocessing import Resampler
+from .. import preprocessing  # a lazy face: the transformers load when a conversion resamples
 from ..sources import SourceError, StoreSource, StoreWriter, is_store
 from ._challenge import read_challenge_folder
 from ._code15 import code15_source
@@ -80,7 +80,7 @@ def _read_shard(kind, path, keys, vocabulary, fs):
             src = StoreSource(path) if kind == "store" else code15_source(path)
             X = _load_skipping(ECGRecords.from_source(src).take(np.asarray(keys)))
             if fs is not None:
-                X = Resampler(fs).fit_transform(X)
+                X = preprocessing.Resampler(fs).fit_transform(X)
         elif kind == "ptbxl":
             rate = 500 if (Path(path) / "records500").is_dir() else 100  # the higher rate present
             X, _ = read_ptbxl(path, vocabulary, ecg_ids=keys, sampling_rate=rate, fs=fs, on_error="skip")
