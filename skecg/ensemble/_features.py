@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone, _fit_context
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
@@ -29,13 +29,13 @@ class DeepFeatures(ECGInputMixin, TransformerMixin, MetaEstimatorMixin, BaseEsti
     def __init__(self, estimator):
         self.estimator = estimator
 
+    @_fit_context(prefer_skip_nested_validation=False)  # the wrapped estimators validate their own
     def fit(self, X, y, **fit_params):
         """Train a clone of ``estimator`` on ``(X, y)``.
 
         ``fit_params`` go to its ``fit``: all of them, or with scikit-learn's metadata
         routing enabled those it requested.
         """
-        self._validate_params()
         params = _route_fit_params(self, ["estimator"], fit_params)["estimator"]
         self.estimator_ = clone(self.estimator).fit(X, y, **params)
         return self

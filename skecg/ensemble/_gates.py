@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
@@ -62,18 +63,6 @@ class BradycardiaRuleGate(_Wrapper):
         ``method`` (skecg's own, ``'multilead'``, or one of neurokit2's).
     """
 
-    def __init__(self, estimator, gated_class="426627000", mode="veto", lead="I", low=1.0, high=1.6,
-                 min_fraction=0.5, fs=None, method="skecg"):
-        self.estimator = estimator
-        self.gated_class = gated_class
-        self.mode = mode
-        self.lead = lead
-        self.low = low
-        self.high = high
-        self.min_fraction = min_fraction
-        self.fs = fs
-        self.method = method
-
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
         "gated_class": [str, Integral],
@@ -86,13 +75,25 @@ class BradycardiaRuleGate(_Wrapper):
         "method": [StrOptions({"skecg", "multilead", *NEUROKIT_METHODS})],
     }
 
+    def __init__(self, estimator, gated_class="426627000", mode="veto", lead="I", low=1.0, high=1.6,
+                 min_fraction=0.5, fs=None, method="skecg"):
+        self.estimator = estimator
+        self.gated_class = gated_class
+        self.mode = mode
+        self.lead = lead
+        self.low = low
+        self.high = high
+        self.min_fraction = min_fraction
+        self.fs = fs
+        self.method = method
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the wrapped estimators validate their own
     def fit(self, X, y, **fit_params):
         """Fit a clone of ``estimator``; the rule needs no fitting.
 
         ``fit_params`` go to the estimator's ``fit``: all of them, or with scikit-learn's
         metadata routing enabled those it requested.
         """
-        self._validate_params()
         if not self.low < self.high:
             raise ValueError(f"need 0 < low < high, got low={self.low}, high={self.high}")
         self._check_rate(X)  # before training: predict could not apply the rule
@@ -159,15 +160,15 @@ class SinusRhythmFallback(_Wrapper):
     [[0, 0, 1], [0, 0, 1]]
     """
 
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"])], "normal_class": [str, Integral]}
+
     def __init__(self, estimator, normal_class=NORMAL_CLASS):
         self.estimator = estimator
         self.normal_class = normal_class
 
-    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"])], "normal_class": [str, Integral]}
-
+    @_fit_context(prefer_skip_nested_validation=False)  # the wrapped estimators validate their own
     def fit(self, X, y, **fit_params):
         """Fit a clone of ``estimator``; ``fit_params`` go to its ``fit`` (routed, with metadata routing on)."""
-        self._validate_params()
         self._fit_estimator(X, y, **self._estimator_fit_params(fit_params))
         self.normal_index_ = _class_index(self.classes_, self.normal_class, "normal class")
         return self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import proba_matrix
@@ -25,24 +25,24 @@ class LengthEnsemble(ThresholdLabelsMixin, MetaEstimatorMixin, ClassifierMixin, 
         ``thresholds_`` (0.5 for members without).
     """
 
-    def __init__(self, estimators, weights=None, threshold=None):
-        self.estimators = estimators
-        self.weights = weights
-        self.threshold = threshold
-
     _parameter_constraints: dict = {
         "estimators": [list],
         "weights": ["array-like", None],
         "threshold": [_PROBABILITY, "array-like", None],
     }
 
+    def __init__(self, estimators, weights=None, threshold=None):
+        self.estimators = estimators
+        self.weights = weights
+        self.threshold = threshold
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the wrapped estimators validate their own
     def fit(self, X, y, **fit_params):
         """Fit a clone of every member; parameters are checked against ``y`` before any training.
 
         ``fit_params`` go to every member's ``fit``, or with scikit-learn's metadata
         routing enabled to the members that requested them.
         """
-        self._validate_params()
         if not self.estimators:
             raise ValueError("estimators is empty")
         names = [n for n, _ in self.estimators]

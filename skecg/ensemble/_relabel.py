@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._records import validate_records
@@ -38,12 +38,6 @@ class PseudoLabelRelabeler(_Wrapper):
     y_relabelled_ : ndarray
     """
 
-    def __init__(self, estimator, sources=("CPSC",), threshold=0.8, scored_classes=None):
-        self.estimator = estimator
-        self.sources = sources
-        self.threshold = threshold
-        self.scored_classes = scored_classes
-
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict_proba"])],
         "sources": [str, "array-like"],
@@ -51,13 +45,19 @@ class PseudoLabelRelabeler(_Wrapper):
         "scored_classes": ["array-like", None],
     }
 
+    def __init__(self, estimator, sources=("CPSC",), threshold=0.8, scored_classes=None):
+        self.estimator = estimator
+        self.sources = sources
+        self.threshold = threshold
+        self.scored_classes = scored_classes
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the wrapped estimators validate their own
     def fit(self, X, y, **fit_params):
         """Fit, relabel the chosen sources, refit on the relabelled ``y``.
 
         ``fit_params`` go to both fits of the estimator: all of them, or with
         scikit-learn's metadata routing enabled those it requested.
         """
-        self._validate_params()
         if not validate_records(X).is_records:
             raise ValueError("relabelling needs ECGRecords (meta['source'] says which records to relabel)")
         y = np.asarray(y)

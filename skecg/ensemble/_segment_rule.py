@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
@@ -108,6 +108,7 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
         self.classes = classes
         self.fs = fs
 
+    @_fit_context(prefer_skip_nested_validation=False)  # the wrapped estimators validate their own
     def fit(self, X, y=None, masks=None, **fit_params):
         """Use the fitted segmenter, or fit a clone on ``masks``; ``y`` only names the column.
 
@@ -116,7 +117,6 @@ class SegmentRuleClassifier(ECGInputMixin, MultilabelClassifierMixin, MetaEstima
         scikit-learn's metadata routing enabled those it requested (``masks`` is then
         this classifier's own request: ``set_fit_request(masks=True)``).
         """
-        self._validate_params()
         classes = [str(c) for c in np.atleast_1d(np.asarray(self.classes, dtype=object))]
         if len(classes) != 1:
             raise ValueError(f"classes must name one output column, got {classes}")

@@ -3,18 +3,24 @@
 import importlib
 import warnings
 
+import lazy_loader as _lazy
+
 from .._reading import RecordReadError
 from .._wfdb import WFDBHeader, parse_header, read_challenge_record, source_of_record
-from ._challenge import open_wfdb_folder, read_challenge_folder
-from ._code15 import read_code15
-from ._convert import convert, detect_format
-from ._common import SkippedRecordsWarning, assemble
-from ._cpsc import read_cpsc2018
-from ._ludb import LUDB_TO_SNOMED, ludb_statement_codes, read_ludb
-from ._ptbxl import ptbxl_codes, read_ptbxl
-from ._sph import AHA_TO_SNOMED, aha_statement_codes, read_sph
-from ._store import open_store, write_store
-from ._tnmg import read_tnmg_hdf5, read_tnmg_test
+
+# submodules load on first use of one of their names
+_lazy_getattr, __dir__, _ = _lazy.attach(__name__, submod_attrs={
+    "_challenge": ["open_wfdb_folder", "read_challenge_folder"],
+    "_code15": ["read_code15"],
+    "_convert": ["convert", "detect_format"],
+    "_common": ["SkippedRecordsWarning", "assemble"],
+    "_cpsc": ["read_cpsc2018"],
+    "_ludb": ["LUDB_TO_SNOMED", "ludb_statement_codes", "read_ludb"],
+    "_ptbxl": ["ptbxl_codes", "read_ptbxl"],
+    "_sph": ["AHA_TO_SNOMED", "aha_statement_codes", "read_sph"],
+    "_store": ["open_store", "write_store"],
+    "_tnmg": ["read_tnmg_hdf5", "read_tnmg_test"],
+})
 
 __all__ = [
     "AHA_TO_SNOMED", "LUDB_TO_SNOMED", "aha_statement_codes", "RecordReadError", "SkippedRecordsWarning",
@@ -35,4 +41,4 @@ def __getattr__(name):
         warnings.warn(f"skecg.io.{name} moved to {module}.{new}; the old name will be removed in the next "
                       "release", FutureWarning, stacklevel=2)
         return getattr(importlib.import_module(module), new)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _lazy_getattr(name)
