@@ -30,7 +30,7 @@ def test_moved_public_names_keep_a_deprecated_alias(old, new):
         got = getattr(importlib.import_module(old_mod), name)
     assert got is getattr(importlib.import_module(new_mod), new_name)
     assert name not in importlib.import_module(old_mod).__all__  # `import *` does not warn
-    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+    with pytest.raises(AttributeError, match="nothing_here"):
         getattr(importlib.import_module(old_mod), "nothing_here")
 
 
