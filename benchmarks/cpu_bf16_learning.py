@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/cpu_bf16_learning.py   (about 2 minutes on 2 cores)
 
-Data and networks are those of ``tests/test_models.py::test_it_learns_heart_rate_classes_on_real_records``:
+Data and networks are those of ``tests/models/test_models.py::test_it_learns_heart_rate_classes_on_real_records``:
 the bundled sample's records resampled to 100 Hz and cut to 1024 samples, sinus
 bradycardia (SB) and sinus tachycardia (ST), a patient-grouped 70/30 split, a small
 ResNet-1d (thresholds tuned) and SE-ResNet (weighted BCE, thresholds 0.5), 25 epochs at

@@ -29,7 +29,7 @@ templates_path = ["_templates"]
 numpydoc_show_class_members = False
 # numpydoc validation of every documented object: known sections (GL06), in order (GL07).
 # "Every parameter documented, none unknown" (PR01, PR02) is checked for every public
-# estimator by tests/test_validation.py, which knows that skorch nets document some of
+# estimator by tests/utils/test_validation.py, which knows that skorch nets document some of
 # their **kwargs (train_split, compile); many pure functions still lack PR01.
 numpydoc_validation_checks = {"GL06", "GL07"}
 numpydoc_validation_exclude = {r"\._[a-z]", r"^skecg\.apps\b"}

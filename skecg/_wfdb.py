@@ -310,7 +310,7 @@ def _read_dat_format16(dat: Path, h: WFDBHeader) -> "np.ndarray | None":
     declared size: one ``np.fromfile``.  Kept beside wfdb because wfdb parses the
     header a second time (with pandas) for every record: ``benchmarks/predict.py``
     spent most of its reading time there (10 ms a record); the result is tested equal
-    to ``wfdb.rdrecord``'s ``d_signal`` in ``tests/test_io.py``.  Any other layout goes
+    to ``wfdb.rdrecord``'s ``d_signal`` in ``tests/io/test_io.py``.  Any other layout goes
     to wfdb.
     """
     if (h.n_samples <= 0 or any(f != "16" for f in h.format_specs) or len(set(h.files)) != 1

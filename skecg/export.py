@@ -19,7 +19,7 @@ mode) on a copy, whatever form the classifier runs in.  skecg's CPU fast path
 Function (``_ReluDropout``) that writes into a pre-padded channels-last buffer through
 views; ``torch.jit.trace`` cannot follow those writes and stops with
 ``RuntimeError: unordered_map::at``.  Both forms hold the same weights and compute the
-same function (``tests/test_nets_fast.py``), so nothing is lost by exporting the plain
+same function (``tests/models/test_nets_fast.py``), so nothing is lost by exporting the plain
 one, which ONNX Runtime and TorchScript optimise in their own ways.
 
 ONNX files come from torch's ``torch.export``-based exporter (``dynamo=True``; it needs

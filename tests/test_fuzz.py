@@ -519,7 +519,7 @@ def test_kind_cli_paths_missing_file_or_empty(tmp_path):
 
 def test_kind_parameters_of_the_wrong_type_in_readers_and_functions(tmp_path):
     """Kind 3, functions and readers (the estimators' parameters are checked by scikit-learn's
-    validation in tests/test_validation.py; ECGRecords' in tests/test_records.py)."""
+    validation in tests/utils/test_validation.py; ECGRecords' in tests/records/test_records.py)."""
     from skecg import iter_batches
     from skecg.datasets import load_sample
     from skecg.io import (assemble, convert, read_challenge_folder, read_cpsc2018, read_ptbxl, read_sph,

@@ -282,6 +282,19 @@ def test_the_cycle_and_floor_checks_find_what_they_claim(tmp_path):
     assert arrows_up(g, floors) == ["skecg.io._b (floor 1) imports skecg.plots (floor 2)"]
 
 
+def test_tests_mirror_the_package_layout():
+    """A subpackage's tests live in the folder of its name (``tests/models`` for
+    ``skecg.models``, ``tests/records`` for the records boundary ``skecg._records``); the
+    top-level modules' tests, and those across the package, in ``tests/`` itself."""
+    tests = Path(__file__).parent
+    folders = [d for d in tests.iterdir() if d.is_dir() and d.name not in ("data", "__pycache__")]
+    assert folders, "no test folders"
+    for d in folders:
+        assert any((ROOT / name / "__init__.py").exists() for name in (d.name, "_" + d.name)), \
+            f"tests/{d.name}/ mirrors no subpackage of skecg"
+        assert list(d.glob("test_*.py")), f"tests/{d.name}/ holds no tests"
+
+
 if __name__ == "__main__":  # pragma: no cover
     print("\n".join(layer_violations()) or "no violations")
     pytest.main([__file__])

@@ -27,14 +27,14 @@ NOT_RUN = {
     'save_model(pipe, "model.skecg",': "a fragment: needs the reader's fitted pipe and its training "
                                        "data (tests/test_persistence.py covers save_model/load_model)",
     'clf = load_ribeiro_keras("model/model.hdf5")': "needs Ribeiro's model.zip, downloaded from Zenodo "
-                                                    "(tests/test_pretrained.py reads a small fixture)",
+                                                    "(tests/models/test_pretrained.py reads a small fixture)",
     'read_tnmg_hdf5("data/ecg_tracings.hdf5"': "needs Ribeiro's 827-record test set, downloaded from Zenodo",
     'export_model(load_ribeiro_keras("model/model.hdf5")': "needs Ribeiro's model.zip (tests/test_export.py "
                                                            "exports a small network)",
     'seg = WaveSegmenter(random_state=0)': "trains the full-size U-Net on 128 LUDB records (minutes; "
-                                           "tests/test_segmentation.py trains a small one)",
+                                           "tests/models/test_segmentation.py trains a small one)",
     'X, y = open_store("cinc.store")': "needs the store that the `skecg convert` line above it writes, "
-                                       "and trains full-size networks in 5 folds (tests/test_lazy.py)",
+                                       "and trains full-size networks in 5 folds (tests/records/test_lazy.py)",
 }
 
 #: test-only substitutions (old text -> new text) for blocks identified by a line they contain

@@ -1,6 +1,6 @@
 """The official PhysioNet/CinC 2020 evaluation, vectorised.
 
-Kept as skecg's own code (no dependency computes it): tests/test_metrics.py::
+Kept as skecg's own code (no dependency computes it): tests/metrics/test_metrics.py::
 test_official_reference_cases checks every number against the official scorer's output on
 the bundled reference cases (tests/data/challenge2020/reference_cases.json).
 

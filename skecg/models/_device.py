@@ -119,7 +119,7 @@ def amp_dtype(device, precision: str = "auto", capability=None):
     computes bf16 natively (AVX512-BF16 or AMX, :func:`cpu_has_native_bf16`),
     ``'bf16'`` turns bf16 autocast on: faster training and inference
     (``benchmarks/training.py --cpu-bf16`` measures it), probabilities close to float32
-    (``tests/test_models.py`` bounds the difference).  It stays opt-in there, so that
+    (``tests/models/test_models.py`` bounds the difference).  It stays opt-in there, so that
     a ``random_state`` gives the same network on every CPU; CPUs without native bf16
     emulate it in software and are refused.
 

@@ -34,7 +34,7 @@ def _cpu_bf16_conv_in_float32(x: torch.Tensor, c_in: int) -> bool:
     emulated bf16 are correct). On the CPU, under bf16 (autocast or bf16 tensors),
     such convolutions therefore compute in float32: with fewer than 16 input
     channels they are a small share of the network's work.
-    ``tests/test_data_path.py::test_cpu_bf16_convolutions_match_float32`` holds every
+    ``tests/models/test_data_path.py::test_cpu_bf16_convolutions_match_float32`` holds every
     convolution form to float32 on whatever CPU runs it.
     """
     if x.device.type != "cpu" or c_in % 16 == 0:

@@ -375,7 +375,7 @@ class LoadTrainingState(LoadInitState):
     begins and the checkpoint folder holds a checkpoint, its weights, optimizer,
     criterion, history and training state are loaded, and ``fit`` trains the epochs
     left up to ``max_epochs``.  A fit resumed this way ends with the same weights and
-    history as one never interrupted (``tests/test_resume.py``).  An empty folder
+    history as one never interrupted (``tests/models/test_resume.py``).  An empty folder
     starts a fresh fit.
 
     Only a checkpoint of the same fit (same seed, data shape, classes, labels and

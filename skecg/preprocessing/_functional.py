@@ -117,7 +117,7 @@ def resample_signal(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) 
     if x.dtype in (np.float32, np.float64) and x.size and max(up, down) <= 64:
         # skecg's own polyphase product instead of scipy's, kept because it is faster and equal:
         # benchmarks/preprocessing.py times it against resample_poly, and
-        # tests/test_preprocessing.py::test_blocked_resampling_matches_scipy tests it equal
+        # tests/preprocessing/test_preprocessing.py::test_blocked_resampling_matches_scipy tests it equal
         y = np.moveaxis(_resample_poly_gemm(np.moveaxis(x.astype(dtype, copy=False), axis, -1), up, down), -1, axis)
     else:
         y = _sps.resample_poly(x, up, down, axis=axis)

@@ -119,7 +119,7 @@ _NK_CLEANERS = ("neurokit", "pantompkins1985", "hamilton2002", "elgendi2010", "e
 
 # Decision constants of skecg's detector, chosen on LUDB records 1-130 (lead II; the
 # T-wave rule and the repeated search-back also on their other 11 leads) and checked on
-# records 131-160, never tuned on (benchmarks/rpeak_accuracy.py, tests/test_rpeaks.py).
+# records 131-160, never tuned on (benchmarks/rpeak_accuracy.py, tests/preprocessing/test_rpeaks.py).
 _REFRACTORY = 0.20   # s: no two beats closer than this
 _THRESHOLD = 0.25    # fraction of the reference QRS energy a beat must exceed
 _SEARCH = 0.10       # s: R peak searched within +-_SEARCH of the energy peak

@@ -14,9 +14,9 @@ returns; checks that need a fitted ``transform``/``predict`` do not apply to the
 (:func:`checks_for` leaves them out).
 
 Use :func:`check_estimator_3d` directly, or parametrize a pytest test over
-:func:`checks_for` or :data:`ALL_CHECKS` (as ``tests/test_estimator_checks.py`` does for
+:func:`checks_for` or :data:`ALL_CHECKS` (as ``tests/utils/test_estimator_checks.py`` does for
 every public estimator of skecg that takes 3-D signals).  Parameter validation is
-checked for every public estimator by ``tests/test_validation.py``.
+checked for every public estimator by ``tests/utils/test_validation.py``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def _georgia():
 
 
 X_G, Y_G = _georgia()
-# skecg's 3-D estimator checks of these transformers: tests/test_estimator_checks.py
+# skecg's 3-D estimator checks of these transformers: tests/utils/test_estimator_checks.py
 
 
 def test_ragged_input_and_lists():

@@ -187,7 +187,7 @@ def test_estimator_checks_3d(case, check):
 
 def test_every_public_3d_estimator_is_checked():
     """The cases cover every public estimator that takes ECG signals (the scan of
-    ``tests/test_validation.py``, less the ones on 2-D features, which are covered
+    ``tests/utils/test_validation.py``, less the ones on 2-D features, which are covered
     through a pipeline here)."""
     from test_validation import ESTIMATORS
 

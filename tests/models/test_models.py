@@ -214,7 +214,7 @@ def test_weighted_bce_pos_weight_from_training_labels(small):
 
 def test_estimator_checks_3d_search_over_networks_and_losses(small):
     """The pipeline-and-search check over both networks and two losses on real records
-    (every other check of the suite runs on ECGClassifier in tests/test_estimator_checks.py)."""
+    (every other check of the suite runs on ECGClassifier in tests/utils/test_estimator_checks.py)."""
     Z, y = small
     check_pipeline_and_search(ECGClassifier(**TINY), Z, y, groups=Z.meta.patient_id.to_numpy(),
                               param_grid={"module": ["resnet1d", "se_resnet1d"], "criterion": ["bce", "sign"]})

@@ -241,7 +241,7 @@ def test_user_guide_snippets_run():
     import doctest
     from pathlib import Path
 
-    guide = Path(__file__).resolve().parents[1] / "docs" / "guide.rst"
+    guide = Path(__file__).resolve().parents[2] / "docs" / "guide.rst"
     res = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.ELLIPSIS, verbose=False)
     assert res.attempted >= 30 and res.failed == 0, f"{res.failed} of {res.attempted} guide examples failed"
 
