@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ._reading import RecordReadError, as_list, check_signal, find_file, parse_age, parse_sex, read_text
 from ._schema import normalize_lead_name
@@ -293,6 +292,8 @@ def _read_mat(hea: Path, h: WFDBHeader, name: str, mat_name: str) -> np.ndarray:
     mat = _signal_file(hea, name, mat_name if mat_name.lower().endswith(".mat") else name + ".mat")
     check_declared_size(name, h, mat)
     try:
+        import scipy.io  # MATLAB records only: scipy.io costs start-up time every other command saves
+
         val = scipy.io.loadmat(str(mat))["val"]
     except KeyError:
         raise RecordReadError(name, f"{mat.name} has no 'val' variable") from None

@@ -41,6 +41,7 @@ from __future__ import annotations
 import bz2
 import datetime
 import importlib
+import importlib.metadata
 import inspect as _inspect
 import io
 import json
@@ -58,15 +59,20 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import sklearn
-from sklearn.base import BaseEstimator
 
 from ._version import __version__
 from .labels import CLASS_INFO, VOCABULARIES
 
-# torch (with safetensors.torch and skorch), catboost and skecg.models are imported inside the
-# functions that need them: the command line imports this module to start, and most of its
-# commands never touch a network
+# torch (with safetensors.torch and skorch), catboost, scikit-learn and skecg.models are
+# imported inside the functions that need them: the command line imports this module to
+# start, and most of its commands never touch a network
+
+
+def _is_estimator(v) -> bool:
+    """A scikit-learn estimator (scikit-learn is loaded already when one is being saved)."""
+    from sklearn.base import BaseEstimator
+
+    return isinstance(v, BaseEstimator)
 
 FORMAT = "skecg-model"
 #: The format version :func:`save_model` writes.
@@ -334,7 +340,7 @@ class _Writer:
                 v.save_model(p, format="cbm")
                 data = Path(p).read_bytes()
             return {"__catboost__": self._member("catboost", "cbm", data), "class": type(v).__name__}
-        if isinstance(v, BaseEstimator) or _qualname(type(v)) in self.extra:
+        if _is_estimator(v) or _qualname(type(v)) in self.extra:
             return self.estimator(v, where)
         if isinstance(v, type):
             name = _qualname(v)
@@ -552,7 +558,7 @@ def save_model(estimator, path, *, trusted=None, config=None, metrics=None, trai
         summary = summarize_training_data(X, y, classes)
     card = {"created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "versions": {"skecg": __version__, "torch": torch.__version__.split("+")[0],
-                         "scikit-learn": sklearn.__version__, "numpy": np.__version__,
+                         "scikit-learn": importlib.metadata.version("scikit-learn"), "numpy": np.__version__,
                          "python": platform.python_version()},
             "vocabulary": None if classes is None else {"name": _vocabulary_name(classes), "classes": classes},
             "training_data": summary, "metrics": None if metrics is None else _plain(metrics)}

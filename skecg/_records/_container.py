@@ -10,7 +10,8 @@ import pandas as pd
 
 from .._schema import normalize_lead_name
 from ..labels import LabelReport, get_vocabulary
-from ..sources import SignalSource, write_records
+from .. import sources
+from ..sources import SignalSource
 from ._lazy import LazyRecordsMixin, concat_lazy
 from ._meta import default_meta
 
@@ -256,7 +257,7 @@ class ECGRecords(LazyRecordsMixin):
 
     def to_store(self, path, y=None, **kwargs):
         """Write these records as a store (see :func:`skecg.io.write_store`); returns its path."""
-        return write_records(self, path, y, **kwargs)
+        return sources.write_records(self, path, y, **kwargs)
 
     def label_report(self, vocabulary=None) -> LabelReport:
         """Count the records' codes (``meta['dx']``) inside and outside a vocabulary."""

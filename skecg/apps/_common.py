@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from skecg import concat_records, io
-from skecg.datasets import load_sample
-from skecg.persistence import UnsafeModelFileError, is_pickle_file, load_model, load_pickle_model
+from skecg import datasets  # a lazy face: its modules load on first use
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 from skecg.utils.estimator_tree import iter_estimators
 
 
@@ -24,7 +24,7 @@ def load_data(paths, vocabulary, on_error="skip"):
     parts, ys = [], []
     for p in paths:
         if p == "sample":
-            X, y = load_sample(vocabulary)
+            X, y = datasets.load_sample(vocabulary)
         else:
             path = Path(p)
             if not path.is_dir():
@@ -82,15 +82,15 @@ def load_estimator(path, trust_pickle: bool = False, trusted=None):
     if not path.is_file():
         raise SystemExit(f"skecg: model file {path} does not exist")
     try:
-        est = load_model(path, trusted=trusted)
-    except UnsafeModelFileError as e:
-        if not is_pickle_file(path):
+        est = skecg.persistence.load_model(path, trusted=trusted)
+    except skecg.persistence.UnsafeModelFileError as e:
+        if not skecg.persistence.is_pickle_file(path):
             raise SystemExit(f"skecg: {e}") from None
         if not trust_pickle:
             raise SystemExit(f"skecg: {path} is a pickle/joblib file, which can run any code when loaded; "
                              "refused. Pass --trust-pickle only if you trust its origin, or retrain with "
                              "`skecg train` (safe format).") from None
-        est = load_pickle_model(path)
+        est = skecg.persistence.load_pickle_model(path)
         if isinstance(est, dict) and "estimator" in est:  # the layout older skecg versions wrote
             est = est["estimator"]
     if not (hasattr(est, "predict_proba") and hasattr(est, "predict")

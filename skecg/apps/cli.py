@@ -24,9 +24,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from skecg import ECGRecords
-from skecg.io import SkippedRecordsWarning, convert, detect_format, open_store, read_code15
-from skecg.metrics import predict_with_proba, write_challenge_outputs
-from skecg.sources import SourceError, WFDBFolderSource
+from skecg import io  # a lazy face: its modules load on first use
+from skecg import metrics  # a lazy face: its modules load on first use
+from skecg import sources as signal_sources  # a lazy face: its modules load on first use
 
 from . import export_cmd, inspect_cmd, reproduce, train
 from ._common import load_data, load_estimator, write_skip_report
@@ -58,13 +58,13 @@ def _predict_each(est, X):
     """Probabilities and 0/1 outputs; when the batch fails, record by record, skipping
     (and reporting) the records that fail."""
     try:
-        return (np.arange(len(X)), *predict_with_proba(est, X), [])
+        return (np.arange(len(X)), *metrics.predict_with_proba(est, X), [])
     except Exception:  # noqa: BLE001 - find the records at fault, one by one
         pass
     keep, probs, preds, skipped = [], [], [], []
     for i, rid in enumerate(X.meta["record_id"]):
         try:
-            p, d = predict_with_proba(est, X[[i]])
+            p, d = metrics.predict_with_proba(est, X[[i]])
             probs.append(p[0])
             preds.append(d[0])
             keep.append(i)
@@ -104,14 +104,14 @@ def _read_batches(X, size: int):
 def _read_batch(X, idx):
     try:
         return idx, X[idx].load(), []
-    except SourceError:
+    except signal_sources.SourceError:
         pass
     good, unreadable = [], []
     for i in idx:
         try:
             X[[i]].load()
             good.append(i)
-        except SourceError as e:
+        except signal_sources.SourceError as e:
             unreadable.append((str(X.meta["record_id"].iat[i]), e.reason))
     good = np.asarray(good, dtype=int)
     return good, (X[good].load() if len(good) else None), unreadable
@@ -125,19 +125,19 @@ def _cmd_predict(args):
     if Path(args.output).exists() and not Path(args.output).is_dir():
         raise SystemExit(f"skecg: the output {args.output} is a file; give a folder for the output files")
     try:
-        kind = detect_format(args.data)
+        kind = io.detect_format(args.data)
         if kind in ("sph", "cpsc2018"):
             raise SystemExit(f"skecg: {args.data} is a {'SPH' if kind == 'sph' else 'CPSC 2018'} folder; predict "
                              "reads WFDB folders, stores and CODE-15% folders: convert it first "
                              f"(skecg convert {args.data} STORE), then predict on the store")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SkippedRecordsWarning)  # reported below and in the file
+            warnings.simplefilter("ignore", io.SkippedRecordsWarning)  # reported below and in the file
             # lazy: headers (or the store's table) now, signals batch by batch, so memory
             # stays flat and each batch reuses the last one's buffers
             if kind in ("store", "code15"):
-                X, _ = (open_store if kind == "store" else read_code15)(args.data, list(est.classes_))
+                X, _ = (io.open_store if kind == "store" else io.read_code15)(args.data, list(est.classes_))
             else:
-                src = WFDBFolderSource(args.data, require_dx=False, on_error="skip")  # headers only
+                src = signal_sources.WFDBFolderSource(args.data, require_dx=False, on_error="skip")  # headers only
                 X = ECGRecords.from_source(src, classes=list(est.classes_), skipped=src.skipped)
     except (OSError, ValueError) as e:
         raise SystemExit(f"skecg: {e}") from None
@@ -164,7 +164,7 @@ def _cmd_predict(args):
         raise SystemExit(f"skecg: none of the {len(skipped)} record(s) in {args.data} could be read and "
                          f"predicted; nothing written (reasons in {report})")
     ids = X.meta["record_id"].to_numpy()[keep].tolist()
-    paths = write_challenge_outputs(args.output, ids, list(est.classes_), pred, proba)
+    paths = metrics.write_challenge_outputs(args.output, ids, list(est.classes_), pred, proba)
     print(f"wrote {len(paths)} output files to {args.output}")
     if skipped:
         print(f"skipped {len(skipped)} record(s), reasons in {report}:", file=sys.stderr)
@@ -178,7 +178,7 @@ def _cmd_convert(args):
 
     steps = make_zhu_preprocessing(fs=args.fs or 500, seconds=args.seconds) if args.preprocess == "zhu" else None
     try:  # a missing or unrecognisable source, a destination that exists: one sentence, non-zero exit
-        out = convert(args.src, args.dest, vocabulary=args.vocabulary, fs=args.fs, steps=steps, jobs=args.jobs,
+        out = io.convert(args.src, args.dest, vocabulary=args.vocabulary, fs=args.fs, steps=steps, jobs=args.jobs,
                       shard_records=args.shard_records, dtype=args.dtype, resume=not args.no_resume,
                       overwrite=args.overwrite)
     except (OSError, ValueError) as e:

@@ -42,9 +42,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 
-from skecg.datasets import load_sample  # noqa: E402
+from skecg import datasets  # a lazy face: its modules load on first use
 from skecg.labels import get_vocabulary  # noqa: E402
-from skecg.plots import plot_confusion_counts, plot_ecg, plot_learning_curves, plot_pr_curves  # noqa: E402
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 from ._common import fitted_networks  # noqa: E402
 from .experiments import (  # noqa: E402
@@ -144,7 +144,7 @@ def _run(args, t_start) -> int:
     all_results = {}
     for name, title in SYSTEMS:
         _stage[0] = f"{title}: loading the sample"
-        X, y = load_sample(PIPELINE_VOCABULARY[name])
+        X, y = datasets.load_sample(PIPELINE_VOCABULARY[name])
         _say(f"== {title}: {len(X)} records, vocabulary {PIPELINE_VOCABULARY[name]!r} ({y.shape[1]} classes)")
         est = make_named_pipeline(name, max_epochs=epochs, fs=FS).set_params(**SIZES[name])
         net = next((k[:-len("module__filters")] for k in SIZES[name] if k.endswith("module__filters")), None)
@@ -201,7 +201,7 @@ def _figures(all_results, out: Path):
     w = net.attention_weights(Z)[0]
     sig = rec.signals[0]
     labels = [get_vocabulary("tnmg").abbreviations[j] for j in np.flatnonzero(res.y_true[pick])] or ["normal"]
-    fig = plot_ecg(sig, rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
+    fig = skecg.plots.plot_ecg(sig, rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
                    attention_seconds=Z.shape[2] / Z.meta["fs"].iloc[0],
                    title=f"{rec.meta['record_id'].iloc[0]} ({rec.meta['source'].iloc[0]}), labels: "
                          f"{', '.join(labels)}; blue: attention of the Huang-style network")
@@ -210,18 +210,18 @@ def _figures(all_results, out: Path):
     for name in ("zhu", "huang", "catboost"):
         _, _, results = all_results[name]
         r = results[0]
-        fig = plot_pr_curves(r.y_true, r.proba, r.classes)
+        fig = skecg.plots.plot_pr_curves(r.y_true, r.proba, r.classes)
         fig.axes[0].set_title(f"{name}: precision-recall, held out {'+'.join(r.test_sources)}")
         fig.savefig(out / f"pr_curves_{name}.png", dpi=110)
         plt.close(fig)
-        fig = plot_confusion_counts(r.y_true, r.pred, r.classes)
+        fig = skecg.plots.plot_confusion_counts(r.y_true, r.pred, r.classes)
         fig.axes[0].set_title(f"{name}: confusion counts, held out {'+'.join(r.test_sources)}")
         fig.savefig(out / f"confusion_{name}.png", dpi=110)
         plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in ("zhu", "huang", "huang-attention"):
         net = fitted_networks(all_results[name][2][0].estimator)[0]  # the network that predicts
-        plot_learning_curves(net, ax=ax, label=name)
+        skecg.plots.plot_learning_curves(net, ax=ax, label=name)
     fig.savefig(out / "learning_curves.png", dpi=110)
     plt.close(fig)
 

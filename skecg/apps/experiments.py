@@ -10,24 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from skecg.metrics import (
-    challenge_from_terms,
-    challenge_score,
-    challenge_terms,
-    classification_table,
-    f1_terms,
-    grouped_bootstrap_ci,
-    macro_f1_from_terms,
-    paired_bootstrap,
-    paired_bootstrap_terms,
-    per_class_scores,
-    proba_matrix,
-    reference_predictions,
-    reference_table,
-    seed_mean_score,
-    seed_summary,
-    with_seed,
-)
+from skecg import metrics  # a lazy face: its modules load on first use
 
 
 def __getattr__(name):
@@ -77,10 +60,10 @@ class FoldResult:
         return max(1, len(self.preds))
 
     def challenge_seeds(self):
-        return seed_summary(self.seed_scores["challenge"]) if self.seed_scores is not None else None
+        return metrics.seed_summary(self.seed_scores["challenge"]) if self.seed_scores is not None else None
 
     def f1_seeds(self):
-        return seed_summary(self.seed_scores["f1_macro"]) if self.seed_scores is not None else None
+        return metrics.seed_summary(self.seed_scores["f1_macro"]) if self.seed_scores is not None else None
 
     def summary(self) -> str:
         seeds = f"; over seeds {self.challenge_seeds()}" if self.n_seeds > 1 else ""
@@ -94,7 +77,7 @@ class FoldResult:
 
 
 def _mean_table(y_true, preds, codes):
-    tabs = [classification_table(y_true, p, codes, digits=None) for p in preds]
+    tabs = [metrics.classification_table(y_true, p, codes, digits=None) for p in preds]
     mean = sum(t.astype(float) for t in tabs) / len(tabs)
     rows = ["precision", "recall", "specificity", "f1"]
     mean.loc[rows] = mean.loc[rows].round(3)
@@ -154,13 +137,13 @@ def compare_folds(a: FoldResult, b: FoldResult, *, metric="challenge", names=("A
     codes = a.classes
     pa, pb = a.preds or [a.pred], b.preds or [b.pred]
     if metric in ("challenge", "f1_macro"):
-        terms, score = ((challenge_terms, challenge_from_terms) if metric == "challenge"
-                        else (lambda t, p, c: f1_terms(t, p), macro_f1_from_terms))
+        terms, score = ((metrics.challenge_terms, metrics.challenge_from_terms) if metric == "challenge"
+                        else (lambda t, p, c: metrics.f1_terms(t, p), metrics.macro_f1_from_terms))
         Ta = np.stack([terms(a.y_true, p, codes) for p in pa], axis=1)
         Tb = np.stack([terms(b.y_true, p, codes) for p in pb], axis=1)
-        return paired_bootstrap_terms(seed_mean_score(score), Ta, Tb, groups=a.groups, names=names,
+        return metrics.paired_bootstrap_terms(metrics.seed_mean_score(score), Ta, Tb, groups=a.groups, names=names,
                                       n_resamples=n_resamples, random_state=random_state)
-    return paired_bootstrap(metric, a.y_true, pa, pb, groups=a.groups, names=names, n_resamples=n_resamples,
+    return metrics.paired_bootstrap(metric, a.y_true, pa, pb, groups=a.groups, names=names, n_resamples=n_resamples,
                             random_state=random_state)
 
 
@@ -196,25 +179,25 @@ def fold_result(y_true, preds, probas, classes, *, test_sources, n_train, groups
     yt = np.asarray(y_true)
     codes = [str(c) for c in classes]
     # per-record terms: each bootstrap resample is a sum (same numbers as the scorers)
-    Tc = np.stack([challenge_terms(yt, p, codes) for p in preds], axis=1)
-    Tf = np.stack([f1_terms(yt, p) for p in preds], axis=1)
-    chal, f1 = seed_mean_score(challenge_from_terms), seed_mean_score(macro_f1_from_terms)
+    Tc = np.stack([metrics.challenge_terms(yt, p, codes) for p in preds], axis=1)
+    Tf = np.stack([metrics.f1_terms(yt, p) for p in preds], axis=1)
+    chal, f1 = metrics.seed_mean_score(metrics.challenge_from_terms), metrics.seed_mean_score(metrics.macro_f1_from_terms)
     seed0 = int(random_state or 0)
     seed_scores = pd.DataFrame({"seed": [seed0 + s for s in range(len(preds))],
-                                "challenge": [challenge_score(yt, p, codes) for p in preds],
-                                "f1_macro": [per_class_scores(yt, p)["macro_f1"] for p in preds]})
+                                "challenge": [metrics.challenge_score(yt, p, codes) for p in preds],
+                                "f1_macro": [metrics.per_class_scores(yt, p)["macro_f1"] for p in preds]})
     res = FoldResult(
         test_sources=list(test_sources), n_train=int(n_train), n_test=len(yt), classes=codes, y_true=yt,
         proba=probas[0], pred=preds[0], table=_mean_table(yt, preds, codes),
-        challenge=grouped_bootstrap_ci(chal, Tc, groups=groups, n_resamples=n_resamples, random_state=random_state),
-        f1_macro=grouped_bootstrap_ci(f1, Tf, groups=groups, n_resamples=n_resamples, random_state=random_state),
+        challenge=metrics.grouped_bootstrap_ci(chal, Tc, groups=groups, n_resamples=n_resamples, random_state=random_state),
+        f1_macro=metrics.grouped_bootstrap_ci(f1, Tf, groups=groups, n_resamples=n_resamples, random_state=random_state),
         seconds=float(seconds), preds=preds, probas=probas, seed_scores=seed_scores, record_ids=record_ids,
         groups=groups, y_train=y_train)
     res.challenge.estimate = float(seed_scores["challenge"].mean())  # the scorer's own number
     if references:
-        res.references = reference_table(yt, codes, y_train=y_train, random_state=random_state)
-        sr = challenge_terms(yt, reference_predictions("all_sinus_rhythm", yt, codes), codes)[:, None]
-        res.vs_sinus_rhythm = paired_bootstrap_terms(chal, Tc, sr, groups=groups,
+        res.references = metrics.reference_table(yt, codes, y_train=y_train, random_state=random_state)
+        sr = metrics.challenge_terms(yt, metrics.reference_predictions("all_sinus_rhythm", yt, codes), codes)[:, None]
+        res.vs_sinus_rhythm = metrics.paired_bootstrap_terms(chal, Tc, sr, groups=groups,
                                                      names=("system", "all sinus rhythm"),
                                                      n_resamples=n_resamples, random_state=random_state)
     return res
@@ -274,8 +257,8 @@ def evaluate_cross_source(estimator, X, y, test_groups=None, *, n_seeds: int = 1
             seed = int(random_state) + s if random_state is not None else s
             log(f"  training on {len(tr)} records of {sorted(set(src[tr]))}"
                 + (f" (seed {seed})" if n_seeds > 1 else "") + " ...")
-            est = with_seed(estimator, seed).fit(Xtr, y[tr])
-            probas.append(proba_matrix(est, Xte))
+            est = metrics.with_seed(estimator, seed).fit(Xtr, y[tr])
+            probas.append(metrics.proba_matrix(est, Xte))
             preds.append(np.asarray(est.predict(Xte)))
             if first is None:
                 first = est

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from skecg.persistence import UnsafeModelFileError, inspect_model, model_card
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 
 def _tree_lines(entry, prefix="", last=True, root=True) -> list:
@@ -86,23 +86,23 @@ def format_report(report: dict, max_epochs: int = 20) -> str:
     for c in report["classifiers"]:
         lines += ["", f"Training history of {c['path']} ({len(c['history'])} epochs):"]
         lines += _history_table(c["history"], max_epochs)
-    lines += ["", model_card(report)]
+    lines += ["", skecg.persistence.model_card(report)]
     return "\n".join(lines)
 
 
 def _cmd_inspect(args):
     try:
-        report = inspect_model(args.model)
+        report = skecg.persistence.inspect_model(args.model)
     except FileNotFoundError:
         raise SystemExit(f"skecg: model file {args.model} does not exist") from None
-    except UnsafeModelFileError as e:
+    except skecg.persistence.UnsafeModelFileError as e:
         raise SystemExit(f"skecg: {e}") from None
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(format_report(report, max_epochs=args.epochs))
     if args.card:
-        Path(args.card).write_text(model_card(report))
+        Path(args.card).write_text(skecg.persistence.model_card(report))
         print(f"wrote the model card to {args.card}")
     return 0
 

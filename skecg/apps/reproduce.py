@@ -45,12 +45,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from skecg.presets import count_parameters, get_preset, networks
-from skecg.rules import RULES
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
-from ._reproduce.cells import CellRunner, cache_prefix
-from ._reproduce.data import load, load_sources
-from ._reproduce.grid import huang_grid, zhu_grid
+from . import _reproduce  # a lazy face: the stages load when a report is made, not at `skecg --help`
 from ._reproduce.protocols import (
     ALL_DATA,
     CITATION,
@@ -70,12 +67,22 @@ from ._reproduce.protocols import (
     protocol_systems,
     zhu_systems,
 )
-from ._reproduce.report import write_report
-from ._reproduce.tables import AGE_GROUPS
 
 __all__ = ["AGE_GROUPS", "ALL_DATA", "CITATION", "DERIVED", "HUANG_SUBSETS", "OFFLINE", "PRESETS_OF", "PROTOCOLS",
            "PUBLISHED", "PUBLISHED_ROW", "RULES_OF", "SEGMENT_RULE", "VOCABULARY", "Scale", "add_parser",
            "huang_systems", "load_sources", "run", "show_config", "write_report", "zhu_systems"]
+
+
+
+def __getattr__(name):
+    """The stage functions this module re-exports, loaded on first use."""
+    for module, names in _STAGE_NAMES.items():
+        if name in names:
+            return getattr(getattr(_reproduce, module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_STAGE_NAMES = {"data": ("load_sources",), "report": ("write_report",), "tables": ("AGE_GROUPS",)}
 
 # OpenMP threads that spin while they wait cost many times the CPU of passive ones on a
 # loaded machine (skecg.apps.demo measured 12x per training batch).  Set before torch
@@ -140,7 +147,7 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     rules = list(RULES_OF[protocol] if rules is None else rules)
     # 1. load: the records, after the paper's data rules
     log(f"skecg reproduce {protocol}: reading {list(data)} + test-only {list(test_only)} ...")
-    d = load(data, test_only, VOCABULARY[protocol], rules, sources=sources, log=log)
+    d = _reproduce.data.load(data, test_only, VOCABULARY[protocol], rules, sources=sources, log=log)
     config = {"protocol": protocol, "data": list(data), "test_only": list(test_only), "scale": sc.__dict__,
               "sources": sorted(sources) if sources else None, "held_out": held_out, "train_source": train_source,
               "n_seeds": n_seeds, "random_state": random_state, "n_records": d.n_main, "rules": rules,
@@ -148,12 +155,12 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     # 2. grid: the cells, each a (system, training set) tested on named record sets
     chosen = choose_systems(protocol_systems(protocol, sc, random_state, waves=waves), systems)
     if protocol == "huang":
-        grid, config["train_pool"] = huang_grid(d, chosen, train_source, log=log)
+        grid, config["train_pool"] = _reproduce.grid.huang_grid(d, chosen, train_source, log=log)
     else:
-        grid = zhu_grid(d, chosen, splits, held_out, random_state, is_sample=is_sample)
+        grid = _reproduce.grid.zhu_grid(d, chosen, splits, held_out, random_state, is_sample=is_sample)
     log(f"{len(d.X)} records, {len(grid)} cells, scale {sc.name!r}, {n_seeds} seed(s); cache {out / 'cells'}")
     # 3. cells: fitted and predicted, or read back from the cache
-    runner = CellRunner(d, chosen, out, cache_prefix(config), protocol, sc, n_seeds=n_seeds,
+    runner = _reproduce.cells.CellRunner(d, chosen, out, _reproduce.cells.cache_prefix(config), protocol, sc, n_seeds=n_seeds,
                         random_state=random_state, report_only=report_only, log=log)
     results, rows = runner.run(grid)
     if not results:
@@ -162,7 +169,7 @@ def run(protocol, data, out, *, test_only=(), scale=None, n_seeds: int = 1, n_re
     info = {"config": config, "scale": sc, "seconds": time.perf_counter() - t_start, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "is_sample": is_sample, "test_only_sources": d.test_only_sources,
             "rule_report": d.rule_report, "systems": list(chosen)}
-    return write_report(protocol, d.X, d.y, d.classes, results, pd.DataFrame(rows), out, info,
+    return _reproduce.report.write_report(protocol, d.X, d.y, d.classes, results, pd.DataFrame(rows), out, info,
                         n_resamples=n_resamples, random_state=random_state)
 
 
@@ -190,7 +197,7 @@ def show_config(protocol, scale="paper") -> str:
     lines = [f"skecg reproduce {protocol} --scale {sc.name}: {CITATION[protocol]}", ""]
     if sc.paper:
         for name in PRESETS_OF[protocol]:
-            lines += [get_preset(name).describe(), ""]
+            lines += [skecg.presets.get_preset(name).describe(), ""]
     else:
         lines.append(f"small scale: {sc.fs:g} Hz, {sc.seconds:g} s (long: {sc.long_seconds:g} s), "
                      f"{sc.epochs} epochs, {sc.n_per_class} records per class, SE-ResNet widths {sc.se_filters}")
@@ -204,15 +211,15 @@ def show_config(protocol, scale="paper") -> str:
                     else "a U-Net trained on LUDB's QRS annotations (--waves), PVC by a QRS of 120 ms or more")
             lines.append(f"  {name}: {what}")
             continue
-        nets = networks(est)
+        nets = skecg.presets.networks(est)
         if not nets:
             lines.append(f"  {name}: {type(est).__name__} (no network)")
         for key, net, leads, samples in nets:
-            n = count_parameters(net, leads, samples or 4096, k)
+            n = skecg.presets.count_parameters(net, leads, samples or 4096, k)
             lines.append(f"  {name}: {net.module}, {leads} leads x {samples} samples, {n:,} parameters, "
                          f"{net.max_epochs} epochs, batch {net.batch_size}, criterion {net.criterion}")
     lines += ["", "data rules (on; --no-rule NAME switches one off):"]
-    lines += [f"  {r}: {RULES[r].description}" for r in RULES_OF[protocol]]
+    lines += [f"  {r}: {skecg.rules.RULES[r].description}" for r in RULES_OF[protocol]]
     return "\n".join(lines)
 
 
@@ -251,9 +258,9 @@ def _cmd_reproduce(args):
         return 0
     if not args.data:
         raise SystemExit("skecg reproduce: give DATA folders (or 'sample'), or --show-config")
-    unknown = sorted(set(args.no_rule) - set(RULES) - {"all"})
+    unknown = sorted(set(args.no_rule) - set(skecg.rules.RULES) - {"all"})
     if unknown:
-        raise SystemExit(f"skecg reproduce: unknown rule(s) {unknown}; the rules are {sorted(RULES)}")
+        raise SystemExit(f"skecg reproduce: unknown rule(s) {unknown}; the rules are {sorted(skecg.rules.RULES)}")
     rules = [] if "all" in args.no_rule else [r for r in RULES_OF[args.protocol] if r not in args.no_rule]
     import matplotlib  # matplotlib: kept out of `skecg --help`
 

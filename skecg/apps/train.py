@@ -38,13 +38,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from skecg import __version__
-from skecg.persistence import save_model
-from skecg.presets import PRESETS, get_preset, set_deep_params
-from skecg.presets import networks as preset_networks
-from skecg.rules import apply_rules
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 from ._common import all_networks, fitted_networks, load_data, write_skip_report
 
@@ -172,7 +168,7 @@ def resolved_params(est) -> dict:
     estimators themselves), the configuration a run used."""
     out = {}
     for k, v in est.get_params(deep=True).items():
-        if isinstance(v, BaseEstimator) or k.endswith(("steps", "estimators", "transformer_list")):
+        if hasattr(v, "get_params") or k.endswith(("steps", "estimators", "transformer_list")):  # estimators, as sklearn.clone tells them
             continue
         if "callbacks__skecg_" in k or k.startswith("callbacks__print_log") or "__callbacks__print_log__" in k:
             continue  # skecg train's own checkpoint, resume and log callbacks; the printed table
@@ -195,7 +191,7 @@ def networks(est) -> dict:
     >>> list(networks(make_named_pipeline("huang")))
     ['net__']
     """
-    return {(key + "__" if key else ""): net for key, net, _, _ in preset_networks(est)}
+    return {(key + "__" if key else ""): net for key, net, _, _ in skecg.presets.networks(est)}
 
 
 def apply_overrides(est, overrides: dict, where: str = "the command line"):
@@ -232,7 +228,7 @@ def _set_deep(est, key, value):
             net.set_params(**{key[len(prefix):]: value})
             return
     if "__estimators__" in key or key.startswith("estimators__"):
-        set_deep_params(est, {key: value})  # walks LengthEnsemble members above the networks
+        skecg.presets.set_deep_params(est, {key: value})  # walks LengthEnsemble members above the networks
         return
     est.set_params(**{key: value})
 
@@ -253,13 +249,13 @@ def build_estimator(args):
         # a configuration written by skecg train names its preset or pipeline in [skecg]
         base = read_config_meta(args.config).get("preset")
         if isinstance(base, str):
-            if base in PRESETS:
+            if base in skecg.presets.PRESETS:
                 args.preset = base
             elif base in PIPELINE_VOCABULARY:
                 args.pipeline = base
     if args.preset:
         try:
-            preset = get_preset(args.preset)
+            preset = skecg.presets.get_preset(args.preset)
         except KeyError as e:
             raise SystemExit(f"skecg: {e.args[0]}") from None
         est, vocabulary = preset.make_estimator(), preset.vocabulary
@@ -361,7 +357,7 @@ def _check_savable(est, out) -> None:
     _drop_callbacks(probe)
     with tempfile.TemporaryDirectory() as d:
         try:
-            save_model(probe, Path(d) / "probe.skecg")
+            skecg.persistence.save_model(probe, Path(d) / "probe.skecg")
         except TypeError as e:
             raise SystemExit(f"skecg: the trained model could not be saved to {out}: {e}; nothing was "
                              "trained") from None
@@ -409,7 +405,7 @@ def _cmd_train(args):
             raise SystemExit(f"skecg: --no-rule {unknown[0]}: preset {preset.name!r} has the rules "
                              f"{list(preset.rules) or 'none'}")
     if rules and len(X):
-        X, y, _ = apply_rules(X, y, rules)  # the report goes to stderr
+        X, y, _ = skecg.rules.apply_rules(X, y, rules)  # the report goes to stderr
     if len(X) == 0:
         raise SystemExit("skecg: no record could be read; nothing to train on")
     name = preset.name if preset is not None else (args.pipeline or "zhu")
@@ -436,9 +432,9 @@ def _cmd_train(args):
             "data": meta["data"], "n_records": meta["n_records"], "rules": rules,
             "training_callbacks": dropped}
     info = json.loads(json.dumps(info, default=str))
-    if "train_data" in inspect.signature(save_model).parameters:  # the model card's summary of the data
+    if "train_data" in inspect.signature(skecg.persistence.save_model).parameters:  # the model card's summary of the data
         info["train_data"] = (X, y)
-    save_model(est, out, **info)  # safe format: loads without running code
+    skecg.persistence.save_model(est, out, **info)  # safe format: loads without running code
     print(f"trained {name!r} on {len(X)} records; saved to {out} (configuration: {config_path})")
     return 0
 

@@ -9,13 +9,18 @@ A folder of challenge WFDB records read on demand is :class:`WFDBFolderSource` (
 format in :mod:`skecg._wfdb`), opened with :func:`skecg.io.open_wfdb_folder`.
 """
 
-from ._base import SignalSource, SourceError
-from ._code15 import Code15Source
-from ._concat import ConcatSource
-from ._lazy import LazySignals, decode_index, encode_index, max_load_bytes
-from ._memory import ArraySource
-from ._store import StoreSource, StoreWriter, is_store, read_manifest, write_records
-from ._wfdb_folder import WFDBFolderSource
+import lazy_loader as _lazy
+
+# submodules load on first use of one of their names
+__getattr__, __dir__, _ = _lazy.attach(__name__, submod_attrs={
+    "_base": ["SignalSource", "SourceError"],
+    "_code15": ["Code15Source"],
+    "_concat": ["ConcatSource"],
+    "_lazy": ["LazySignals", "decode_index", "encode_index", "max_load_bytes"],
+    "_memory": ["ArraySource"],
+    "_store": ["StoreSource", "StoreWriter", "is_store", "read_manifest", "write_records"],
+    "_wfdb_folder": ["WFDBFolderSource"],
+})
 
 __all__ = [
     "ArraySource", "Code15Source", "ConcatSource", "LazySignals", "SignalSource", "SourceError", "StoreSource",

@@ -12,3 +12,8 @@
 4. :mod:`.report`, *report*: the tables (:mod:`.tables`), figures (:mod:`.figures`),
    ``report.html`` and ``report.md``.
 """
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__, submodules=["cells", "data", "figures", "grid", "protocols", "report", "tables"])

@@ -23,10 +23,10 @@ import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
-from skecg.io import read_ludb
+from skecg import io  # a lazy face: its modules load on first use
 from skecg.labels import equivalence_map
-from skecg.metrics import predict_with_proba, with_seed
-from skecg.sampling import TrainingSubsetSampler
+from skecg import metrics  # a lazy face: its modules load on first use
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 from .._common import fitted_networks, fitted_parts
 from ..experiments import estimator_codes
@@ -102,7 +102,7 @@ def _extras(fitted, train_idx) -> dict:
     rel = fitted_parts(fitted, PseudoLabelRelabeler, "added_")
     if rel:
         out["relabelled"] = {str(k): int(v) for k, v in rel[0].added_.items()}
-    sub = fitted_parts(fitted, TrainingSubsetSampler, "sample_indices_")
+    sub = fitted_parts(fitted, skecg.sampling.TrainingSubsetSampler, "sample_indices_")
     if sub:
         out["subset_index"] = [int(train_idx[i]) for i in sub[0].sample_indices_]
     return out
@@ -116,14 +116,14 @@ def run_cell(est, X, y, train_idx, tests: dict, n_seeds, random_state, log):
     histories, first, classes, extras = [], None, None, {}
     Xtr = X.take(train_idx)
     for s in range(n_seeds):
-        fitted = with_seed(est, int(random_state) + s).fit(Xtr, y[train_idx])
+        fitted = metrics.with_seed(est, int(random_state) + s).fit(Xtr, y[train_idx])
         if first is None:
             first = fitted
             classes = estimator_codes(fitted, X.classes, y.shape[1])
             extras = _extras(fitted, train_idx)
         histories.append(_history(fitted))
         for name, idx in tests.items():
-            proba, pred = predict_with_proba(fitted, X.take(idx))
+            proba, pred = metrics.predict_with_proba(fitted, X.take(idx))
             out[name]["probas"].append(proba.astype(np.float32))
             out[name]["preds"].append(np.asarray(pred).astype(np.int8))
     cell = {"classes": classes, "histories": histories, "seconds": time.perf_counter() - t0,
@@ -177,7 +177,7 @@ def train_segmenter(waves_folder, scale: Scale, random_state, log):
     from skecg.labels import waves_to_masks
     from skecg.models import WaveSegmenter  # torch: kept out of `skecg --help`
 
-    Xl, _, waves = read_ludb(waves_folder, annotation_leads=["ii"])
+    Xl, _, waves = io.read_ludb(waves_folder, annotation_leads=["ii"])
     X2 = LeadSelector(["II"]).fit_transform(Xl)
     masks = waves_to_masks(waves, X2, X2.shape[-1], lead="II")
     log(f"Model 8: training the U-Net on the QRS annotations of {len(X2)} LUDB records (lead II) ...")

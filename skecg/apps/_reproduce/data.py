@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from skecg import concat_records
-from skecg.io import read_ludb
-from skecg.rules import apply_rules
+from skecg import io  # a lazy face: its modules load on first use
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 from .._common import load_data
 
@@ -27,7 +27,7 @@ def load_sources(paths, vocabulary, on_error="skip"):
     for p in paths:
         path = Path(p)
         if p != "sample" and _is_ludb(path):
-            X, y, _ = read_ludb(path, vocabulary, on_error=on_error)
+            X, y, _ = io.read_ludb(path, vocabulary, on_error=on_error)
         else:
             X, y = load_data([p], vocabulary, on_error=on_error)
         parts.append(X)
@@ -88,7 +88,7 @@ def load(data, test_only, vocabulary, rules, sources=None, log=print) -> Data:
         X, y = X.take(keep), y[keep]
         test_only_sources = [s for s in test_only_sources if s in sources]
     # the paper's data rules: the paper's data sets, tests included; reported here and on stderr
-    X, y, rule_report = apply_rules(X, y, rules, log=lambda m: print(m, file=sys.stderr, flush=True))
+    X, y, rule_report = skecg.rules.apply_rules(X, y, rules, log=lambda m: print(m, file=sys.stderr, flush=True))
     if rule_report.n_dropped:
         log(f"data rules dropped {rule_report.n_dropped} record(s) (table in the report)")
     src = X.meta["source"].to_numpy().astype(str)

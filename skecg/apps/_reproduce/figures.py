@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from skecg.labels import abbreviation
-from skecg.plots import plot_confusion_counts, plot_ecg, plot_learning_curves, plot_pr_curves
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 from .._common import fitted_networks
 from .protocols import slug
@@ -40,7 +40,7 @@ def attention_figure(est, X, y, idx, classes, path: Path):
     Z = est[:-1].transform(rec)
     w = net.attention_weights(Z)[0]
     labels = [abbreviation(classes[j]) for j in np.flatnonzero(y[pick])] or ["none of the classes"]
-    fig = plot_ecg(rec.signals[0], rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
+    fig = skecg.plots.plot_ecg(rec.signals[0], rec.meta["fs"].iloc[0], rec.meta["leads"].iloc[0], attention=w,
                    attention_seconds=Z.shape[2] / Z.meta["fs"].iloc[0],
                    title=f"{rec.meta['record_id'].iloc[0]} ({rec.meta['source'].iloc[0]}), labels: "
                          f"{', '.join(labels)}; shading: attention of the network")
@@ -63,11 +63,11 @@ def report_figures(protocol, folds, out: Path) -> list:
             focus = "attention ResNet-1d, subset I"
             name = focus if focus in systems else next(iter(systems))
         r = systems[name]
-        fig = plot_pr_curves(r.y_true, r.probas[0], r.classes)
+        fig = skecg.plots.plot_pr_curves(r.y_true, r.probas[0], r.classes)
         fig.axes[0].set_title(f"{name}: precision-recall on {test}", fontsize=9)
         figs.append((f"Precision-recall curves: {name}, {test}",
                      save_fig(fig, out / "figures" / f"pr_{slug(name)}_{slug(test)}")))
-        fig = plot_confusion_counts(r.y_true, r.preds[0], r.classes)
+        fig = skecg.plots.plot_confusion_counts(r.y_true, r.preds[0], r.classes)
         fig.axes[0].set_title(f"{name}: confusion counts on {test}", fontsize=9)
         figs.append((f"Confusion counts: {name}, {test}",
                      save_fig(fig, out / "figures" / f"confusion_{slug(name)}_{slug(test)}")))
@@ -77,7 +77,7 @@ def report_figures(protocol, folds, out: Path) -> list:
     for name, r in systems.items():
         h = getattr(r, "histories", [])
         if h and h[0]:
-            plot_learning_curves(h[0], ax=ax, label=name)
+            skecg.plots.plot_learning_curves(h[0], ax=ax, label=name)
             n += 1
     if n:
         ax.set_title(f"learning curves (training run of the cell tested on {test0}, seed 1)", fontsize=9)

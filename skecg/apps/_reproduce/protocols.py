@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sklearn.base import clone
-
-from skecg.presets import get_deep_param, get_preset, networks, set_deep_params, zhu_system
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 PROTOCOLS = ("huang", "zhu")
 VOCABULARY = {"huang": "tnmg", "zhu": "cinc2020"}
@@ -93,13 +91,13 @@ class Scale:
         if isinstance(name, cls):
             return name
         if name == "small":
-            huang, zhu = get_preset("huang-small").params, get_preset("zhu-small").params
+            huang, zhu = skecg.presets.get_preset("huang-small").params, skecg.presets.get_preset("zhu-small").params
             fs = zhu["estimator__estimator__resample__fs_out"]
             return cls("small", fs, zhu["estimator__estimator__pad__length"] // fs, 30, huang["net__max_epochs"],
                        huang["subset__n_per_class"], 150,
                        tuple(zhu["estimator__estimator__net__module__filters"]), 8)
         if name in ("paper", "full"):  # 'full' was the old name; it now means the papers' presets
-            huang, zhu = get_preset("huang-paper").params, get_preset("zhu-paper").params
+            huang, zhu = skecg.presets.get_preset("huang-paper").params, skecg.presets.get_preset("zhu-paper").params
             long, short = ("estimator__estimator__estimators__long__estimator__",
                            "estimator__estimator__estimators__short__estimator__")
             fs = zhu[long + "prep__resample__fs_out"]
@@ -124,13 +122,15 @@ def huang_systems(scale: Scale, random_state=0):
     for net, label in (("huang", "ResNet-1d"), ("huang-attention", "attention ResNet-1d")):
         for subset in HUANG_SUBSETS:
             if scale.paper:
-                pipe = get_preset(f"{net}-paper").make_estimator(net__random_state=random_state,
+                pipe = skecg.presets.get_preset(f"{net}-paper").make_estimator(net__random_state=random_state,
                                                                 subset__random_state=random_state)
             else:
                 pipe = make_named_pipeline(net, fs=scale.fs, seconds=scale.seconds, max_epochs=scale.epochs,
                                            n_per_class=scale.n_per_class, random_state=random_state)
             pipe.set_params(subset__strategy=subset)
             out[f"{label}, subset {subset}"] = pipe
+    from sklearn.base import clone  # scikit-learn loads with the systems, not at `skecg --help` (0.5 s)
+
     out[ALL_DATA] = clone(out["ResNet-1d, subset I"]).set_params(subset="passthrough")
     return out
 
@@ -139,7 +139,7 @@ def _zhu_net_params(scale: Scale, n_samples: int) -> dict:
     """Network-level parameters (``prep__*``, ``net__*``) of one SE-ResNet at this scale."""
     if scale.paper:
         prefix = "estimator__estimator__estimators__long__estimator__"
-        d = {k[len(prefix):]: v for k, v in get_preset("zhu-paper").to_dict().items() if k.startswith(prefix)}
+        d = {k[len(prefix):]: v for k, v in skecg.presets.get_preset("zhu-paper").to_dict().items() if k.startswith(prefix)}
         d.pop("prep__leads__leads", None)
         d["prep__pad__length"] = int(n_samples)
         return d
@@ -167,18 +167,18 @@ def zhu_systems(scale: Scale, random_state=0, waves=None):
              6: "Model 6: ensemble of Models 4 and 5"}
     out = {}
     for m in range(1, 6):
-        est = zhu_system(m, fs=fs, long=long, short=short)
+        est = skecg.presets.zhu_system(m, fs=fs, long=long, short=short)
         n = short if m == 5 else long
         params = {}
-        for key, net, _, _ in networks(est):
+        for key, net, _, _ in skecg.presets.networks(est):
             prefix = key[:-len("net")]
-            steps = get_deep_param(est, prefix + "prep").named_steps
+            steps = skecg.presets.get_deep_param(est, prefix + "prep").named_steps
             params.update({prefix + k: v for k, v in _zhu_net_params(scale, n).items()
                            if not k.startswith("prep__") or k.split("__")[1] in steps})
             params[prefix + "net__random_state"] = random_state
             if m in (1, 2):
                 params[prefix + "net__criterion"] = "bce"
-        set_deep_params(est, params)
+        skecg.presets.set_deep_params(est, params)
         out[names[m]] = est
     out[names[6]] = (DERIVED, names[4], names[5])
     it = scale.catboost_iterations

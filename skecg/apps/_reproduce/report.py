@@ -17,7 +17,7 @@ import pandas as pd
 
 from skecg import __version__ as skecg_version
 from skecg.labels import abbreviation
-from skecg.rules import RULES
+import skecg  # the root face imports skecg.<module> on first use, not at `skecg --help`
 
 from . import tables
 from .figures import report_figures
@@ -196,7 +196,7 @@ def _data(doc, protocol, X, y, classes, info):
     if rules:
         doc.p("Applied when the data were read, to training and test records alike (they define the paper's "
               "data sets); switch one off with --no-rule NAME. " + " ".join(
-                  f"{r}: {RULES[r].description}." for r in rules if r in RULES))
+                  f"{r}: {skecg.rules.RULES[r].description}." for r in rules if r in skecg.rules.RULES))
         if rep is not None and len(rep.table):
             doc.table(rep.table, index=False, caption="Records dropped, per rule, source and reason", name="data_rules")
         else:

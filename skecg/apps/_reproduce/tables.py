@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from skecg.labels import abbreviation
-from skecg.metrics import per_class_scores
+from skecg import metrics  # a lazy face: its modules load on first use
 
 from ..experiments import compare_folds, fold_result
 from .protocols import ALL_DATA, HUANG_SUBSETS, OFFLINE, model_number, pairs, published
@@ -212,7 +212,7 @@ def model8_table(X, y, classes_all, results) -> pd.DataFrame:
         for tname, t in cell["tests"].items():
             yt = y[t["index"]][:, [j]]
             pred = np.asarray(t["preds"][0])[:, [col]]
-            s = per_class_scores(yt, pred)
+            s = metrics.per_class_scores(yt, pred)
             rows.append({"test set": tname, "system": cell["system"], "PVC records": int(yt.sum()),
                          "precision": float(s["precision"][0]), "recall": float(s["recall"][0]),
                          "F1": float(s["f1"][0]), "published (their data)": OFFLINE})
