@@ -118,7 +118,7 @@ def _read_batch(X, idx):
 
 
 def _cmd_predict(args):
-    est = load_estimator(args.model, args.trust_pickle)
+    est = load_estimator(args.model, args.trust_pickle, trusted=args.trusted or None)
     if not Path(args.data).is_dir():
         why = "it is a file" if Path(args.data).exists() else "it does not exist"
         raise SystemExit(f"skecg: {args.data} is not a folder ({why})")
@@ -215,6 +215,9 @@ def build_parser():
                        "a CODE-15%% folder")
     r.add_argument("model")
     r.add_argument("data")
+    r.add_argument("--trusted", action="append", metavar="TYPE",
+                   help="also build this type from the model file (repeatable; `skecg inspect` lists the "
+                        "types a file needs), see skecg.persistence.load_model")
     r.add_argument("--trust-pickle", action="store_true",
                    help="also load a pickle/joblib model file (it can run any code: only files you trust)")
     r.add_argument("-o", "--output", default="skecg_outputs")

@@ -222,3 +222,26 @@ def test_the_application_has_no_import_cycle():
 
     for mod in graph:
         assert cycle_from(mod, [mod]) is None, " -> ".join(cycle_from(mod, [mod]))
+
+
+def test_predict_builds_a_type_outside_the_trusted_list_only_when_named(tmp_path):
+    """`skecg predict --trusted TYPE`, as `skecg export --trusted` and load_model(trusted=)."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skecg.io import read_challenge_folder
+    from skecg.models import ECGClassifier
+    from skecg.persistence import save_model
+    from skecg.preprocessing import PadTruncate, Resampler
+
+    X, y = read_challenge_folder(TEST_DATA / "cinc2021", "tnmg")
+    pipe = Pipeline([("resample", Resampler(100)), ("pad", PadTruncate(length=256)), ("same", FunctionTransformer()),
+                     ("net", ECGClassifier("resnet1d", module__filters=(4, 4), module__kernel_size=3,
+                                           module__stem_filters=4, max_epochs=1, batch_size=4, random_state=0))])
+    kind = "sklearn.preprocessing._function_transformer.FunctionTransformer"
+    path = save_model(pipe.fit(X, y), tmp_path / "m.skecg", trusted=[kind])
+    with pytest.raises(SystemExit, match=kind.replace(".", r"\.")):
+        main(["predict", str(path), str(TEST_DATA / "cinc2021"), "-o", str(tmp_path / "refused")])
+    assert main(["predict", str(path), str(TEST_DATA / "cinc2021"), "-o", str(tmp_path / "out"),
+                 "--trusted", kind]) == 0
+    assert len(list((tmp_path / "out").glob("*.csv"))) == len(X)
