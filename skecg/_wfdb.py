@@ -309,8 +309,8 @@ def _read_dat_format16(dat: Path, h: WFDBHeader) -> "np.ndarray | None":
     All signals in one file, format ``16`` (little-endian 16-bit, interleaved), no
     skew, byte offset or multiple samples per frame, and a file of exactly the
     declared size: one ``np.fromfile``.  Kept beside wfdb because wfdb parses the
-    header a second time (with pandas) for every record: ``benchmarks/predict.py``
-    spent most of its reading time there (10 ms a record); the result is tested equal
+    header a second time (with pandas) for every record, where ``benchmarks/predict.py``
+    saw most of its reading time go; the result is tested equal
     to ``wfdb.rdrecord``'s ``d_signal`` in ``tests/io/test_io.py``.  Any other layout goes
     to wfdb.
     """

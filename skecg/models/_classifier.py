@@ -128,10 +128,9 @@ class ECGClassifier(ThresholdLabelsMixin, MultilabelClassifierMixin, ClassifierM
         gradient scaler; float32 on CPUs, where ``'bf16'`` opts in to bf16 autocast on
         CPUs that compute it natively (see :func:`amp_dtype`).  Tolerance against
         float32 eager, at inference with trained weights on the learning test's real
-        records: probabilities within 0.01 (measured 0.001 for bf16, 0.0003 for fp16
-        with CPU autocast, ``tests/models/test_models.py``); a random network trained one step
-        under bf16 stays within 0.03 (``tests/models/test_data_path.py``).  Not yet measured on
-        a GPU.
+        records: probabilities within 0.01 (``tests/models/test_models.py``); a random
+        network trained one step under bf16 stays within 0.03
+        (``tests/models/test_data_path.py``).  Not yet checked on a GPU.
     compile : bool, default=False
         ``torch.compile`` the network (CUDA only: on CPUs the networks run skecg's
         own fast path, refused with a ``ValueError``); ``compile__*`` are passed on.

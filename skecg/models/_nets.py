@@ -30,7 +30,7 @@ def _cpu_bf16_conv_in_float32(x: torch.Tensor, c_in: int) -> bool:
     oneDNN that torch 2.13 bundles) returns wrong values, off by more than the
     outputs' own size, when the input channels are not a multiple of 16 and the
     kernel is 16 or 32 taps long: exactly the 12- and 8-lead stems of the ResNet-1d
-    and SE-ResNet (measured on an Intel CPU with AMX; AVX-512-BF16 without AMX and
+    and SE-ResNet (seen on an Intel CPU with AMX; AVX-512-BF16 without AMX and
     emulated bf16 are correct). On the CPU, under bf16 (autocast or bf16 tensors),
     such convolutions therefore compute in float32: with fewer than 16 input
     channels they are a small share of the network's work.
@@ -207,9 +207,9 @@ class _PolyphaseConv(torch.autograd.Function):
     With stride ``s`` dividing both ``k`` and the padded length, the channels-last
     input viewed as ``(B * T / s, s * C)`` (no copy) holds every polyphase component
     side by side, and tap ``k = s q + r`` of the weight gradient is the product of the
-    output gradient with that view shifted by ``q`` rows. On 2-core CPUs this is
-    about 1.5x faster than oneDNN for the Ribeiro units' stride-4 convolutions; the
-    forward pass and the input gradient stay with oneDNN.
+    output gradient with that view shifted by ``q`` rows; ``benchmarks/training.py``
+    times it against oneDNN for the Ribeiro units' stride-4 convolutions.  The forward
+    pass and the input gradient stay with oneDNN.
     """
 
     @staticmethod
