@@ -452,7 +452,7 @@ def test_kind_every_record_bad_in_every_cli_command(tmp_path):
     assert "none of the 8 record(s)" in msg and "holds no records" in msg
     assert len(pd.read_csv(tmp_path / "store" / "skipped.csv")) == 8  # the reasons are kept
     assert "could be read" in _exit_sentence(["train", bad, "--pipeline", "catboost", "-o", tmp_path / "m.skecg"])
-    _exit_sentence(["evaluate", bad, "--epochs", "1"])
+    assert "could be read" in _exit_sentence(["evaluate", bad, "--epochs", "1"])  # was "needs two sources; found []"
     for paper in ("zhu", "huang"):  # both used to end in a traceback (IndexError, sklearn's "0 sample(s)")
         assert "could be read" in _exit_sentence(["reproduce", paper, bad, "-o", tmp_path / f"rep_{paper}"])
     # a store whose only shard is truncated: predict and convert name every record (and exit non-zero)

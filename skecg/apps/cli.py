@@ -37,6 +37,10 @@ def _cmd_evaluate(args):
     from skecg.pipelines import PIPELINE_VOCABULARY, make_named_pipeline  # torch: kept out of `skecg --help`
 
     X, y = load_data(args.data, PIPELINE_VOCABULARY[args.pipeline])
+    if len(X) == 0:
+        why = "; ".join(f"{r}: {reason}" for r, reason in X.skipped[:3]) or "no records found"
+        raise SystemExit(f"skecg: none of the records in {', '.join(map(str, args.data))} could be read "
+                         f"({len(X.skipped)} skipped: {why}{' ...' if len(X.skipped) > 3 else ''})")
     sources = sorted(set(X.meta["source"]))
     groups = [[s] for s in (args.test_source or sources)]
     if len(sources) < 2:
