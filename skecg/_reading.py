@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._finite import nonfinite_records
+
 
 class RecordReadError(ValueError):
     """A record could not be read.  ``record`` names it and ``reason`` says why."""
@@ -129,7 +131,7 @@ def check_signal(name: str, sig: np.ndarray) -> None:
     (:class:`RecordReadError` naming the record, and the first bad lead and sample)."""
     if sig.ndim != 2 or sig.shape[1] == 0:
         raise RecordReadError(name, f"signal has shape {sig.shape}: a zero-length or malformed record")
-    if not np.all(np.isfinite(sig)):
+    if len(nonfinite_records(sig[None])):  # skecg's one finiteness check; then where
         bad = np.argwhere(~np.isfinite(sig))
         lead, t = bad[0]
         raise RecordReadError(

@@ -129,9 +129,9 @@ def assemble(
 
     Examples
     --------
+    >>> from skecg._schema import STANDARD_LEADS
     >>> sig = np.zeros((12, 500), np.float32)
-    >>> row = {"record_id": "r1", "source": "mine", "fs": 500.0, "dx": ("426783006",),
-    ...        "leads": ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")}
+    >>> row = {"record_id": "r1", "source": "mine", "fs": 500.0, "dx": ("426783006",), "leads": STANDARD_LEADS}
     >>> X, y = assemble([sig, sig], [row, dict(row, record_id="r2")], [], "cinc2020", fs=250)
     >>> X.shape, X.fs, int(y[:, X.classes.index("426783006")].sum())
     ((2, 12, 250), 250.0, 2)

@@ -9,6 +9,7 @@ import pandas as pd
 import scipy.io
 
 from .._reading import RecordReadError, check_signal, find_file, strip_suffix
+from .._records import STANDARD_LEADS
 from ..labels import CPSC2018_TO_SNOMED
 from ._common import assemble, check_fs, read_many
 from ._tables import find_column
@@ -76,7 +77,7 @@ def read_cpsc2018(
             "age": age if 0 <= age < 130 else np.nan,
             "sex": {"male": "M", "female": "F"}.get(sex),
             "patient_id": name,
-            "leads": ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"),
+            "leads": STANDARD_LEADS,
             "dx": labels.get(name, ()),
             "labelled": name in labels,
         }

@@ -10,11 +10,12 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from .._records import STANDARD_LEADS
 from .._reading import FolderIndex, RecordReadError, as_list, check_signal, find_file, strip_suffix
 from ._common import assemble, check_fs, read_many
 from ._tables import find_column, select_rows
 
-SPH_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+SPH_LEADS = STANDARD_LEADS  # the order of SPH's files
 SPH_FS = 500.0
 
 #: AHA/ACC/HRS primary statement (Mason et al., "Recommendations for the standardization

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._reading import RecordReadError, check_on_error, check_signal, find_file, parse_sex
+from .._records import STANDARD_LEADS
 from ..labels import TNMG_TO_SNOMED, get_vocabulary
 from ._common import SkippedRecordsWarning, assemble, check_fs
 from ._tables import cell_number
@@ -128,7 +129,7 @@ def read_tnmg_hdf5(
         "patient_id": [f"tnmg-p{p}" if p is not None else f"exam-{int(e)}"
                        for p, e in zip(map(cell_number, df["patient_id"]), ids)] if "patient_id" in df
         else [f"exam-{int(e)}" for e in ids],
-        "leads": pd.Series([("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")] * n,
+        "leads": pd.Series([STANDARD_LEADS] * n,
                            dtype=object),
         "dx": pd.Series(dx, dtype=object),
     })

@@ -57,6 +57,7 @@ import h5py
 import numpy as np
 import torch
 
+from .._records import STANDARD_LEADS
 from ..labels import get_vocabulary
 from ._classifier import ECGClassifier
 from ._nets import ResNet1d
@@ -532,7 +533,7 @@ def load_ribeiro_keras(path, *, classes="tnmg", threshold="paper", **params):
     torch.save({"state_dict": state, "classes": [str(c) for c in codes],
                 "thresholds": torch.as_tensor(thresholds, dtype=torch.float64),
                 "shape": [n_leads, n_samples, n_classes],
-                "leads": ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+                "leads": list(STANDARD_LEADS)
                 if n_leads == 12 else []}, buf)
     buf.seek(0)
     return clf.load_weights(buf)

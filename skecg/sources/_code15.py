@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..labels import TNMG_TO_SNOMED
+from .._schema import STANDARD_LEADS
 from ._base import SignalSource, SourceError, runs
 from ._files import H5Array
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+LEADS = STANDARD_LEADS  # CODE-15%'s order is the standard one
 
 
 def _part_number(p: Path) -> int:

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._finite import nonfinite_records
 from ._base import SignalSource, SourceError, runs
 from ._files import H5Array
 
@@ -290,11 +291,12 @@ class StoreWriter:
         if len(signals) != len(meta):
             raise ValueError(f"shard {k}: {len(signals)} signals for {len(meta)} rows")
         recs = [np.asarray(s, dtype=self.dtype) for s in signals]
-        for i, r in enumerate(recs):  # readers rely on it (values_checked): no NaN/inf in a store
-            if not np.isfinite(r).all():
-                raise ValueError(f"record {meta['record_id'].iat[i] if 'record_id' in meta else i} holds NaN or "
-                                 f"inf values{' after the cast to float16' if self.dtype == np.float16 else ''}; "
-                                 "repair or drop it before writing a store")
+        bad = nonfinite_records(recs)  # readers rely on it (values_checked): no NaN/inf in a store
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"record {meta['record_id'].iat[i] if 'record_id' in meta else i} holds NaN or "
+                             f"inf values{' after the cast to float16' if self.dtype == np.float16 else ''}; "
+                             "repair or drop it before writing a store")
         sizes = np.array([r.size for r in recs], dtype=np.int64)
         offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])) if len(recs) else np.zeros(0, np.int64)
         flat = np.concatenate([r.ravel() for r in recs]) if recs else np.zeros(0, self.dtype)
