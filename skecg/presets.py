@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from . import ensemble, labels, models, preprocessing, rules, sampling  # models, preprocessing: lazy faces
 from .utils.estimator_tree import iter_estimators
 
 CITATIONS = {
@@ -142,23 +143,21 @@ def networks(est, prefix=""):
     e__e__estimators__long__e__net 8 15000
     e__e__estimators__short__e__net 8 5000
     """
-    from .models import ECGClassifier
 
-    found = dict(iter_estimators(est, stop_at=ECGClassifier))
+    found = dict(iter_estimators(est, stop_at=models.ECGClassifier))
     return [(prefix + key, net, *_input_shape(found, key)) for key, net in found.items()
-            if isinstance(net, ECGClassifier)]
+            if isinstance(net, models.ECGClassifier)]
 
 
 def _input_shape(found: dict, key: str) -> tuple:
     """``(n_leads, n_samples)`` the estimator at ``key`` of ``found`` (keys of
     :func:`iter_estimators`) receives."""
-    from .preprocessing import LeadSelector, PadTruncate
 
     leads, samples = 12, None
     for step in _steps_before(found, key):
-        if isinstance(step, LeadSelector):
+        if isinstance(step, preprocessing.LeadSelector):
             leads = len(step._out_leads())
-        elif isinstance(step, PadTruncate) and step.length is not None:
+        elif isinstance(step, preprocessing.PadTruncate) and step.length is not None:
             samples = int(step.length)
     return leads, samples
 
@@ -277,9 +276,8 @@ class Preset:
     def count_parameters(self) -> dict:
         """``{network key: trainable parameters}`` of every network of the system, each
         built as a torch module at the input shape the preprocessing gives it."""
-        from .labels import get_vocabulary
 
-        k = len(get_vocabulary(self.vocabulary).classes)
+        k = len(labels.get_vocabulary(self.vocabulary).classes)
         est = self.make_estimator()
         out = {}
         for key, net, leads, samples in networks(est):
@@ -288,9 +286,8 @@ class Preset:
 
     def networks(self) -> list:
         """``[(key, module name, n_leads, n_samples, n_parameters)]`` of every network."""
-        from .labels import get_vocabulary
 
-        k = len(get_vocabulary(self.vocabulary).classes)
+        k = len(labels.get_vocabulary(self.vocabulary).classes)
         rows = []
         for key, net, leads, samples in networks(self.make_estimator()):
             module = net.module if isinstance(net.module, str) else getattr(net.module, "__name__", str(net.module))
@@ -300,10 +297,8 @@ class Preset:
     def describe(self) -> str:
         """The text of ``--show-config``: the configuration with each value's source,
         the data rules, and each network's input shape and parameter count."""
-        from .labels import get_vocabulary
-        from .rules import RULES
 
-        vocab = get_vocabulary(self.vocabulary)
+        vocab = labels.get_vocabulary(self.vocabulary)
         lines = [f"preset {self.name!r} ({self.size} size): {self.description}",
                  f"paper: {CITATIONS.get(self.paper, self.paper)}",
                  f"classes: {len(vocab.classes)} ({self.vocabulary!r} vocabulary)", "", "configuration:"]
@@ -318,7 +313,7 @@ class Preset:
         lines += ["", "data rules (on; switch off with --no-rule NAME or rules=[...]):" if self.rules
                   else "data rules: none"]
         for r in self.rules:
-            lines.append(f"  {r}: {RULES[r].description}")
+            lines.append(f"  {r}: {rules.RULES[r].description}")
         if self.notes:
             lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]
         return "\n".join(lines)
@@ -328,16 +323,13 @@ class Preset:
 def _build_huang(p: Preset):
     from imblearn.pipeline import Pipeline
 
-    from .models import ECGClassifier
-    from .preprocessing import PadTruncate, Resampler
-    from .sampling import TrainingSubsetSampler
 
     module = "attention_resnet1d" if p.system == "huang-attention" else "resnet1d"
     return Pipeline([
-        ("subset", TrainingSubsetSampler("I", random_state=0)),
-        ("resample", Resampler(400)),
-        ("pad", PadTruncate(length=4096)),
-        ("net", ECGClassifier(module, "bce", random_state=0)),
+        ("subset", sampling.TrainingSubsetSampler("I", random_state=0)),
+        ("resample", preprocessing.Resampler(400)),
+        ("pad", preprocessing.PadTruncate(length=4096)),
+        ("net", models.ECGClassifier(module, "bce", random_state=0)),
     ])
 
 
@@ -346,13 +338,12 @@ def _zhu_network(n_samples: int, leads, denoise: bool, fs: float = 500):
     # preprocessing stays one SignalPipeline, which runs the chain chunk by chunk
     from sklearn.pipeline import Pipeline
 
-    from .models import ECGClassifier
-    from .pipelines import make_zhu_preprocessing
+    from .pipelines import make_zhu_preprocessing  # pipelines imports torch; presets loads without it
 
     prep = make_zhu_preprocessing(fs, n_samples / fs, leads=leads)
     if not denoise:
         prep.steps = [s for s in prep.steps if s[0] != "denoise"]
-    return Pipeline([("prep", prep), ("net", ECGClassifier("se_resnet1d", "sign", random_state=0))])
+    return Pipeline([("prep", prep), ("net", models.ECGClassifier("se_resnet1d", "sign", random_state=0))])
 
 
 def zhu_system(model: int, *, fs: float = 500, long: int = 15000, short: int = 5000, relabel: bool = True):
@@ -370,11 +361,10 @@ def zhu_system(model: int, *, fs: float = 500, long: int = 15000, short: int = 5
     >>> type(zhu_system(6)).__name__, type(zhu_system(1)).__name__
     ('SinusRhythmFallback', 'Pipeline')
     """
-    from .ensemble import BradycardiaRuleGate, LengthEnsemble, PseudoLabelRelabeler, SinusRhythmFallback
 
     def member(n, leads, denoise=True):
         net = _zhu_network(n, leads, denoise, fs)
-        return PseudoLabelRelabeler(net, sources=("CPSC",)) if relabel else net
+        return ensemble.PseudoLabelRelabeler(net, sources=("CPSC",)) if relabel else net
 
     if model == 1:
         net = _zhu_network(long, "standard12", False, fs)
@@ -383,17 +373,17 @@ def zhu_system(model: int, *, fs: float = 500, long: int = 15000, short: int = 5
     if model == 2:
         m = member(long, "standard12")
         _set_criterion(m, "bce")
-        return BradycardiaRuleGate(m, gated_class="426627000", mode="veto")
+        return ensemble.BradycardiaRuleGate(m, gated_class="426627000", mode="veto")
     if model == 3:
-        return SinusRhythmFallback(BradycardiaRuleGate(member(long, "standard12"), gated_class="426627000",
+        return ensemble.SinusRhythmFallback(ensemble.BradycardiaRuleGate(member(long, "standard12"), gated_class="426627000",
                                                        mode="veto"))
     if model in (4, 5):
         n = long if model == 4 else short
-        return SinusRhythmFallback(BradycardiaRuleGate(member(n, "independent8"), gated_class="426627000",
+        return ensemble.SinusRhythmFallback(ensemble.BradycardiaRuleGate(member(n, "independent8"), gated_class="426627000",
                                                        mode="veto"))
     if model == 6:
-        ens = LengthEnsemble([("long", member(long, "independent8")), ("short", member(short, "independent8"))])
-        return SinusRhythmFallback(BradycardiaRuleGate(ens, gated_class="426627000", mode="veto"))
+        ens = ensemble.LengthEnsemble([("long", member(long, "independent8")), ("short", member(short, "independent8"))])
+        return ensemble.SinusRhythmFallback(ensemble.BradycardiaRuleGate(ens, gated_class="426627000", mode="veto"))
     raise ValueError(f"Zhu et al.'s Table 3 has Models 1-6, got {model!r}")
 
 
@@ -403,7 +393,7 @@ def _set_criterion(est, criterion):
 
 
 def _build_zhu(p: Preset):
-    from .pipelines import make_named_pipeline
+    from .pipelines import make_named_pipeline  # pipelines imports torch; presets loads without it
 
     if p.size == "paper":
         return zhu_system(6)
@@ -412,7 +402,7 @@ def _build_zhu(p: Preset):
 
 
 def _build_named(p: Preset):
-    from .pipelines import make_named_pipeline
+    from .pipelines import make_named_pipeline  # pipelines imports torch; presets loads without it
 
     return make_named_pipeline(p.system)
 
