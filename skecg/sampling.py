@@ -14,7 +14,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._records import validate_records
@@ -190,7 +190,7 @@ class TrainingSubsetSampler(BaseEstimator):
         self.sample_indices_ = np.asarray(order, dtype=np.intp)
         self.n_per_class_ = per
         idx = self.sample_indices_
-        Xs = X[idx] if isinstance(X, np.ndarray) else validate_records(X).take(idx)  # any array: rows
+        Xs = _safe_indexing(X, idx)  # rows of records, arrays, lists or feature frames alike
         return Xs, np.asarray(y)[idx]
 
     def fit(self, X, y):

@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _is_fitted
 from sklearn.model_selection import GroupKFold, GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
@@ -60,7 +61,7 @@ def _is_sampler(est) -> bool:
 def _take(X, idx):
     """Records ``idx`` of ``X`` in its container kind."""
     idx = np.asarray(idx, dtype=np.intp)
-    return np.asarray(X)[idx] if isinstance(X, np.ndarray) else validate_records(X).take(idx)
+    return _safe_indexing(X, idx)  # records, arrays, lists and frames alike
 
 
 def _take_y(y, idx):
