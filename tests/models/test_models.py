@@ -447,8 +447,16 @@ def test_it_learns_heart_rate_classes_on_real_records(module, arch):
     aucs = [roc_auc_score(y[te][:, j], p[:, k]) for k, j in enumerate(cols)]
     assert min(aucs) > 0.85, aucs  # majority baseline: 0.5
     from skecg.metrics import per_class_scores
-    f1 = per_class_scores(y[te][:, cols], net.predict(Z[te]))["macro_f1"]
-    assert f1 > 0.2, f1  # majority baseline (all negative): 0
+    yt, pred = y[te][:, cols], net.predict(Z[te])
+    f1 = per_class_scores(yt, pred)["macro_f1"]
+    # the labels beat chance: the same number of positives per class given to random records
+    # (the majority baseline, all negative, scores 0).  F1 itself moves with the CPU and thread
+    # count on ~20 positives per class (0.17-0.34 seen: AVX-512 or AVX2, 1 or 2 threads), so
+    # it is held to the 99th percentile of 200 such permutations, not to a fixed number
+    rng = np.random.default_rng(0)
+    chance = [per_class_scores(yt, np.column_stack([rng.permutation(c) for c in pred.T]))["macro_f1"]
+              for _ in range(200)]
+    assert f1 > np.quantile(chance, 0.99), (f1, np.quantile(chance, 0.99))
 
 
 @pytest.mark.parametrize("module", ["resnet1d", "se_resnet1d"])
