@@ -42,7 +42,6 @@ Requires the ``distributed`` extra: ``pip install "skecg[distributed]"``.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import os
 import pickle
@@ -54,6 +53,7 @@ import warnings
 import joblib
 import pandas as pd
 
+from ._moved import moved_names
 from ._records import ECGRecords
 
 # dask, distributed and cloudpickle come with the optional [distributed] extra, and torch
@@ -69,15 +69,7 @@ __all__ = ["search_backend", "start_cluster", "parse_scheduler",
 
 #: Public names that moved: old name here -> (module, name) of their home now.
 _MOVED = {"AcceleratedECGClassifier": ("skecg.models", "AcceleratedECGClassifier")}
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        module, new = _MOVED[name]
-        warnings.warn(f"skecg.distributed.{name} moved to {module}.{new}; the old name will be removed in the "
-                      "next release", FutureWarning, stacklevel=2)
-        return getattr(importlib.import_module(module), new)  # on access only: skecg.models imports torch
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _MOVED)  # imports skecg.models (torch) on access only
 
 
 def host_cores() -> int:

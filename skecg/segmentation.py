@@ -16,23 +16,12 @@ The public face of what lives by role elsewhere:
 
 from __future__ import annotations
 
-import warnings
-
+from ._moved import moved_names
 from .labels import LUDB_WAVES, UNANNOTATED, annotated_regions, clean_masks, masks_to_waves, waves_to_masks
 from .metrics import delineation_scores
-from .models import WaveSegmenter as _WaveSegmenter
 
 __all__ = ["LUDB_WAVES", "UNANNOTATED", "annotated_regions", "clean_masks", "delineation_scores",
            "masks_to_waves", "waves_to_masks"]
 
-#: names that moved: (new home, the object), deprecated aliases removed in a later release
-_MOVED = {"WaveSegmenter": ("skecg.models", _WaveSegmenter)}
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        home, obj = _MOVED[name]
-        warnings.warn(f"skecg.segmentation.{name} moved to {home}.{name}; import it from there "
-                      "(the old name will be removed in a later release)", FutureWarning, stacklevel=2)
-        return obj
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names that moved: deprecated aliases, removed in the next release
+__getattr__ = moved_names(__name__, {"WaveSegmenter": ("skecg.models", "WaveSegmenter")})

@@ -1,10 +1,8 @@
 """Readers of real ECG archives, each returning ``(ECGRecords, y)``."""
 
-import importlib
-import warnings
-
 import lazy_loader as _lazy
 
+from .._moved import moved_names
 from .._reading import RecordReadError
 from .._wfdb import WFDBHeader, parse_header, read_challenge_record, source_of_record
 
@@ -33,12 +31,4 @@ __all__ = [
 
 #: Public names that moved: old name here -> (module, name) of their home now.
 _MOVED = {"WFDBFolderSource": ("skecg.sources", "WFDBFolderSource")}
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        module, new = _MOVED[name]
-        warnings.warn(f"skecg.io.{name} moved to {module}.{new}; the old name will be removed in the next "
-                      "release", FutureWarning, stacklevel=2)
-        return getattr(importlib.import_module(module), new)
-    return _lazy_getattr(name)
+__getattr__ = moved_names(__name__, _MOVED, fallback=_lazy_getattr)
